@@ -1,0 +1,127 @@
+# sluice: build, test, install. `make deps` installs what building and testing need
+# (Debian packages); `make` builds ./sluice; `make check` runs unit and integration tests.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PKG_CONFIG ?= pkg-config
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
+B := build
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
+	  -fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
+	  -fvisibility=hidden -D_GNU_SOURCE -DSLUICE_VERSION='"$(VERSION)"' \
+	  -Isrc -Iinclude -I$(B) -MMD -MP
+LDFLAGS ?=
+LDFLAGS += -pie -Wl,-z,relro,-z,now
+LIBS := -lmnl -lnftnl -lbpf -lcap -lyaml -lelf -lz
+
+SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	      -fno-sanitize-recover=all
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+CLI_SRC := src/main.c $(wildcard src/cmd-*.c)
+LIB_SRC := $(filter-out $(CLI_SRC),$(wildcard src/*.c))
+LIB_OBJ := $(LIB_SRC:src/%.c=$(B)/%.o)
+CLI_OBJ := $(CLI_SRC:src/%.c=$(B)/%.o)
+SAN_OBJ := $(LIB_SRC:src/%.c=$(B)/san/%.o)
+BPF_SRC := $(wildcard bpf/*.bpf.c)
+SKELS := $(BPF_SRC:bpf/%.bpf.c=$(B)/%.skel.h)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOLS := $(B)/tests/probe
+
+.PHONY: all deps check unit integration bench demo install uninstall clean format lint
+.DELETE_ON_ERROR:
+
+all: sluice $(TOOLS)
+
+sluice: $(CLI_OBJ) $(LIB_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/%.o: src/%.c | $(SKELS)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/san/%.o: src/%.c | $(SKELS)
+	@mkdir -p $(@D)
+	@echo "  CC-SAN  $<"
+	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -c -o $@ $<
+
+# BPF: vmlinux.h from the running kernel's BTF, CO-RE objects, skeletons embedded in sluice.
+$(B)/vmlinux.h:
+	@mkdir -p $(@D)
+	@echo "  BTF     $@"
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(B)/%.bpf.o: bpf/%.bpf.c $(B)/vmlinux.h
+	@echo "  BPF     $<"
+	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I$(B) -Ibpf \
+		-c $< -o $@
+
+$(B)/%.skel.h: $(B)/%.bpf.o
+	@echo "  SKEL    $@"
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(B)/tests/test_%: tests/unit/test_%.c $(SAN_OBJ)
+	@mkdir -p $(@D)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $< $(SAN_OBJ) $(LIBS) -lcmocka
+
+$(B)/tests/probe: tests/lib/probe.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -lcap
+
+deps:
+	sh contrib/deps.sh
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+integration: sluice $(TOOLS)
+	sh tests/integration/run.sh
+
+check: unit integration
+
+demo: sluice
+	sh contrib/demo.sh
+
+bench: sluice $(TOOLS)
+	sh bench/run.sh
+
+install: sluice
+	install -Dm755 sluice $(DESTDIR)$(BINDIR)/sluice
+	install -Dm644 man/sluice.1 $(DESTDIR)$(MANDIR)/man1/sluice.1
+	install -d $(DESTDIR)$(SYSCONFDIR)/sluice
+	for p in profiles/*.yaml; do install -m644 $$p $(DESTDIR)$(SYSCONFDIR)/sluice/; done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sluice $(DESTDIR)$(MANDIR)/man1/sluice.1
+
+format:
+	clang-format -i src/*.c src/*.h bpf/*.c tests/unit/*.c tests/lib/*.c
+
+lint: $(SKELS)
+	clang-tidy src/*.c -- $(CFLAGS)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance -Isrc -I$(B) src
+
+clean:
+	rm -rf $(B) sluice
+
+-include $(wildcard $(B)/*.d $(B)/san/*.d $(B)/tests/*.d)

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Install every Debian package sluice's build, tests and demo need. Idempotent.
+set -e
+PKGS="make gcc clang llvm bpftool pkg-config libmnl-dev libnftnl-dev libbpf-dev libcap-dev
+libyaml-dev libelf-dev zlib1g-dev libcmocka-dev iproute2 nftables tinyproxy curl python3
+procps util-linux"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $missing
+fi
+echo "deps: all installed"

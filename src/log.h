@@ -1,0 +1,32 @@
+/* log.h: the one logger. The library reports through it at -v (debug) and leaves the
+ * final error line to the cmd-* layer, which prints it once, with context. */
+#pragma once
+
+#include "util.h"
+
+enum log_level { LOG_ERR = 0, LOG_INFO = 1, LOG_DEBUG = 2 };
+
+extern int log_max_level;
+
+void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
+
+/* Print "sluice: <what>: <strerror(-r)>" and return r (negative errno). */
+int log_errno(int r, const char *fmt, ...) _printf_(2, 3);
+
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
+
+/*
+ * Errors carry context up to main: a library function that fails records what it was doing
+ * and returns the negative errno; the cmd-* layer prints the record once.
+ *   err_set(r, "veth %s", name)   -> "sluice: veth sl-1234: File exists"
+ *   err_invalid("%s:%u:%u: ...")  -> printed as is (bad input; returns -EINVAL)
+ * A later err_set() replaces an earlier one unless err_keep() says the inner one is better.
+ */
+int err_set(int r, const char *fmt, ...) _printf_(2, 3);
+int err_invalid(const char *fmt, ...) _printf_(1, 2);
+/* The recorded message (empty if none) formatted with strerror(-r) where that helps. */
+const char *err_message(int r);
+void err_clear(void);
+bool err_is_set(void);

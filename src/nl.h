@@ -1,0 +1,49 @@
+/* nl.h: rtnetlink through libmnl: the veth pair, addresses, routes and link state, and the
+ * dumps of the host's addresses and routes that subnet planning avoids. Every mutating
+ * message carries NLM_F_ACK; a socket works in the netns it was opened in. */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "plan.h"
+
+struct mnl_socket;
+
+/* Open and bind a NETLINK_ROUTE (bus) socket in the current netns. */
+int nl_open(int bus, struct mnl_socket **ret);
+
+/* Create a veth pair: host_if here, its peer named cage_if inside the netns cage_netns_fd. */
+int nl_veth_add(struct mnl_socket *nl, const char *host_if, const char *cage_if,
+		int cage_netns_fd);
+/* Delete a link by name; -ENODEV if none. */
+int nl_link_del(struct mnl_socket *nl, const char *name);
+/* ifindex of a link by name (RTM_GETLINK); -ENODEV if none. */
+int nl_link_index(struct mnl_socket *nl, const char *name, unsigned *ret);
+int nl_link_up(struct mnl_socket *nl, unsigned ifindex);
+/* Add an address (IFA_F_NODAD for IPv6, so it is usable at once). */
+int nl_addr_add(struct mnl_socket *nl, unsigned ifindex, int family, const void *addr,
+		unsigned prefixlen);
+/* Add a default route via gw on ifindex. */
+int nl_route_add_default(struct mnl_socket *nl, unsigned ifindex, int family, const void *gw);
+
+/* Fill facts->taken with the subnets of every host address and every non-default route
+ * (both families, main and local tables left as they are), and facts->local with the
+ * host's own addresses (full-length prefixes). Arrays are malloc'd; caller frees. */
+int nl_dump_prefixes(struct mnl_socket *nl, struct host_facts *facts);
+/* Names of links whose name starts with prefix (for gc); NULL-terminated strv. */
+int nl_list_links(struct mnl_socket *nl, const char *prefix, char ***ret);
+
+/*
+ * Message builders, used above and by the unit tests (which parse them back with libmnl).
+ * Each writes one complete nlmsghdr into buf (at least MNL_SOCKET_BUFFER_SIZE bytes) and
+ * returns it.
+ */
+struct nlmsghdr *nl_build_veth_add(void *buf, uint32_t seq, const char *host_if,
+				   const char *cage_if, int cage_netns_fd);
+struct nlmsghdr *nl_build_addr_add(void *buf, uint32_t seq, unsigned ifindex, int family,
+				   const void *addr, unsigned prefixlen);
+struct nlmsghdr *nl_build_route_default(void *buf, uint32_t seq, unsigned ifindex, int family,
+					const void *gw);
+struct nlmsghdr *nl_build_link_up(void *buf, uint32_t seq, unsigned ifindex);

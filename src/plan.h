@@ -1,0 +1,97 @@
+/* plan.h: everything a run will create, derived purely from a validated policy and the
+ * facts gathered about the host (addresses, routes, live cages). `sluice check` prints
+ * this same structure; cage.c applies it. */
+#pragma once
+
+#include <net/if.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "addr.h"
+#include "policy.h"
+
+/* An IPv4 or IPv6 prefix the host already uses (an address's subnet or a route). */
+struct prefix {
+	int family;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} ip;
+	unsigned len;
+};
+
+/* What the host already has, gathered before planning (nl.c, state.c). */
+struct host_facts {
+	struct prefix *taken; /* host addresses' subnets, routes (not default), live cages */
+	size_t n_taken;
+	struct prefix *local; /* the host's own addresses (/32 or /128 each) */
+	size_t n_local;
+	char **live_names; /* names of live cages */
+	size_t n_live_names;
+};
+
+/* An endpoint the cage may reach, and whether it is the host itself or beyond it. */
+struct allowed {
+	struct endpoint ep;
+	bool on_host;  /* one of the host's addresses: reached by routing to the host side */
+	bool is_proxy;
+};
+
+struct plan {
+	char name[CAGE_NAME_MAX + 1];
+	enum link_mode link;
+
+	/* cgroup, relative to the cgroup2 mount: "sluice/<name>" */
+	char cgroup[64];
+
+	/* links */
+	char host_if[IFNAMSIZ]; /* "sl-<8 hex>" in the host netns */
+	char cage_if[IFNAMSIZ]; /* "eth0" in the cage netns */
+	struct in_addr host_v4, cage_v4; /* a /30 from the pool */
+	unsigned v4_prefix;              /* 30 */
+	bool ipv6;                       /* only if an allowed endpoint is IPv6 */
+	struct in6_addr host_v6, cage_v6; /* a /64 (ULA) derived from the name */
+	unsigned v6_prefix;               /* 64 */
+
+	struct allowed *allowed; /* proxy first, then --allow in order */
+	size_t n_allowed;
+	bool masquerade; /* some allowed endpoint is off-host */
+
+	/* the nftables tables, by name */
+	char cage_table[32]; /* "sluice" (family inet) in the cage netns */
+	char host_table[32]; /* "sluice_<name>" (family inet) in the host netns */
+
+	/* the process */
+	char **env;  /* full environment for the command, NULL-terminated */
+	uid_t uid;
+	gid_t gid;
+	char *user; /* name, for display */
+};
+
+/* Derive a cage's /30 from its name: stable for a name, skipping any /30 that overlaps a
+ * taken prefix. Returns 0 and the subnet base (network byte order) or -EADDRNOTAVAIL. */
+int plan_subnet(const char *name, const struct pool *pool, const struct prefix *taken,
+		size_t n_taken, struct in_addr *ret);
+
+/* The /64 for a cage's IPv6 side: fdXX:XXXX:XXXX:XXXX::/64 from a hash of the name. */
+void plan_subnet6(const char *name, struct in6_addr *ret);
+
+/* "sl-" + 8 hex digits of a hash of the name. */
+void plan_host_ifname(const char *name, char ret[IFNAMSIZ]);
+
+/* A default cage name from the command: basename of argv[0], reduced to [a-z0-9_.-],
+ * made unique against live names with "-2", "-3", ... */
+int plan_default_name(const char *argv0, char *const *live, size_t n_live, char *ret,
+		      size_t len);
+
+/* Build the plan. env is the invoking environment (only PATH, TERM, HOME, LANG, LC_*, USER
+ * are passed through, plus the proxy variables and policy env). uid/gid: who runs it.
+ * Returns 0 or err_invalid()/err_set(). */
+int plan_build(const struct policy *pol, const struct host_facts *facts, char *const *argv,
+	       char *const *environ_in, uid_t uid, gid_t gid, const char *user, struct plan *ret);
+void plan_free(struct plan *p);
+
+/* Print the plan for `sluice check` (names, addresses, routes, nft text, hooks, env). */
+void plan_print(const struct plan *p, FILE *f);
