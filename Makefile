@@ -16,7 +16,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 B := build
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-truncation \
 	  -fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
 	  -fvisibility=hidden -D_GNU_SOURCE -DSLUICE_VERSION='"$(VERSION)"' \
 	  -Isrc -Iinclude -I$(B) -MMD -MP
@@ -97,7 +97,10 @@ unit: $(UNIT_BIN)
 integration: sluice $(TOOLS)
 	sh tests/integration/run.sh
 
-check: unit integration
+# Installs what it needs first: a fresh machine has none of it.
+check:
+	sh contrib/deps.sh
+	$(MAKE) unit integration
 
 demo: sluice
 	sh contrib/demo.sh

@@ -64,10 +64,11 @@ struct plan {
 	char host_table[32]; /* "sluice_<name>" (family inet) in the host netns */
 
 	/* the process */
+	char **argv; /* the command, NULL-terminated */
 	char **env;  /* full environment for the command, NULL-terminated */
 	uid_t uid;
 	gid_t gid;
-	char *user; /* name, for display */
+	char *user; /* name, for display and initgroups() */
 };
 
 /* Derive a cage's /30 from its name: stable for a name, skipping any /30 that overlaps a
@@ -86,12 +87,22 @@ void plan_host_ifname(const char *name, char ret[IFNAMSIZ]);
 int plan_default_name(const char *argv0, char *const *live, size_t n_live, char *ret,
 		      size_t len);
 
-/* Build the plan. env is the invoking environment (only PATH, TERM, HOME, LANG, LC_*, USER
- * are passed through, plus the proxy variables and policy env). uid/gid: who runs it.
- * Returns 0 or err_invalid()/err_set(). */
+/* Who the command runs as (resolved by the caller from --user, SUDO_UID or the caller). */
+struct identity {
+	uid_t uid;
+	gid_t gid;
+	const char *user;
+	const char *home;
+	const char *shell;
+};
+
+/* Build the plan. environ_in is the invoking environment: only PATH, TERM, LANG, LC_*, TZ,
+ * COLORTERM pass through; HOME, USER, LOGNAME and SHELL come from the identity; then the proxy
+ * variables, then the policy's env (which wins). Returns 0 or err_invalid()/err_set(). */
 int plan_build(const struct policy *pol, const struct host_facts *facts, char *const *argv,
-	       char *const *environ_in, uid_t uid, gid_t gid, const char *user, struct plan *ret);
+	       char *const *environ_in, const struct identity *id, struct plan *ret);
 void plan_free(struct plan *p);
+void host_facts_free(struct host_facts *f);
 
 /* Print the plan for `sluice check` (names, addresses, routes, nft text, hooks, env). */
 void plan_print(const struct plan *p, FILE *f);

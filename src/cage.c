@@ -1,0 +1,580 @@
+/* cage.c: the apply sequence, read top to bottom: state record, cgroup, eBPF hooks, the
+ * cage's first process (cloned into new namespaces and the cgroup), the veth pair, the host
+ * side's address and ruleset, the cage side's links, route and ruleset, then "go". Each step
+ * pushes its undo; on failure, and at the end of the run, the undo list runs in reverse. */
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <libmnl/libmnl.h>
+
+#include "bpf.h"
+#include "cage.h"
+#include "caps.h"
+#include "cgroup.h"
+#include "log.h"
+#include "nft.h"
+#include "nl.h"
+#include "ns.h"
+#include "state.h"
+#include "supervise.h"
+
+const char *const cage_steps[] = {"cgroup",    "bpf",       "clone",    "veth", "host-link",
+				  "host-nft",  "cage-link", "cage-nft", "start", NULL};
+
+struct cage;
+typedef void (*undo_fn)(struct cage *c);
+
+struct cage {
+	const struct plan *plan;
+	char cgmount[4096];
+	int cgroup_fd;
+	struct bpf_cage *bpf;
+	struct mnl_socket *nl_host, *nft_host;
+	int host_netns_fd, cage_netns_fd;
+	pid_t pid;
+	int pidfd;
+	int sync_fd; /* write end: one byte says "go", closing it says "give up" */
+	int err_fd;  /* read end of the child's failure report */
+	undo_fn undo[16];
+	size_t n_undo;
+};
+
+int cage_check_fault_env(void)
+{
+	const char *f = getenv("SLUICE_FAIL_AT");
+
+	if (!f)
+		return 0;
+	for (const char *const *s = cage_steps; *s; s++)
+		if (streq(*s, f))
+			return 0;
+	return err_invalid("SLUICE_FAIL_AT=%s: no such setup step", f);
+}
+
+static int fault(const char *step)
+{
+	const char *f = getenv("SLUICE_FAIL_AT");
+
+	if (f && streq(f, step))
+		return err_set(-EIO, "injected failure at %s", step);
+	return 0;
+}
+
+static void undo_push(struct cage *c, undo_fn fn)
+{
+	/* The array is sized for every step of the sequence; overflowing it is a bug. */
+	if (c->n_undo >= ARRAY_SIZE(c->undo))
+		abort();
+	c->undo[c->n_undo++] = fn;
+}
+
+static void undo_all(struct cage *c)
+{
+	while (c->n_undo > 0)
+		c->undo[--c->n_undo](c);
+}
+
+/* --- undo steps ----------------------------------------------------------------------- */
+
+static void undo_state(struct cage *c)
+{
+	(void)state_remove(c->plan->name);
+}
+
+static void undo_cgroup(struct cage *c)
+{
+	if (c->cgroup_fd >= 0)
+		close(c->cgroup_fd);
+	c->cgroup_fd = -1;
+	(void)cgroup_destroy(c->cgmount, c->plan->cgroup);
+}
+
+static void undo_bpf(struct cage *c)
+{
+	/* Detach explicitly so the programs are gone when we return, rather than when the
+	 * kernel gets round to releasing the removed cgroup. */
+	if (c->cgroup_fd >= 0)
+		(void)bpf_cage_detach(c->bpf, c->cgroup_fd);
+	bpf_cage_free(c->bpf);
+	c->bpf = NULL;
+}
+
+static void undo_child(struct cage *c)
+{
+	siginfo_t si;
+
+	if (c->sync_fd >= 0)
+		close(c->sync_fd);
+	c->sync_fd = -1;
+	if (c->pidfd >= 0) {
+		(void)syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+		(void)waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED);
+		close(c->pidfd);
+	}
+	c->pidfd = -1;
+	if (c->err_fd >= 0)
+		close(c->err_fd);
+	c->err_fd = -1;
+	if (c->cage_netns_fd >= 0)
+		close(c->cage_netns_fd);
+	c->cage_netns_fd = -1;
+}
+
+static void undo_veth(struct cage *c)
+{
+	/* Deleting one end deletes both. If the cage's netns is already gone, so is the pair. */
+	(void)nl_link_del(c->nl_host, c->plan->host_if);
+}
+
+static void undo_host_nft(struct cage *c)
+{
+	(void)nft_delete_table(c->nft_host, c->plan->host_table);
+}
+
+/* --- the cage's first process ----------------------------------------------------------- */
+
+static _Noreturn void child_fail(int err_fd, int code, int r)
+{
+	struct child_report rep = {.code = code, .err = r};
+
+	snprintf(rep.msg, sizeof(rep.msg), "%s", err_message(r));
+	(void)!write(err_fd, &rep, sizeof(rep));
+	_exit(code);
+}
+
+static _Noreturn void command_exec(const struct plan *p, int err_fd, const sigset_t *oldmask)
+{
+	int r;
+
+	/* Nothing of the supervisor's (netlink sockets, BPF fds) may reach the command; fds
+	 * the invoker passed beyond stdio are closed at exec too (they could be sockets). */
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		r = err_set(negative_errno(), "close inherited file descriptors");
+		child_fail(err_fd, 125, r);
+	}
+	r = caps_become(p->uid, p->gid, p->user);
+	if (r < 0)
+		child_fail(err_fd, 125, r);
+	sigprocmask(SIG_SETMASK, oldmask, NULL);
+	execvpe(p->argv[0], p->argv, p->env);
+	r = negative_errno();
+	err_set(r, "cannot execute %s", p->argv[0]);
+	child_fail(err_fd, r == -ENOENT ? 127 : 126, r);
+}
+
+/* Keep stdio and the two pipes; the supervisor's netlink sockets, netns and BPF fds are no
+ * business of the cage's. */
+static void close_all_but(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (lo > 3)
+		(void)syscall(SYS_close_range, 3U, (unsigned)lo - 1, 0U);
+	if (hi > lo + 1)
+		(void)syscall(SYS_close_range, (unsigned)lo + 1, (unsigned)hi - 1, 0U);
+	(void)syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0U);
+}
+
+/* The cage's pid 1: sets up the mount side, starts the command, forwards signals to it and
+ * reaps orphans, then exits with the command's status (everything else in the pid namespace
+ * dies with it). */
+static _Noreturn void child_main(struct cage *c, int sync_rd, int err_wr, const sigset_t *oldmask)
+{
+	const struct plan *p = c->plan;
+	sigset_t set;
+	pid_t cmd;
+	char go;
+	int r;
+
+	/* If the supervisor dies, so does the cage. Closing the sync pipe covers a death
+	 * before this line: the read below then sees EOF instead of "go". */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		_exit(125);
+	close_all_but(sync_rd, err_wr);
+	if (read(sync_rd, &go, 1) != 1)
+		_exit(125);
+	close(sync_rd);
+
+	r = fault("start");
+	if (r == 0)
+		r = ns_setup_cage(p->name);
+	if (r < 0)
+		child_fail(err_wr, 125, r);
+
+	supervise_signals(&set);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	cmd = fork();
+	if (cmd < 0)
+		child_fail(err_wr, 125, err_set(negative_errno(), "fork"));
+	if (cmd == 0)
+		command_exec(p, err_wr, oldmask);
+	close(err_wr);
+
+	/* pid 1 keeps no capabilities either. */
+	if (caps_become(p->uid, p->gid, p->user) < 0)
+		kill(cmd, SIGKILL);
+
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si);
+		int status;
+		pid_t w;
+
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			/* A terminal's signals reach the command's process group directly. */
+			if (si.si_code != SI_KERNEL)
+				kill(cmd, sig);
+			continue;
+		}
+		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (w != cmd)
+				continue;
+			if (WIFEXITED(status))
+				_exit(WEXITSTATUS(status));
+			_exit(128 + WTERMSIG(status));
+		}
+	}
+}
+
+static int step_clone(struct cage *c, const sigset_t *oldmask)
+{
+	int sync[2], errp[2];
+	struct clone_args args = {0};
+	long pid;
+	int pidfd = -1;
+	char path[64];
+
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return err_set(negative_errno(), "pipe");
+	if (pipe2(errp, O_CLOEXEC) < 0) {
+		int r = negative_errno();
+
+		close(sync[0]);
+		close(sync[1]);
+		return err_set(r, "pipe");
+	}
+
+	args.flags = CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+		     CLONE_INTO_CGROUP | CLONE_PIDFD;
+	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	args.exit_signal = SIGCHLD;
+	args.cgroup = (uint64_t)c->cgroup_fd;
+
+	/* Cloned straight into the cage's cgroup: the hooks hold from its first instruction. */
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0) {
+		int r = negative_errno();
+
+		close(sync[0]);
+		close(sync[1]);
+		close(errp[0]);
+		close(errp[1]);
+		return err_set(r, "start the cage's first process (clone3)");
+	}
+	if (pid == 0) {
+		close(sync[1]);
+		close(errp[0]);
+		child_main(c, sync[0], errp[1], oldmask);
+	}
+
+	close(sync[0]);
+	close(errp[1]);
+	c->pid = (pid_t)pid;
+	c->pidfd = pidfd;
+	c->sync_fd = sync[1];
+	c->err_fd = errp[0];
+	undo_push(c, undo_child);
+
+	snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+	c->cage_netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (c->cage_netns_fd < 0)
+		return err_set(negative_errno(), "open the cage's netns");
+	return 0;
+}
+
+static int write_sysctl(const char *path, const char *value)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, value, strlen(value)) < 0)
+		return err_set(negative_errno(), "write %s", path);
+	return 0;
+}
+
+static int step_host_link(struct cage *c)
+{
+	const struct plan *p = c->plan;
+	unsigned idx;
+	int r;
+
+	r = nl_link_index(c->nl_host, p->host_if, &idx);
+	if (r < 0)
+		return r;
+	r = nl_addr_add(c->nl_host, idx, AF_INET, &p->host_v4, p->v4_prefix);
+	if (r < 0)
+		return r;
+	if (p->ipv6) {
+		r = nl_addr_add(c->nl_host, idx, AF_INET6, &p->host_v6, p->v6_prefix);
+		if (r < 0)
+			return r;
+	}
+	if (p->masquerade) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", p->host_if);
+		r = write_sysctl(path, "1");
+		if (r < 0)
+			return r;
+	}
+	return nl_link_up(c->nl_host, idx);
+}
+
+/* Open netlink sockets that live in the cage's netns: a socket belongs to the netns it was
+ * created in, so enter the cage's netns, open them, and come straight back. */
+static int open_cage_sockets(struct cage *c, struct mnl_socket **ret_rt,
+			     struct mnl_socket **ret_nft)
+{
+	int r, back;
+
+	if (setns(c->cage_netns_fd, CLONE_NEWNET) < 0)
+		return err_set(negative_errno(), "enter the cage's netns");
+	r = nl_open(NETLINK_ROUTE, ret_rt);
+	if (r == 0) {
+		r = nl_open(NETLINK_NETFILTER, ret_nft);
+		if (r < 0) {
+			mnl_socket_close(*ret_rt);
+			*ret_rt = NULL;
+		}
+	}
+	/* /proc/sys/net is resolved in the opener's netns, so IPv6 is switched off here. */
+	if (r == 0 && !c->plan->ipv6) {
+		r = write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+		if (r == 0)
+			r = write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	}
+	back = setns(c->host_netns_fd, CLONE_NEWNET);
+	if (back < 0) {
+		/* Staying in the wrong netns would make every later step lie; give up hard. */
+		abort();
+	}
+	if (r < 0 && *ret_rt) {
+		mnl_socket_close(*ret_rt);
+		mnl_socket_close(*ret_nft);
+		*ret_rt = *ret_nft = NULL;
+	}
+	return r;
+}
+
+static int step_cage_link(struct cage *c, struct mnl_socket *rt)
+{
+	const struct plan *p = c->plan;
+	unsigned idx;
+	int r;
+
+	r = nl_link_up(rt, 1); /* lo is ifindex 1 in every netns */
+	if (r < 0)
+		return r;
+	r = nl_link_index(rt, p->cage_if, &idx);
+	if (r < 0)
+		return r;
+	r = nl_addr_add(rt, idx, AF_INET, &p->cage_v4, p->v4_prefix);
+	if (r < 0)
+		return r;
+	if (p->ipv6) {
+		r = nl_addr_add(rt, idx, AF_INET6, &p->cage_v6, p->v6_prefix);
+		if (r < 0)
+			return r;
+	}
+	r = nl_link_up(rt, idx);
+	if (r < 0)
+		return r;
+	r = nl_route_add_default(rt, idx, AF_INET, &p->host_v4);
+	if (r == 0 && p->ipv6)
+		r = nl_route_add_default(rt, idx, AF_INET6, &p->host_v6);
+	return r;
+}
+
+DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
+
+static int apply(struct cage *c, const sigset_t *oldmask)
+{
+	const struct plan *p = c->plan;
+	struct cage_state st;
+	_cleanup_(mnl_socket_closep) struct mnl_socket *cage_rt = NULL;
+	_cleanup_(mnl_socket_closep) struct mnl_socket *cage_nft = NULL;
+	int r;
+
+	r = state_from_plan(p, &st);
+	if (r < 0)
+		return r;
+	r = state_create(&st);
+	if (r == -EEXIST)
+		return err_invalid("a cage named \"%s\" exists (see %s/%s; if its run crashed, "
+				   "`sluice gc` removes it)",
+				   p->name, STATE_DIR, p->name);
+	if (r < 0)
+		return r;
+	undo_push(c, undo_state);
+
+	r = fault("cgroup");
+	if (r == 0)
+		r = cgroup_create(c->cgmount, p->cgroup, &c->cgroup_fd);
+	if (r < 0)
+		return r;
+	undo_push(c, undo_cgroup);
+
+	r = fault("bpf");
+	if (r == 0)
+		r = bpf_cage_attach(c->cgroup_fd, p->allowed, p->n_allowed, &c->bpf);
+	if (r < 0)
+		return r;
+	undo_push(c, undo_bpf);
+
+	r = fault("clone");
+	if (r == 0)
+		r = step_clone(c, oldmask);
+	if (r < 0)
+		return r;
+
+	r = fault("veth");
+	if (r == 0)
+		r = nl_veth_add(c->nl_host, p->host_if, p->cage_if, c->cage_netns_fd);
+	if (r < 0)
+		return r;
+	undo_push(c, undo_veth);
+
+	r = fault("host-link");
+	if (r == 0)
+		r = step_host_link(c);
+	if (r < 0)
+		return r;
+
+	r = fault("host-nft");
+	if (r == 0)
+		r = nft_load_host(c->nft_host, p);
+	if (r < 0)
+		return r;
+	undo_push(c, undo_host_nft);
+
+	r = fault("cage-link");
+	if (r == 0)
+		r = open_cage_sockets(c, &cage_rt, &cage_nft);
+	if (r == 0)
+		r = step_cage_link(c, cage_rt);
+	if (r < 0)
+		return r;
+
+	r = fault("cage-nft");
+	if (r == 0)
+		r = nft_load_cage(cage_nft, p);
+	if (r < 0)
+		return r;
+
+	/* Everything holds: let the cage's first process go on. */
+	if (write(c->sync_fd, "g", 1) != 1)
+		return err_set(negative_errno(), "start the cage");
+	close(c->sync_fd);
+	c->sync_fd = -1;
+	return 0;
+}
+
+int cage_run(const struct plan *p, int *ret_status)
+{
+	struct cage c = {
+		.plan = p,
+		.cgroup_fd = -1,
+		.host_netns_fd = -1,
+		.cage_netns_fd = -1,
+		.pidfd = -1,
+		.sync_fd = -1,
+		.err_fd = -1,
+	};
+	struct child_report rep;
+	bool reported = false;
+	sigset_t set, oldmask;
+	int r;
+
+	r = cgroup_find_mount(c.cgmount, sizeof(c.cgmount));
+	if (r < 0)
+		return r;
+	c.host_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (c.host_netns_fd < 0)
+		return err_set(negative_errno(), "open /proc/self/ns/net");
+	r = nl_open(NETLINK_ROUTE, &c.nl_host);
+	if (r == 0)
+		r = nl_open(NETLINK_NETFILTER, &c.nft_host);
+	if (r < 0)
+		goto out;
+
+	/* Signals wait in a signalfd from here on: a ^C during setup unwinds cleanly. */
+	supervise_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, &oldmask);
+
+	r = apply(&c, &oldmask);
+	if (r == 0) {
+		r = supervise(c.pid, c.pidfd, c.err_fd, ret_status, &rep, &reported);
+		if (r == 0 && reported) {
+			/* The failure happened inside the cage, before the command ran (125),
+			 * or in exec'ing it (126/127): say what it was. */
+			if (rep.code == 125)
+				r = err_set(rep.err, "%s", rep.msg);
+			else
+				log_error("%s", rep.msg);
+		}
+		/* Reaped: nothing left for undo_child to wait for. */
+		close(c.pidfd);
+		c.pidfd = -1;
+	}
+	undo_all(&c);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+out:
+	if (c.nl_host)
+		mnl_socket_close(c.nl_host);
+	if (c.nft_host)
+		mnl_socket_close(c.nft_host);
+	close(c.host_netns_fd);
+	return r;
+}
+
+int cage_remove_leftovers(const struct cage_state *s, const char *cgroup_mount)
+{
+	_cleanup_(mnl_socket_closep) struct mnl_socket *rt = NULL;
+	_cleanup_(mnl_socket_closep) struct mnl_socket *nft = NULL;
+	int r, ret = 0;
+
+	r = cgroup_destroy(cgroup_mount, s->cgroup);
+	if (r < 0 && r != -ENOENT)
+		ret = r;
+
+	/* Links and tables live in the netns the run was started from. */
+	if (s->netns == state_current_netns()) {
+		if (nl_open(NETLINK_ROUTE, &rt) == 0) {
+			r = nl_link_del(rt, s->host_if);
+			if (r < 0 && r != -ENODEV && ret == 0)
+				ret = r;
+		}
+		if (nl_open(NETLINK_NETFILTER, &nft) == 0) {
+			r = nft_delete_table(nft, s->host_table);
+			if (r < 0 && r != -ENOENT && ret == 0)
+				ret = r;
+		}
+	} else {
+		return err_set(-EXDEV, "cage \"%s\" was started in another network namespace; run "
+				       "`sluice gc` there",
+			       s->name);
+	}
+	if (ret == 0)
+		ret = state_remove(s->name);
+	return ret;
+}

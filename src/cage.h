@@ -1,0 +1,25 @@
+/* cage.h: the apply sequence (cgroup, hooks, namespaces, links, rulesets), the run and the
+ * undo of all of it. */
+#pragma once
+
+#include "plan.h"
+
+/* The setup steps, in order; SLUICE_FAIL_AT=<step> fails a run at that step (tests prove
+ * with it that every error path unwinds what came before). */
+extern const char *const cage_steps[];
+
+/* 0 if SLUICE_FAIL_AT is unset or names a step, else err_invalid(). */
+int cage_check_fault_env(void);
+
+/*
+ * Build the cage the plan describes, run its command in it, and tear everything down.
+ * Returns 0 with *ret_status the exit status sluice should pass on (the command's own,
+ * 126/127 when it cannot run, 128+N when killed by signal N), or a negative errno (with
+ * the error recorded) when the cage could not be built; nothing is left behind either way.
+ */
+int cage_run(const struct plan *p, int *ret_status);
+
+/* Remove what the cage recorded in state (cgroup, host table, host link, record). Used by
+ * gc for a cage whose supervisor is gone. */
+struct cage_state;
+int cage_remove_leftovers(const struct cage_state *s, const char *cgroup_mount);

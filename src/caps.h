@@ -1,0 +1,9 @@
+/* caps.h: the cage's process leaves with no capabilities at all: bounding, ambient,
+ * effective, permitted and inheritable sets empty, no_new_privs, as the chosen user. */
+#pragma once
+
+#include <sys/types.h>
+
+/* Switch to uid/gid (with user's supplementary groups) and drop every capability.
+ * Must run while the process still has CAP_SETPCAP, CAP_SETUID and CAP_SETGID. */
+int caps_become(uid_t uid, gid_t gid, const char *user);

@@ -1,0 +1,18 @@
+/* cgroup.h: the cage's cgroup v2 directory: finding the cgroup2 mount, creating the
+ * directory the cage is cloned into, killing everything in it and removing it. */
+#pragma once
+
+#include <stddef.h>
+
+/* The first cgroup2 mount in /proc/self/mountinfo (never assumed to be /sys/fs/cgroup). */
+int cgroup_find_mount(char *buf, size_t len);
+
+/* mkdir <mount>/<rel> (its parent too) and open it O_DIRECTORY. -EEXIST if it exists. */
+int cgroup_create(const char *mount, const char *rel, int *ret_fd);
+
+/* Kill every process in the cgroup (cgroup.kill), wait until it is empty, and rmdir it.
+ * -ENOENT if it does not exist. */
+int cgroup_destroy(const char *mount, const char *rel);
+
+/* Names of the directories below <mount>/sluice (for gc); NULL-terminated strv. */
+int cgroup_list_cages(const char *mount, char ***ret);

@@ -1,0 +1,137 @@
+/* cmd-gc.c: `sluice gc`: remove what runs whose supervisor is gone left behind: the
+ * recorded cages first, then any sluice object no live cage owns (a crash can come before
+ * the record is complete). */
+#include <stdio.h>
+
+#include <libmnl/libmnl.h>
+
+#include "cage.h"
+#include "cgroup.h"
+#include "cmds.h"
+#include "log.h"
+#include "nft.h"
+#include "nl.h"
+#include "state.h"
+
+struct live {
+	struct cage_state *s;
+	size_t n;
+};
+
+static bool owned(const struct live *l, const char *what, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct cage_state *s = &l->s[i];
+
+		if ((streq(what, "cgroup") && streq(s->name, name)) ||
+		    (streq(what, "link") && streq(s->host_if, name)) ||
+		    (streq(what, "table") && streq(s->host_table, name)))
+			return true;
+	}
+	return false;
+}
+
+static int remove_orphans(const char *cgmount, const struct live *live)
+{
+	_cleanup_strv_free_ char **cgs = NULL, **links = NULL, **tables = NULL;
+	struct mnl_socket *nl;
+	int r, ret = 0;
+
+	if (cgroup_list_cages(cgmount, &cgs) == 0)
+		for (char **c = cgs; *c; c++) {
+			char rel[128];
+
+			if (owned(live, "cgroup", *c))
+				continue;
+			snprintf(rel, sizeof(rel), "sluice/%s", *c);
+			r = cgroup_destroy(cgmount, rel);
+			if (r < 0 && r != -ENOENT)
+				ret = log_errno(r, "remove cgroup %s", rel);
+			else
+				printf("removed cgroup %s\n", rel);
+		}
+	if (nl_open(NETLINK_ROUTE, &nl) == 0) {
+		if (nl_list_links(nl, "sl-", &links) == 0)
+			for (char **l = links; *l; l++) {
+				if (owned(live, "link", *l))
+					continue;
+				r = nl_link_del(nl, *l);
+				if (r < 0 && r != -ENODEV)
+					ret = log_errno(r, "remove link %s", *l);
+				else
+					printf("removed link %s\n", *l);
+			}
+		mnl_socket_close(nl);
+	}
+	if (nl_open(NETLINK_NETFILTER, &nl) == 0) {
+		if (nft_list_tables(nl, "sluice_", &tables) == 0)
+			for (char **t = tables; *t; t++) {
+				if (owned(live, "table", *t))
+					continue;
+				r = nft_delete_table(nl, *t);
+				if (r < 0 && r != -ENOENT)
+					ret = log_errno(r, "remove table inet %s", *t);
+				else
+					printf("removed table inet %s\n", *t);
+			}
+		mnl_socket_close(nl);
+	}
+	return ret;
+}
+
+int cmd_gc(int argc, char **argv)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	_cleanup_free_ struct cage_state *states = NULL;
+	struct live live = {0};
+	char cgmount[4096];
+	size_t n = 0;
+	int r, ret = 0;
+
+	if (argc > 1) {
+		fprintf(stderr, "Usage: sluice gc\n");
+		return streq(argv[1], "--help") || streq(argv[1], "-h") ? 0 : EXIT_SLUICE;
+	}
+	if (geteuid() != 0) {
+		log_error("gc needs root");
+		return EXIT_SLUICE;
+	}
+	r = cgroup_find_mount(cgmount, sizeof(cgmount));
+	if (r == 0)
+		r = state_list(&names);
+	if (r < 0) {
+		log_error("%s", err_message(r));
+		return EXIT_SLUICE;
+	}
+	while (names[n])
+		n++;
+	states = calloc(n + 1, sizeof(*states));
+	if (!states)
+		return EXIT_SLUICE;
+
+	for (char **name = names; *name; name++) {
+		struct cage_state s;
+
+		err_clear();
+		if (state_read(*name, &s) < 0) {
+			/* A record cut short by a crash: nothing to go on but the name. */
+			(void)state_remove(*name);
+			continue;
+		}
+		if (state_alive(&s)) {
+			states[live.n++] = s;
+			continue;
+		}
+		r = cage_remove_leftovers(&s, cgmount);
+		if (r < 0) {
+			log_error("cage \"%s\": %s", s.name, err_message(r));
+			ret = r;
+		}
+		else
+			printf("removed cage %s\n", s.name);
+	}
+	live.s = states;
+	if (remove_orphans(cgmount, &live) < 0)
+		ret = -1;
+	return ret < 0 ? EXIT_SLUICE : 0;
+}

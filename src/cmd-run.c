@@ -1,0 +1,36 @@
+/* cmd-run.c: `sluice run [OPTIONS] -- CMD [ARGS...]`: plan, build the cage, run the command
+ * in it, pass its exit status on. */
+#include <stdio.h>
+
+#include "cage.h"
+#include "cmds.h"
+#include "log.h"
+#include "options.h"
+#include "prepare.h"
+
+int cmd_run(int argc, char **argv)
+{
+	struct plan p;
+	int r, status = EXIT_SLUICE;
+
+	r = cage_check_fault_env();
+	if (r == 0)
+		r = prepare_plan(argc, argv, true, &p);
+	if (r == 1) {
+		printf("Usage: sluice run [OPTIONS] -- CMD [ARGS...]\n\n%s", options_help);
+		return 0;
+	}
+	if (r < 0) {
+		log_error("%s", err_message(r));
+		return EXIT_SLUICE;
+	}
+	log_debug("cage %s: veth %s, table inet %s, cgroup %s", p.name, p.host_if, p.host_table,
+		  p.cgroup);
+	r = cage_run(&p, &status);
+	if (r < 0) {
+		log_error("cage \"%s\": %s", p.name, err_message(r));
+		status = EXIT_SLUICE;
+	}
+	plan_free(&p);
+	return status;
+}

@@ -1,0 +1,51 @@
+/* main.c: sluice's entry point. It only dispatches to a subcommand from the table below,
+ * which also makes the usage text. */
+#include <stdio.h>
+
+#include "cmds.h"
+#include "options.h"
+#include "util.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *description;
+} subcommands[] = {
+	{"run", cmd_run, "run a command in a cage whose one way out is the declared endpoint"},
+	{"check", cmd_check, "validate options and profile, then print the plan"},
+	{"gc", cmd_gc, "remove what crashed runs left behind"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: sluice COMMAND [OPTIONS] [-- CMD [ARGS...]]\n\n"
+		   "Run a command in a fresh network namespace whose only egress is a declared\n"
+		   "endpoint, enforced by the kernel.\n\nCommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++)
+		fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].description);
+	fprintf(f, "\nOptions of run and check:\n%s", options_help);
+	fprintf(f, "\nExit status: the command's own; 125 if sluice failed before it started; "
+		   "126 cannot\nexecute; 127 not found; 128+N killed by signal N.\n"
+		   "See sluice(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_SLUICE;
+	}
+	if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (streq(argv[1], "--version")) {
+		printf("sluice %s\n", SLUICE_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++)
+		if (streq(argv[1], subcommands[i].name))
+			return subcommands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "sluice: unknown command \"%s\" (see sluice --help)\n", argv[1]);
+	return EXIT_SLUICE;
+}

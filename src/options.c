@@ -1,0 +1,114 @@
+/* options.c: command-line options of `run` and `check`. Each option has a profile key and
+ * goes through the same policy setter, so the command line and a profile can never accept
+ * different things. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "options.h"
+
+const char options_help[] =
+	"  -p, --profile FILE|NAME  read a profile (NAME: ./profiles/NAME.yaml, then\n"
+	"                           /etc/sluice/NAME.yaml); options given here override it\n"
+	"  -n, --name NAME          the cage's name (default: from the command)\n"
+	"      --link veth          the cage's link (veth is the one mode in this version)\n"
+	"      --proxy URL          the one way out: http://, socks5:// or socks5h://\n"
+	"                           host:port; sets the proxy variables in the cage\n"
+	"  -a, --allow ADDR         also allow ADDR: host:port, [v6]:port, udp:host:port\n"
+	"                           or /ip4/A/tcp/P (repeatable)\n"
+	"  -e, --env K=V            set K in the command's environment (repeatable)\n"
+	"  -u, --user USER          run the command as USER (default: the user who ran\n"
+	"                           sudo; as plain root, --user root must be given)\n"
+	"      --pool CIDR          IPv4 pool for cage subnets (default 10.200.0.0/16)\n"
+	"  -v, --verbose            say what is done, step by step\n"
+	"  -h, --help               this help\n";
+
+enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL };
+
+static const struct option longopts[] = {
+	{"profile", required_argument, NULL, 'p'}, {"name", required_argument, NULL, 'n'},
+	{"link", required_argument, NULL, OPT_LINK}, {"proxy", required_argument, NULL, OPT_PROXY},
+	{"allow", required_argument, NULL, 'a'},     {"env", required_argument, NULL, 'e'},
+	{"user", required_argument, NULL, 'u'},      {"pool", required_argument, NULL, OPT_POOL},
+	{"verbose", no_argument, NULL, 'v'},         {"help", no_argument, NULL, 'h'},
+	{0},
+};
+
+static const char shortopts[] = "+p:n:a:e:u:vh";
+
+int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
+{
+	char err[512];
+	int c, r = 0;
+
+	/* Pass 1: the profile, so options on the command line override what it says. */
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		char path[4096];
+
+		if (c == 'h')
+			return 1;
+		if (c == '?') {
+			if (optopt)
+				return err_invalid("option -%c: unknown, or missing its value", optopt);
+			return err_invalid("%s: unknown option, or missing its value",
+					   argv[optind - 1]);
+		}
+		if (c != 'p')
+			continue;
+		r = profile_find(optarg, path, sizeof(path));
+		if (r < 0)
+			return r;
+		r = profile_load(path, p);
+		if (r < 0)
+			return r;
+	}
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		const char *what = NULL;
+
+		err[0] = '\0';
+		switch (c) {
+		case 'n':
+			what = "--name";
+			r = policy_set_name(p, optarg, err, sizeof(err));
+			break;
+		case OPT_LINK:
+			what = "--link";
+			r = policy_set_link(p, optarg, err, sizeof(err));
+			break;
+		case OPT_PROXY:
+			what = "--proxy";
+			r = policy_set_proxy(p, optarg, err, sizeof(err));
+			break;
+		case 'a':
+			what = "--allow";
+			r = policy_add_allow(p, optarg, err, sizeof(err));
+			break;
+		case 'e':
+			what = "--env";
+			r = policy_add_env(p, optarg, err, sizeof(err));
+			break;
+		case 'u':
+			what = "--user";
+			r = policy_set_user(p, optarg, err, sizeof(err));
+			break;
+		case OPT_POOL:
+			what = "--pool";
+			r = policy_set_pool(p, optarg, err, sizeof(err));
+			break;
+		case 'v':
+			p->verbose = true;
+			break;
+		default:
+			break;
+		}
+		if (r < 0)
+			return err_invalid("%s %s: %s", what, optarg, err);
+	}
+
+	*ret_cmd = optind < argc ? &argv[optind] : NULL;
+	return policy_finish(p);
+}

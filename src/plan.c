@@ -1,0 +1,378 @@
+/* plan.c: turns a validated policy and the facts about the host into everything a run will
+ * create: names, the per-cage subnet, the allowed endpoints, the environment. Pure: no
+ * kernel, no filesystem; `sluice check` prints the very structure that cage.c applies. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "nft.h"
+#include "plan.h"
+
+#define ENV_MAX 1024
+
+/* FNV-1a, 64 bit: small, stable across builds and machines, good enough to spread names. */
+static uint64_t name_hash(const char *name, uint64_t salt)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ salt;
+
+	for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+		h ^= *c;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static bool v4_overlaps(uint32_t a, unsigned alen, uint32_t b, unsigned blen)
+{
+	unsigned len = alen < blen ? alen : blen;
+	uint32_t mask = len ? htonl(~0U << (32 - len)) : 0;
+
+	return (a & mask) == (b & mask);
+}
+
+int plan_subnet(const char *name, const struct pool *pool, const struct prefix *taken,
+		size_t n_taken, struct in_addr *ret)
+{
+	uint32_t slots, start;
+
+	if (pool->len < 8 || pool->len > 30)
+		return -EINVAL;
+	slots = 1U << (30 - pool->len);
+	start = (uint32_t)(name_hash(name, 0) % slots);
+
+	/* Probe linearly from the name's slot: the same name lands on the same /30 for as long
+	 * as nothing else claims it, and a collision moves it to the next free one. */
+	for (uint32_t i = 0; i < slots; i++) {
+		uint32_t slot = (start + i) % slots;
+		uint32_t cand = htonl(ntohl(pool->base.s_addr) + slot * 4);
+		bool clash = false;
+
+		for (size_t t = 0; t < n_taken && !clash; t++) {
+			if (taken[t].family != AF_INET || taken[t].len == 0)
+				continue;
+			clash = v4_overlaps(cand, 30, taken[t].ip.v4.s_addr, taken[t].len);
+		}
+		if (!clash) {
+			ret->s_addr = cand;
+			return 0;
+		}
+	}
+	return -EADDRNOTAVAIL;
+}
+
+void plan_subnet6(const char *name, struct in6_addr *ret)
+{
+	uint64_t h = name_hash(name, 6);
+
+	/* A ULA /64 (RFC 4193): fd00::/8 plus 56 bits from the name. */
+	memset(ret, 0, sizeof(*ret));
+	ret->s6_addr[0] = 0xfd;
+	for (int i = 1; i < 8; i++)
+		ret->s6_addr[i] = (uint8_t)(h >> (8 * (i - 1)));
+}
+
+void plan_host_ifname(const char *name, char ret[IFNAMSIZ])
+{
+	snprintf(ret, IFNAMSIZ, "sl-%08x", (uint32_t)name_hash(name, 0x5e));
+}
+
+static bool name_live(const char *name, char *const *live, size_t n_live)
+{
+	for (size_t i = 0; i < n_live; i++)
+		if (streq(live[i], name))
+			return true;
+	return false;
+}
+
+int plan_default_name(const char *argv0, char *const *live, size_t n_live, char *ret, size_t len)
+{
+	char base[CAGE_NAME_MAX - 4] = "";
+	const char *b = strrchr(argv0, '/');
+	size_t n = 0;
+
+	b = b ? b + 1 : argv0;
+	for (; *b && n < sizeof(base) - 1; b++) {
+		unsigned char c = (unsigned char)*b;
+
+		if (isalnum(c) || c == '_' || c == '.' || c == '-')
+			base[n++] = (char)tolower(c);
+	}
+	base[n] = '\0';
+	if (n == 0 || !isalnum((unsigned char)base[0]))
+		snprintf(base, sizeof(base), "cage");
+
+	snprintf(ret, len, "%s", base);
+	for (unsigned i = 2; name_live(ret, live, n_live); i++) {
+		if (i > 9999)
+			return -EADDRINUSE;
+		snprintf(ret, len, "%s-%u", base, i);
+	}
+	return 0;
+}
+
+static bool is_local(const struct host_facts *f, const struct endpoint *e)
+{
+	for (size_t i = 0; i < f->n_local; i++) {
+		const struct prefix *l = &f->local[i];
+
+		if (l->family != e->family)
+			continue;
+		if (e->family == AF_INET && l->ip.v4.s_addr == e->ip.v4.s_addr)
+			return true;
+		if (e->family == AF_INET6 && !memcmp(&l->ip.v6, &e->ip.v6, sizeof(e->ip.v6)))
+			return true;
+	}
+	return false;
+}
+
+static int env_add(char **env, size_t *n, const char *k, const char *v)
+{
+	size_t klen = strlen(k);
+	char *entry;
+
+	if (asprintf(&entry, "%s=%s", k, v) < 0)
+		return -ENOMEM;
+	/* Later entries win: replace an earlier one with the same key. */
+	for (size_t i = 0; i < *n; i++) {
+		if (!strncmp(env[i], k, klen) && env[i][klen] == '=') {
+			free(env[i]);
+			env[i] = entry;
+			return 0;
+		}
+	}
+	if (*n + 1 >= ENV_MAX) {
+		free(entry);
+		return -E2BIG;
+	}
+	env[(*n)++] = entry;
+	env[*n] = NULL;
+	return 0;
+}
+
+static bool env_passes(const char *kv)
+{
+	static const char *const keep[] = {"PATH=", "TERM=", "LANG=", "LC_", "TZ=", "COLORTERM="};
+
+	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
+		if (startswith(kv, keep[i]))
+			return true;
+	return false;
+}
+
+static int plan_env(const struct policy *pol, char *const *environ_in, const struct identity *id,
+		    const struct plan *p, char ***ret)
+{
+	_cleanup_strv_free_ char **env = calloc(ENV_MAX, sizeof(char *));
+	size_t n = 0;
+	bool has_path = false;
+	int r = 0;
+
+	if (!env)
+		return -ENOMEM;
+	for (char *const *e = environ_in; e && *e && r == 0; e++) {
+		const char *eq = strchr(*e, '=');
+
+		if (!eq || !env_passes(*e))
+			continue;
+		_cleanup_free_ char *k = strndup(*e, (size_t)(eq - *e));
+		if (!k)
+			return -ENOMEM;
+		has_path |= streq(k, "PATH");
+		r = env_add(env, &n, k, eq + 1);
+	}
+	if (r == 0 && !has_path)
+		r = env_add(env, &n, "PATH", "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin");
+	if (r == 0 && id->home)
+		r = env_add(env, &n, "HOME", id->home);
+	if (r == 0 && id->user)
+		r = env_add(env, &n, "USER", id->user);
+	if (r == 0 && id->user)
+		r = env_add(env, &n, "LOGNAME", id->user);
+	if (r == 0 && id->shell)
+		r = env_add(env, &n, "SHELL", id->shell);
+	if (r == 0 && pol->has_proxy) {
+		static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+						   "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+		char url[ADDR_STR_MAX + 16];
+
+		addr_format_url(&pol->proxy, url, sizeof(url));
+		for (size_t i = 0; i < ARRAY_SIZE(vars) && r == 0; i++)
+			r = env_add(env, &n, vars[i], url);
+		if (r == 0)
+			r = env_add(env, &n, "no_proxy", "localhost,127.0.0.1,::1");
+		if (r == 0)
+			r = env_add(env, &n, "NO_PROXY", "localhost,127.0.0.1,::1");
+	}
+	if (r == 0)
+		r = env_add(env, &n, "SLUICE_CAGE", p->name);
+	for (char **e = pol->env; e && *e && r == 0; e++) {
+		const char *eq = strchr(*e, '=');
+		_cleanup_free_ char *k = strndup(*e, (size_t)(eq - *e));
+
+		if (!k)
+			return -ENOMEM;
+		r = env_add(env, &n, k, eq + 1);
+	}
+	if (r < 0)
+		return err_set(r, "environment");
+	*ret = TAKE_PTR(env);
+	return 0;
+}
+
+static int add_allowed(struct plan *p, const struct host_facts *f, const struct endpoint *e,
+		       bool is_proxy)
+{
+	for (size_t i = 0; i < p->n_allowed; i++)
+		if (addr_equal(&p->allowed[i].ep, e))
+			return 0;
+	p->allowed[p->n_allowed] = (struct allowed){
+		.ep = *e,
+		.on_host = is_local(f, e),
+		.is_proxy = is_proxy,
+	};
+	p->masquerade |= !p->allowed[p->n_allowed].on_host;
+	p->ipv6 |= e->family == AF_INET6;
+	p->n_allowed++;
+	return 0;
+}
+
+int plan_build(const struct policy *pol, const struct host_facts *facts, char *const *argv,
+	       char *const *environ_in, const struct identity *id, struct plan *ret)
+{
+	struct plan p = {0};
+	struct in_addr net;
+	size_t argc = 0;
+	int r;
+
+	snprintf(p.name, sizeof(p.name), "%s", pol->name);
+	p.link = pol->link;
+	snprintf(p.cgroup, sizeof(p.cgroup), "sluice/%s", p.name);
+	plan_host_ifname(p.name, p.host_if);
+	snprintf(p.cage_if, sizeof(p.cage_if), "eth0");
+	snprintf(p.cage_table, sizeof(p.cage_table), "sluice");
+	snprintf(p.host_table, sizeof(p.host_table), "sluice_");
+	for (size_t i = 0, o = 7; p.name[i] && o < sizeof(p.host_table) - 1; i++, o++)
+		p.host_table[o] = isalnum((unsigned char)p.name[i]) ? p.name[i] : '_';
+
+	r = plan_subnet(p.name, &pol->pool, facts->taken, facts->n_taken, &net);
+	if (r < 0) {
+		char pool[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &pol->pool.base, pool, sizeof(pool));
+		return err_invalid("no free /30 left in the subnet pool %s/%u for cage \"%s\"",
+				   pool, pol->pool.len, p.name);
+	}
+	p.host_v4.s_addr = htonl(ntohl(net.s_addr) + 1);
+	p.cage_v4.s_addr = htonl(ntohl(net.s_addr) + 2);
+	p.v4_prefix = 30;
+
+	p.allowed = calloc(pol->n_allow + 1, sizeof(*p.allowed));
+	if (!p.allowed)
+		return -ENOMEM;
+	if (pol->has_proxy)
+		add_allowed(&p, facts, &pol->proxy, true);
+	for (size_t i = 0; i < pol->n_allow; i++)
+		add_allowed(&p, facts, &pol->allow[i], false);
+
+	plan_subnet6(p.name, &p.host_v6);
+	p.cage_v6 = p.host_v6;
+	p.host_v6.s6_addr[15] = 1;
+	p.cage_v6.s6_addr[15] = 2;
+	p.v6_prefix = 64;
+
+	while (argv && argv[argc])
+		argc++;
+	p.argv = calloc(argc + 1, sizeof(char *));
+	if (!p.argv) {
+		plan_free(&p);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < argc; i++)
+		if (!(p.argv[i] = strdup(argv[i]))) {
+			plan_free(&p);
+			return -ENOMEM;
+		}
+
+	p.uid = id->uid;
+	p.gid = id->gid;
+	p.user = strdup(id->user ? id->user : "");
+	r = p.user ? plan_env(pol, environ_in, id, &p, &p.env) : -ENOMEM;
+	if (r < 0) {
+		plan_free(&p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+void plan_free(struct plan *p)
+{
+	free(p->allowed);
+	strv_free(p->argv);
+	strv_free(p->env);
+	free(p->user);
+	memset(p, 0, sizeof(*p));
+}
+
+void host_facts_free(struct host_facts *f)
+{
+	free(f->taken);
+	free(f->local);
+	for (size_t i = 0; i < f->n_live_names; i++)
+		free(f->live_names[i]);
+	free(f->live_names);
+	memset(f, 0, sizeof(*f));
+}
+
+void plan_print(const struct plan *p, FILE *f)
+{
+	char h4[INET_ADDRSTRLEN], c4[INET_ADDRSTRLEN], h6[INET6_ADDRSTRLEN], c6[INET6_ADDRSTRLEN];
+	char ep[ADDR_STR_MAX];
+
+	inet_ntop(AF_INET, &p->host_v4, h4, sizeof(h4));
+	inet_ntop(AF_INET, &p->cage_v4, c4, sizeof(c4));
+	inet_ntop(AF_INET6, &p->host_v6, h6, sizeof(h6));
+	inet_ntop(AF_INET6, &p->cage_v6, c6, sizeof(c6));
+
+	fprintf(f, "cage %s\n", p->name);
+	fprintf(f, "  cgroup     <cgroup2>/%s\n", p->cgroup);
+	fprintf(f, "  namespaces net mnt pid ipc uts cgroup (new)\n");
+	fprintf(f, "  link       veth %s (host) %s/%u <-> %s (cage) %s/%u\n", p->host_if, h4,
+		p->v4_prefix, p->cage_if, c4, p->v4_prefix);
+	if (p->ipv6)
+		fprintf(f, "             ipv6 %s/%u <-> %s/%u\n", h6, p->v6_prefix, c6,
+			p->v6_prefix);
+	fprintf(f, "  route      default via %s dev %s (the cage's only route)\n", h4, p->cage_if);
+	if (p->ipv6)
+		fprintf(f, "  route6     default via %s dev %s\n", h6, p->cage_if);
+	else
+		fprintf(f, "  ipv6       off in the cage (no allowed endpoint is IPv6)\n");
+	if (!p->n_allowed)
+		fprintf(f, "  allowed    nothing (no egress at all)\n");
+	for (size_t i = 0; i < p->n_allowed; i++)
+		fprintf(f, "  %-10s %s%s, %s\n", i ? "" : "allowed",
+			addr_format(&p->allowed[i].ep, ep, sizeof(ep)),
+			p->allowed[i].is_proxy ? " (proxy)" : "",
+			p->allowed[i].on_host ? "on this host" : "off-host, forwarded and masqueraded");
+	fprintf(f, "  layers     topology: lo + one veth\n");
+	fprintf(f, "             nftables: table inet %s in the cage, table inet %s on the host\n",
+		p->cage_table, p->host_table);
+	fprintf(f, "             eBPF: cgroup connect4 connect6 sendmsg4 sendmsg6 hooks, "
+		   "EPERM for all but loopback and the allowed endpoints\n");
+	fprintf(f, "             process: no capabilities (all five sets), no_new_privs, "
+		   "/sys and /proc/sys read-only\n");
+	fprintf(f, "  user       %s (uid %u, gid %u)\n", p->user, (unsigned)p->uid,
+		(unsigned)p->gid);
+	fprintf(f, "  command   ");
+	for (char **a = p->argv; a && *a; a++)
+		fprintf(f, " %s", *a);
+	fprintf(f, "%s\n", p->argv && p->argv[0] ? "" : " (none)");
+	fprintf(f, "  env\n");
+	for (char **e = p->env; e && *e; e++)
+		fprintf(f, "    %s\n", *e);
+	fprintf(f, "\n# nftables, in the cage's netns\n");
+	nft_render_cage(p, f);
+	fprintf(f, "\n# nftables, in the host's netns\n");
+	nft_render_host(p, f);
+}

@@ -1,0 +1,133 @@
+/* prepare.c: gathers what a plan needs and nothing more: the policy (options.c), who runs
+ * the command (passwd), the host's prefixes (rtnetlink dump) and the live cages (state). */
+#include <pwd.h>
+#include <stdio.h>
+
+#include <libmnl/libmnl.h>
+
+#include "log.h"
+#include "nl.h"
+#include "options.h"
+#include "prepare.h"
+#include "state.h"
+
+extern char **environ;
+
+struct ident_store {
+	struct identity id;
+	char user[256], home[4096], shell[4096];
+};
+
+static void ident_from_pw(const struct passwd *pw, struct ident_store *s)
+{
+	snprintf(s->user, sizeof(s->user), "%s", pw->pw_name);
+	snprintf(s->home, sizeof(s->home), "%s", pw->pw_dir);
+	snprintf(s->shell, sizeof(s->shell), "%s", pw->pw_shell);
+	s->id = (struct identity){
+		.uid = pw->pw_uid,
+		.gid = pw->pw_gid,
+		.user = s->user,
+		.home = s->home,
+		.shell = s->shell,
+	};
+}
+
+static int resolve_identity(const struct policy *pol, struct ident_store *s)
+{
+	const struct passwd *pw;
+	const char *sudo_uid = getenv("SUDO_UID");
+
+	if (pol->user) {
+		char *end;
+		unsigned long uid = strtoul(pol->user, &end, 10);
+
+		pw = *end == '\0' ? getpwuid((uid_t)uid) : getpwnam(pol->user);
+		if (!pw)
+			return err_invalid("--user %s: no such user", pol->user);
+		ident_from_pw(pw, s);
+		return 0;
+	}
+	if (getuid() != 0) {
+		pw = getpwuid(getuid());
+		if (!pw)
+			return err_invalid("the calling uid %u has no passwd entry; give --user",
+					   (unsigned)getuid());
+		ident_from_pw(pw, s);
+		return 0;
+	}
+	if (sudo_uid && *sudo_uid) {
+		pw = getpwuid((uid_t)strtoul(sudo_uid, NULL, 10));
+		if (!pw)
+			return err_invalid("SUDO_UID=%s has no passwd entry; give --user", sudo_uid);
+		ident_from_pw(pw, s);
+		return 0;
+	}
+	return err_invalid("refusing to run the command as root: give --user root if that is "
+			   "what you mean, or --user NAME");
+}
+
+static int gather_facts(struct host_facts *f)
+{
+	struct mnl_socket *nl;
+	char **names = NULL;
+	int r;
+
+	r = nl_open(NETLINK_ROUTE, &nl);
+	if (r < 0)
+		return r;
+	r = nl_dump_prefixes(nl, f);
+	mnl_socket_close(nl);
+	if (r < 0)
+		return r;
+	r = state_list(&names);
+	if (r < 0)
+		return err_set(r, "list %s", STATE_DIR);
+	f->live_names = names;
+	while (names[f->n_live_names])
+		f->n_live_names++;
+	return 0;
+}
+
+int prepare_plan(int argc, char **argv, bool need_command, struct plan *ret)
+{
+	struct policy pol;
+	struct host_facts facts = {0};
+	struct ident_store ident = {0};
+	char **cmd = NULL;
+	int r;
+
+	policy_init(&pol);
+	r = options_parse(argc, argv, &pol, &cmd);
+	if (r != 0)
+		goto out;
+	if (pol.verbose)
+		log_max_level = LOG_DEBUG;
+	if (need_command && !cmd) {
+		r = err_invalid("no command given: sluice run [OPTIONS] -- CMD [ARGS...]");
+		goto out;
+	}
+	if (need_command && geteuid() != 0) {
+		r = err_invalid("link veth needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN on this "
+				"host): run with sudo");
+		goto out;
+	}
+	r = resolve_identity(&pol, &ident);
+	if (r < 0)
+		goto out;
+	r = gather_facts(&facts);
+	if (r < 0)
+		goto out;
+	if (!pol.name[0]) {
+		r = plan_default_name(cmd ? cmd[0] : "cage", facts.live_names, facts.n_live_names,
+				      pol.name, sizeof(pol.name));
+		if (r < 0) {
+			r = err_invalid("no free default cage name; give --name");
+			goto out;
+		}
+	}
+	r = plan_build(&pol, &facts, cmd, environ, &ident.id, ret);
+out:
+	host_facts_free(&facts);
+	policy_free(&pol);
+	return r;
+}

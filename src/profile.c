@@ -1,0 +1,401 @@
+/* profile.c: reads a profile (YAML, libyaml's document API) into a struct policy through the
+ * same setters the command line uses, and finds a profile by name. Every error names
+ * FILE:LINE:COLUMN (1-based) of the node that is wrong. */
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "log.h"
+#include "policy.h"
+
+#ifndef SLUICE_PROFILE_DIR
+#define SLUICE_PROFILE_DIR "/etc/sluice"
+#endif
+
+/* A profile is a handful of keys; anything bigger is a mistake, not a profile. */
+#define PROFILE_SIZE_MAX (1024 * 1024)
+
+struct loader {
+	const char *path;
+	yaml_document_t *doc;
+	struct policy *p;
+};
+
+static unsigned line_of(const yaml_node_t *n)
+{
+	return (unsigned)n->start_mark.line + 1;
+}
+
+static unsigned col_of(const yaml_node_t *n)
+{
+	return (unsigned)n->start_mark.column + 1;
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/* A key quoted in a message: at most 64 bytes, control characters as '?', so the message
+ * stays one line whatever a quoted YAML key holds. */
+static const char *quote(const yaml_node_t *n, char buf[static 72])
+{
+	const char *v = scalar(n);
+	size_t i;
+
+	for (i = 0; v[i] && i < 64; i++)
+		buf[i] = iscntrl((unsigned char)v[i]) ? '?' : v[i];
+	buf[i] = '\0';
+	if (v[i])
+		strcat(buf, "...");
+	return buf;
+}
+
+/* A plain "", "~" or "null" is YAML's null: a key with no value, not the text "~". */
+static bool is_null(const yaml_node_t *n)
+{
+	const char *v = scalar(n);
+
+	return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	       (!*v || streq(v, "~") || strcasecmp(v, "null") == 0);
+}
+
+/* "\0" is a valid YAML escape; C strings would silently end there, so refuse it. */
+static int check_nul(const struct loader *l, const yaml_node_t *n)
+{
+	if (strlen(scalar(n)) != n->data.scalar.length)
+		return err_invalid("%s:%u:%u: a NUL character is not allowed here", l->path,
+				   line_of(n), col_of(n));
+	return 0;
+}
+
+typedef int (*setter_fn)(struct policy *p, const char *v, char *err, size_t errlen);
+
+/* key: "string" through a policy setter; the setter's message gets the value's position. */
+static int load_string(struct loader *l, const char *key, yaml_node_t *v, setter_fn set)
+{
+	char err[512];
+	int r;
+
+	if (v->type != YAML_SCALAR_NODE)
+		return err_invalid("%s:%u:%u: \"%s\" must be a string", l->path, line_of(v),
+				   col_of(v), key);
+	if (is_null(v))
+		return err_invalid("%s:%u:%u: \"%s\" needs a value", l->path, line_of(v), col_of(v),
+				   key);
+	r = check_nul(l, v);
+	if (r < 0)
+		return r;
+	r = set(l->p, scalar(v), err, sizeof(err));
+	if (r == -EINVAL)
+		return err_invalid("%s:%u:%u: %s: %s", l->path, line_of(v), col_of(v), key, err);
+	if (r < 0)
+		return err_set(r, "%s: %s", l->path, key);
+	return 0;
+}
+
+static int load_allow(struct loader *l, yaml_node_t *v)
+{
+	char err[512];
+	int r;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return err_invalid("%s:%u:%u: \"allow\" must be a list", l->path, line_of(v),
+				   col_of(v));
+	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *item = yaml_document_get_node(l->doc, *i);
+
+		if (!item || item->type != YAML_SCALAR_NODE || is_null(item))
+			return err_invalid("%s:%u:%u: allow: each entry must be an address",
+					   l->path, item ? line_of(item) : line_of(v),
+					   item ? col_of(item) : col_of(v));
+		r = check_nul(l, item);
+		if (r < 0)
+			return r;
+		r = policy_add_allow(l->p, scalar(item), err, sizeof(err));
+		if (r == -EINVAL)
+			return err_invalid("%s:%u:%u: allow: %s", l->path, line_of(item),
+					   col_of(item), err);
+		if (r < 0)
+			return err_set(r, "%s: allow", l->path);
+	}
+	return 0;
+}
+
+/* env: KEY: value. Values are taken as their scalar text, so PORT: 8080 is "8080". */
+static int load_env(struct loader *l, yaml_node_t *v)
+{
+	char err[512], q[72];
+	int r;
+
+	if (v->type != YAML_MAPPING_NODE)
+		return err_invalid("%s:%u:%u: \"env\" must be a mapping", l->path, line_of(v),
+				   col_of(v));
+	for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
+	     pr++) {
+		yaml_node_t *k = yaml_document_get_node(l->doc, pr->key);
+		yaml_node_t *val = yaml_document_get_node(l->doc, pr->value);
+		_cleanup_free_ char *kv = NULL;
+
+		if (!k || !val || k->type != YAML_SCALAR_NODE)
+			return err_invalid("%s:%u:%u: env: names must be strings", l->path,
+					   k ? line_of(k) : line_of(v), k ? col_of(k) : col_of(v));
+		for (yaml_node_pair_t *o = v->data.mapping.pairs.start; o < pr; o++) {
+			yaml_node_t *qk = yaml_document_get_node(l->doc, o->key);
+
+			if (qk && qk->type == YAML_SCALAR_NODE && streq(scalar(qk), scalar(k)))
+				return err_invalid("%s:%u:%u: env: duplicate variable \"%s\"",
+						   l->path, line_of(k), col_of(k), quote(k, q));
+		}
+		if (strchr(scalar(k), '='))
+			return err_invalid("%s:%u:%u: env: \"%s\" is not a valid variable name",
+					   l->path, line_of(k), col_of(k), quote(k, q));
+		if (val->type != YAML_SCALAR_NODE)
+			return err_invalid("%s:%u:%u: env: the value of \"%s\" must be a string",
+					   l->path, line_of(val), col_of(val), quote(k, q));
+		r = check_nul(l, k);
+		if (r < 0)
+			return r;
+		r = check_nul(l, val);
+		if (r < 0)
+			return r;
+		if (asprintf(&kv, "%s=%s", scalar(k), is_null(val) ? "" : scalar(val)) < 0)
+			return -ENOMEM;
+		r = policy_add_env(l->p, kv, err, sizeof(err));
+		if (r == -EINVAL)
+			return err_invalid("%s:%u:%u: env: %s", l->path, line_of(k), col_of(k),
+					   err);
+		if (r < 0)
+			return err_set(r, "%s: env", l->path);
+	}
+	return 0;
+}
+
+static int load_bool(struct loader *l, const char *key, yaml_node_t *v, bool *ret)
+{
+	static const char *const yes[] = {"true", "yes"}, *const no[] = {"false", "no"};
+
+	if (v->type == YAML_SCALAR_NODE) {
+		for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+			if (strcasecmp(scalar(v), yes[i]) == 0) {
+				*ret = true;
+				return 0;
+			}
+			if (strcasecmp(scalar(v), no[i]) == 0) {
+				*ret = false;
+				return 0;
+			}
+		}
+	}
+	return err_invalid("%s:%u:%u: \"%s\" must be true or false", l->path, line_of(v), col_of(v),
+			   key);
+}
+
+enum key {
+	KEY_NAME,
+	KEY_LINK,
+	KEY_PROXY,
+	KEY_ALLOW,
+	KEY_ENV,
+	KEY_USER,
+	KEY_SUBNET_POOL,
+	KEY_VERBOSE,
+	_KEY_MAX,
+};
+
+static const char *const key_names[_KEY_MAX] = {
+    [KEY_NAME] = "name",
+    [KEY_LINK] = "link",
+    [KEY_PROXY] = "proxy",
+    [KEY_ALLOW] = "allow",
+    [KEY_ENV] = "env",
+    [KEY_USER] = "user",
+    [KEY_SUBNET_POOL] = "subnet_pool",
+    [KEY_VERBOSE] = "verbose",
+};
+
+static int load_key(struct loader *l, enum key key, yaml_node_t *v)
+{
+	switch (key) {
+	case KEY_NAME:
+		return load_string(l, "name", v, policy_set_name);
+	case KEY_LINK:
+		return load_string(l, "link", v, policy_set_link);
+	case KEY_PROXY:
+		return load_string(l, "proxy", v, policy_set_proxy);
+	case KEY_ALLOW:
+		return load_allow(l, v);
+	case KEY_ENV:
+		return load_env(l, v);
+	case KEY_USER:
+		return load_string(l, "user", v, policy_set_user);
+	case KEY_SUBNET_POOL:
+		return load_string(l, "subnet_pool", v, policy_set_pool);
+	case KEY_VERBOSE:
+		return load_bool(l, "verbose", v, &l->p->verbose);
+	default:
+		return -EINVAL;
+	}
+}
+
+static int load_root(struct loader *l, yaml_node_t *root)
+{
+	bool seen[_KEY_MAX] = {false};
+	char q[72];
+	int r;
+
+	/* An empty file, or one holding only comments, is an empty profile. */
+	if (root->type == YAML_SCALAR_NODE && is_null(root))
+		return 0;
+	if (root->type != YAML_MAPPING_NODE)
+		return err_invalid("%s:%u:%u: a profile must be a mapping of keys to values",
+				   l->path, line_of(root), col_of(root));
+
+	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
+	     pr < root->data.mapping.pairs.top; pr++) {
+		yaml_node_t *k = yaml_document_get_node(l->doc, pr->key);
+		yaml_node_t *v = yaml_document_get_node(l->doc, pr->value);
+		enum key key;
+
+		if (!k || !v || k->type != YAML_SCALAR_NODE)
+			return err_invalid("%s:%u:%u: keys must be strings", l->path,
+					   k ? line_of(k) : line_of(root),
+					   k ? col_of(k) : col_of(root));
+		for (key = 0; key < _KEY_MAX; key++)
+			if (streq(scalar(k), key_names[key]))
+				break;
+		if (key == _KEY_MAX)
+			return err_invalid("%s:%u:%u: unknown key \"%s\"", l->path, line_of(k),
+					   col_of(k), quote(k, q));
+		if (seen[key])
+			return err_invalid("%s:%u:%u: duplicate key \"%s\"", l->path, line_of(k),
+					   col_of(k), quote(k, q));
+		seen[key] = true;
+		r = load_key(l, key, v);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parser_error(const char *path, const yaml_parser_t *y)
+{
+	if (y->error == YAML_MEMORY_ERROR)
+		return err_set(-ENOMEM, "%s", path);
+	if (y->error == YAML_READER_ERROR)
+		return err_invalid("%s: %s at byte %zu", path,
+				   y->problem ? y->problem : "bad input", y->problem_offset);
+	if (y->context)
+		return err_invalid("%s:%zu:%zu: %s %s", path, y->problem_mark.line + 1,
+				   y->problem_mark.column + 1, y->problem ? y->problem : "error",
+				   y->context);
+	return err_invalid("%s:%zu:%zu: %s", path, y->problem_mark.line + 1,
+			   y->problem_mark.column + 1, y->problem ? y->problem : "syntax error");
+}
+
+static void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+int profile_load(const char *path, struct policy *p)
+{
+	_cleanup_(fclosep) FILE *f = NULL;
+	_cleanup_close_ int fd = -1;
+	yaml_parser_t y;
+	yaml_document_t doc, next;
+	yaml_node_t *root;
+	struct stat st;
+	int r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return err_set(negative_errno(), "profile %s", path);
+	if (fstat(fd, &st) < 0)
+		return err_set(negative_errno(), "profile %s", path);
+	if (S_ISDIR(st.st_mode))
+		return err_set(-EISDIR, "profile %s", path);
+	if (!S_ISREG(st.st_mode))
+		return err_invalid("profile %s: not a regular file", path);
+	if (st.st_size > PROFILE_SIZE_MAX)
+		return err_invalid("profile %s: larger than %d bytes", path, PROFILE_SIZE_MAX);
+	f = fdopen(fd, "re");
+	if (!f)
+		return err_set(negative_errno(), "profile %s", path);
+	TAKE_FD(fd);
+
+	if (!yaml_parser_initialize(&y))
+		return err_set(-ENOMEM, "profile %s", path);
+	yaml_parser_set_input_file(&y, f);
+	if (!yaml_parser_load(&y, &doc)) {
+		r = parser_error(path, &y);
+		yaml_parser_delete(&y);
+		return r;
+	}
+
+	root = yaml_document_get_root_node(&doc);
+	if (root) {
+		struct loader l = {.path = path, .doc = &doc, .p = p};
+
+		r = load_root(&l, root);
+		if (r < 0)
+			goto out;
+	}
+
+	/* A second document would be silently ignored; say so instead. */
+	if (!yaml_parser_load(&y, &next)) {
+		r = parser_error(path, &y);
+		goto out;
+	}
+	root = yaml_document_get_root_node(&next);
+	if (root)
+		r = err_invalid("%s:%u:%u: a profile is a single YAML document", path,
+				(unsigned)next.start_mark.line + 1,
+				(unsigned)next.start_mark.column + 1);
+	else
+		r = 0;
+	yaml_document_delete(&next);
+out:
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&y);
+	return r;
+}
+
+static bool endswith(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && streq(s + n - m, suffix);
+}
+
+/* An explicit path is used as given (profile_load reports if it cannot be read); a bare name
+ * is looked up in the working directory's profiles/ first, so a project can carry its own. */
+int profile_find(const char *arg, char *buf, size_t len)
+{
+	const char *const dirs[] = {"./profiles", SLUICE_PROFILE_DIR};
+	struct stat st;
+	int n;
+
+	if (!*arg)
+		return err_invalid("profile: empty name");
+	if (strchr(arg, '/') || endswith(arg, ".yaml") || endswith(arg, ".yml")) {
+		n = snprintf(buf, len, "%s", arg);
+		if (n < 0 || (size_t)n >= len)
+			return err_set(-ENAMETOOLONG, "profile %s", arg);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		n = snprintf(buf, len, "%s/%s.yaml", dirs[i], arg);
+		if (n < 0 || (size_t)n >= len)
+			return err_set(-ENAMETOOLONG, "profile %s", arg);
+		if (stat(buf, &st) == 0)
+			return 0;
+	}
+	return err_set(-ENOENT, "profile \"%s\" (looked for %s/%s.yaml and %s/%s.yaml)", arg,
+		       dirs[0], arg, dirs[1], arg);
+}

@@ -1,0 +1,188 @@
+/* state.c: /run/sluice/<name>/cage, one small key=value file per live cage naming its
+ * supervisor (pid + start time, so a reused pid is not mistaken for it) and the kernel
+ * objects it owns. Written before the first object is created. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "state.h"
+
+static int proc_starttime(pid_t pid, unsigned long long *ret)
+{
+	char path[64], buf[1024];
+	_cleanup_close_ int fd = -1;
+	const char *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	/* comm (field 2) may hold spaces and parentheses: count fields after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EIO;
+	for (int field = 2; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EIO;
+	}
+	*ret = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
+unsigned long long state_current_netns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
+int state_from_plan(const struct plan *p, struct cage_state *ret)
+{
+	struct cage_state s = {0};
+	int r;
+
+	snprintf(s.name, sizeof(s.name), "%s", p->name);
+	s.pid = getpid();
+	r = proc_starttime(s.pid, &s.start);
+	if (r < 0)
+		return err_set(r, "read /proc/self/stat");
+	s.netns = state_current_netns();
+	snprintf(s.cgroup, sizeof(s.cgroup), "%s", p->cgroup);
+	snprintf(s.host_if, sizeof(s.host_if), "%s", p->host_if);
+	snprintf(s.host_table, sizeof(s.host_table), "%s", p->host_table);
+	*ret = s;
+	return 0;
+}
+
+int state_create(const struct cage_state *s)
+{
+	char dir[128], tmp[160], path[160];
+	FILE *f;
+	int fd;
+
+	if (mkdir(STATE_DIR, 0755) < 0 && errno != EEXIST)
+		return err_set(negative_errno(), "create %s", STATE_DIR);
+	snprintf(dir, sizeof(dir), STATE_DIR "/%s", s->name);
+	if (mkdir(dir, 0755) < 0)
+		return errno == EEXIST ? -EEXIST : err_set(negative_errno(), "create %s", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.cage.tmp", dir);
+	snprintf(path, sizeof(path), "%s/cage", dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		int r = negative_errno();
+
+		if (fd >= 0)
+			close(fd);
+		rmdir(dir);
+		return err_set(r, "write %s", tmp);
+	}
+	fprintf(f, "pid=%d\nstart=%llu\nnetns=%llu\ncgroup=%s\nhost_if=%s\nhost_table=%s\n",
+		(int)s->pid, s->start, s->netns, s->cgroup, s->host_if, s->host_table);
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		int r = negative_errno();
+
+		unlink(tmp);
+		rmdir(dir);
+		return err_set(r, "write %s", path);
+	}
+	return 0;
+}
+
+int state_read(const char *name, struct cage_state *ret)
+{
+	char path[160], line[256];
+	struct cage_state s = {0};
+	FILE *f;
+
+	snprintf(path, sizeof(path), STATE_DIR "/%s/cage", name);
+	f = fopen(path, "re");
+	if (!f)
+		return negative_errno();
+	snprintf(s.name, sizeof(s.name), "%s", name);
+	while (fgets(line, sizeof(line), f)) {
+		int pid;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "pid=%d", &pid) == 1)
+			s.pid = pid;
+		else if (sscanf(line, "start=%llu", &s.start) == 1 ||
+			 sscanf(line, "netns=%llu", &s.netns) == 1)
+			continue;
+		else if (startswith(line, "cgroup="))
+			snprintf(s.cgroup, sizeof(s.cgroup), "%s", line + 7);
+		else if (startswith(line, "host_if="))
+			snprintf(s.host_if, sizeof(s.host_if), "%s", line + 8);
+		else if (startswith(line, "host_table="))
+			snprintf(s.host_table, sizeof(s.host_table), "%s", line + 11);
+	}
+	fclose(f);
+	*ret = s;
+	return 0;
+}
+
+int state_remove(const char *name)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), STATE_DIR "/%s/cage", name);
+	(void)unlink(path);
+	snprintf(path, sizeof(path), STATE_DIR "/%s/.cage.tmp", name);
+	(void)unlink(path);
+	snprintf(path, sizeof(path), STATE_DIR "/%s", name);
+	if (rmdir(path) < 0 && errno != ENOENT)
+		return negative_errno();
+	return 0;
+}
+
+int state_list(char ***ret)
+{
+	_cleanup_strv_free_ char **v = calloc(1, sizeof(char *));
+	DIR *d = opendir(STATE_DIR);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!v) {
+		if (d)
+			closedir(d);
+		return -ENOMEM;
+	}
+	while (d && (de = readdir(d))) {
+		char **nv;
+
+		if (de->d_name[0] == '.')
+			continue;
+		nv = realloc(v, (n + 2) * sizeof(char *));
+		if (!nv) {
+			closedir(d);
+			return -ENOMEM;
+		}
+		v = nv;
+		v[n] = strdup(de->d_name);
+		if (!v[n]) {
+			closedir(d);
+			return -ENOMEM;
+		}
+		v[++n] = NULL;
+	}
+	if (d)
+		closedir(d);
+	*ret = TAKE_PTR(v);
+	return 0;
+}
+
+bool state_alive(const struct cage_state *s)
+{
+	unsigned long long start;
+
+	if (s->pid <= 0)
+		return false;
+	return proc_starttime(s->pid, &start) == 0 && start == s->start;
+}

@@ -1,0 +1,33 @@
+/* state.h: the record of each live cage under /run/sluice/<name>/, written before anything
+ * is created, so `sluice gc` can find and remove what a crashed run left. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "plan.h"
+
+#define STATE_DIR "/run/sluice"
+
+struct cage_state {
+	char name[CAGE_NAME_MAX + 1];
+	pid_t pid;                /* the supervisor */
+	unsigned long long start; /* its start time (/proc/PID/stat field 22), against pid reuse */
+	unsigned long long netns; /* inode of the netns the host side lives in */
+	char cgroup[64];
+	char host_if[IFNAMSIZ];
+	char host_table[32];
+};
+
+/* Fill a record for this process and the plan. */
+int state_from_plan(const struct plan *p, struct cage_state *ret);
+/* Create /run/sluice/<name>/cage atomically; -EEXIST if a record of that name exists. */
+int state_create(const struct cage_state *s);
+int state_read(const char *name, struct cage_state *ret);
+int state_remove(const char *name);
+/* Names of all records (live or stale); NULL-terminated strv. */
+int state_list(char ***ret);
+/* Whether the record's supervisor is still running. */
+bool state_alive(const struct cage_state *s);
+/* The inode of the calling process's netns. */
+unsigned long long state_current_netns(void);

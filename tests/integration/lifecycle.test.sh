@@ -1,0 +1,105 @@
+# lifecycle.test.sh: nothing leaks after a run, a failed setup at any step, or a killed supervisor.
+
+FAIL_STEPS="cgroup bpf clone veth host-link host-nft cage-link cage-nft start"
+
+TESTS="$TESTS nothing_left_after_run"
+test_nothing_left_after_run()
+{
+	base=$(counts)
+	cage root -- /bin/true
+	[ "$RC" = 0 ] || fail "true: $(said)"
+	same_counts "$base" "a run of true"
+	cage nobody -- /bin/sh -c 'exit 9'
+	[ "$RC" = 9 ] || fail "exit 9: $(said)"
+	same_counts "$base" "a run that exits 9"
+	LINK=none cage root -- /bin/true
+	[ "$RC" = 0 ] || fail "link none: $(said)"
+	same_counts "$base" "a link-none run"
+	cage root -- /nonexistent/sluice-no-such-command
+	[ "$RC" = 127 ] || fail "not found: $(said)"
+	same_counts "$base" "a run whose command is not found"
+}
+
+TESTS="$TESTS nothing_left_after_each_injected_failure"
+test_nothing_left_after_each_injected_failure()
+{
+	base=$(counts)
+	for step in $FAIL_STEPS; do
+		marker=$T/out/ran.$step
+		SLUICE_FAIL_AT=$step cage root -- /bin/sh -c ': >"$1"' sh "$marker"
+		[ "$RC" = 125 ] || fail "SLUICE_FAIL_AT=$step: $(said)"
+		grep -q "injected failure at $step" "$ERR" || fail "SLUICE_FAIL_AT=$step: message: $(said)"
+		[ -e "$marker" ] && fail "SLUICE_FAIL_AT=$step: the command ran"
+		same_counts "$base" "SLUICE_FAIL_AT=$step"
+	done
+	SLUICE_FAIL_AT=no-such-step cage root -- /bin/sh -c ': >"$1"' sh "$T/out/ran.unknown"
+	[ "$RC" = 125 ] || fail "SLUICE_FAIL_AT=no-such-step: $(said)"
+	[ -s "$ERR" ] || fail "SLUICE_FAIL_AT=no-such-step: no message"
+	[ -e "$T/out/ran.unknown" ] && fail "SLUICE_FAIL_AT=no-such-step: the command ran"
+	same_counts "$base" "SLUICE_FAIL_AT=no-such-step"
+}
+
+# The pids in a cage's cgroup tree.
+cage_pids() {
+	[ -d "$CG2/sluice/$1" ] || return 0
+	find "$CG2/sluice/$1" -name cgroup.procs -exec cat {} + 2>/dev/null
+}
+
+TESTS="$TESTS nothing_left_after_sigkill_then_gc"
+test_nothing_left_after_sigkill_then_gc()
+{
+	base=$(counts)
+	next_name
+	reach=$T/out/reach.$NAME
+	: >"$reach"
+	chmod 666 "$reach"
+	# The cage probes its way out in a loop for up to 30 s: before and after the kill.
+	nsenter --net=/run/netns/$W "$SLUICE" run --name "$NAME" --link veth --proxy "$PROXY_URL" \
+		--user root -- /bin/sh -c '
+		PATH=/usr/sbin:/usr/bin:/sbin:/bin
+		end=$(($(date +%s) + 30))
+		while [ $(date +%s) -lt $end ]; do
+			printf "tcp " >>"$2"; $1 connect tcp $3 80 --timeout 300 >>"$2"
+			printf "udp " >>"$2"; $1 sendto udp $3 $4 >>"$2"
+			printf "hostsvc " >>"$2"; $1 connect tcp $5 $6 --timeout 300 >>"$2"
+			sleep 0.05
+		done' sluice-sigkill-test-$$ "$PROBE" "$reach" $NET_IP $UDP_PORT $WORLD_IP $HOSTSVC_PORT \
+		</dev/null >"$T/out/kill.out" 2>"$T/out/kill.err" &
+	pid=$!
+	if ! wait_for 100 sh -c "[ \$(grep -c . '$reach') -ge 6 ]"; then
+		kill -KILL $pid 2>/dev/null
+		fail "the cage never probed: $(cat "$T/out/kill.err")"
+	fi
+	pids=$(cage_pids "$NAME")
+	[ -n "$pids" ] || fail "no processes in cgroup sluice/$NAME while the cage ran"
+	kill -KILL $pid
+	wait_pid $pid 5
+	lines_at_kill=$(grep -c . "$reach")
+
+	# The cage's processes must die with the supervisor.
+	n=50
+	while :; do
+		alive=
+		for p in $pids; do
+			grep -qs "sluice/$NAME" "/proc/$p/cgroup" && alive="$alive $p"
+		done
+		[ -z "$alive" ] && break
+		n=$((n - 1))
+		[ $n -le 0 ] && break
+		sleep 0.1
+	done
+	alive=$(echo $alive $(cage_pids "$NAME") | tr ' ' '\n' | sort -u | tr '\n' ' ')
+	[ -z "${alive% }" ] || fail "cage processes outlived the supervisor by 5 s:$alive"
+	pgrep -f sluice-sigkill-test-$$ >/dev/null && fail "the cage's shell is still running"
+
+	# Meanwhile, no probe got out.
+	if awk '$2 == "ok"' "$reach" | grep -q .; then
+		fail "the cage got out: $(awk '$2 == "ok"' "$reach" | head -n 3)"
+	fi
+	udp_silent
+
+	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err"
+	rc=$?
+	[ $rc = 0 ] || fail "sluice gc exited $rc: $(cat "$T/out/gc.err")"
+	same_counts "$base" "SIGKILL of the supervisor and sluice gc (probes: $lines_at_kill at kill)"
+}

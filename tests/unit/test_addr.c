@@ -1,0 +1,375 @@
+/* test_addr.c: every address form addr.c accepts, every way it refuses one (with the message
+ * and byte offset), printing and reading back, and IPv4-mapped IPv6 folded to IPv4. */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* cmocka.h needs <stdarg.h>, <stddef.h>, <setjmp.h> and <stdint.h> first. */
+#include <cmocka.h>
+
+#include "addr.h"
+#include "util.h"
+
+static struct endpoint parse_ok(const char *s)
+{
+	struct endpoint e;
+	char err[256] = "";
+	int r = addr_parse(s, &e, err, sizeof(err));
+
+	if (r != 0)
+		fail_msg("addr_parse(\"%s\") failed: %s", s, err);
+	return e;
+}
+
+static void assert_parse_fails(const char *s, const char *want)
+{
+	struct endpoint e;
+	char err[256] = "";
+
+	assert_int_equal(addr_parse(s, &e, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, want))
+		fail_msg("addr_parse(\"%s\"): got \"%s\", want \"%s\"", s, err, want);
+	assert_null(strchr(err, '\n'));
+}
+
+static void assert_fmt(const struct endpoint *e, const char *want)
+{
+	char buf[ADDR_STR_MAX];
+
+	assert_string_equal(addr_format(e, buf, sizeof(buf)), want);
+}
+
+static void multiaddr_ip4_tcp(void **state)
+{
+	struct endpoint e = parse_ok("/ip4/10.0.11.1/tcp/1616");
+
+	assert_int_equal(e.family, AF_INET);
+	assert_int_equal(e.proto, IPPROTO_TCP);
+	assert_int_equal(e.port, 1616);
+	assert_int_equal(e.scheme, SCHEME_NONE);
+	assert_int_equal(e.ip.v4.s_addr, htonl(0x0a000b01));
+}
+
+static void multiaddr_ip6_udp(void **state)
+{
+	struct endpoint e = parse_ok("/ip6/fd00::1/udp/53");
+
+	assert_int_equal(e.family, AF_INET6);
+	assert_int_equal(e.proto, IPPROTO_UDP);
+	assert_int_equal(e.port, 53);
+	assert_fmt(&e, "udp [fd00::1]:53");
+}
+
+static void hostport_defaults_to_tcp(void **state)
+{
+	struct endpoint e = parse_ok("10.0.0.1:80");
+
+	assert_int_equal(e.proto, IPPROTO_TCP);
+	assert_fmt(&e, "tcp 10.0.0.1:80");
+	e = parse_ok("[fd00::1]:443");
+	assert_int_equal(e.family, AF_INET6);
+	assert_fmt(&e, "tcp [fd00::1]:443");
+}
+
+static void protocol_prefix_selects_protocol(void **state)
+{
+	struct endpoint e = parse_ok("udp:[fd00::1]:53");
+
+	assert_int_equal(e.proto, IPPROTO_UDP);
+	assert_fmt(&e, "udp [fd00::1]:53");
+	e = parse_ok("tcp:10.0.0.1:80");
+	assert_int_equal(e.proto, IPPROTO_TCP);
+	e = parse_ok("udp:10.0.0.1:53");
+	assert_fmt(&e, "udp 10.0.0.1:53");
+}
+
+static void url_schemes_and_default_ports(void **state)
+{
+	struct endpoint e = parse_ok("http://10.0.0.1:8888");
+
+	assert_int_equal(e.scheme, SCHEME_HTTP);
+	assert_int_equal(e.port, 8888);
+	assert_int_equal(e.proto, IPPROTO_TCP);
+	e = parse_ok("http://10.0.0.1");
+	assert_int_equal(e.port, 8080);
+	e = parse_ok("http://10.0.0.1/");
+	assert_int_equal(e.port, 8080);
+	e = parse_ok("socks5://10.0.0.2");
+	assert_int_equal(e.scheme, SCHEME_SOCKS5);
+	assert_int_equal(e.port, 1080);
+	e = parse_ok("socks5h://[fd00::2]");
+	assert_int_equal(e.scheme, SCHEME_SOCKS5H);
+	assert_int_equal(e.family, AF_INET6);
+	assert_int_equal(e.port, 1080);
+	e = parse_ok("socks5h://[fd00::2]:9050/");
+	assert_int_equal(e.port, 9050);
+	e = parse_ok("HTTP://10.0.0.1:1");
+	assert_int_equal(e.scheme, SCHEME_HTTP);
+	assert_int_equal(e.port, 1);
+}
+
+static void mapped_v4_is_stored_as_ipv4(void **state)
+{
+	const char *forms[] = {"[::ffff:1.2.3.4]:80", "/ip6/::ffff:1.2.3.4/tcp/80",
+			       "http://[::ffff:1.2.3.4]:80", "1.2.3.4:80"};
+	struct endpoint plain = parse_ok("/ip4/1.2.3.4/tcp/80");
+
+	for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
+		struct endpoint e = parse_ok(forms[i]);
+
+		assert_int_equal(e.family, AF_INET);
+		assert_int_equal(e.ip.v4.s_addr, htonl(0x01020304));
+		assert_true(addr_equal(&e, &plain));
+		assert_fmt(&e, "tcp 1.2.3.4:80");
+	}
+}
+
+static void mapped_v4_loopback_is_loopback(void **state)
+{
+	struct endpoint e = parse_ok("[::ffff:127.0.0.1]:8888");
+
+	assert_int_equal(e.family, AF_INET);
+	assert_true(addr_is_loopback(&e));
+}
+
+static void loopback_detection(void **state)
+{
+	struct endpoint e = parse_ok("127.0.0.1:1");
+
+	assert_true(addr_is_loopback(&e));
+	e = parse_ok("127.255.0.9:1");
+	assert_true(addr_is_loopback(&e));
+	e = parse_ok("[::1]:1");
+	assert_true(addr_is_loopback(&e));
+	e = parse_ok("10.0.0.1:1");
+	assert_false(addr_is_loopback(&e));
+	e = parse_ok("[fd00::1]:1");
+	assert_false(addr_is_loopback(&e));
+	e = parse_ok("128.0.0.1:1");
+	assert_false(addr_is_loopback(&e));
+}
+
+static void equal_ignores_scheme_but_not_proto_or_port(void **state)
+{
+	struct endpoint a = parse_ok("http://10.0.0.1:80");
+	struct endpoint b = parse_ok("10.0.0.1:80");
+	struct endpoint c = parse_ok("udp:10.0.0.1:80");
+	struct endpoint d = parse_ok("10.0.0.1:81");
+	struct endpoint x = parse_ok("10.0.0.2:80");
+	struct endpoint y = parse_ok("[fd00::1]:80");
+	struct endpoint z = parse_ok("/ip6/fd00::1/tcp/80");
+
+	assert_true(addr_equal(&a, &b));
+	assert_false(addr_equal(&b, &c));
+	assert_false(addr_equal(&b, &d));
+	assert_false(addr_equal(&b, &x));
+	assert_false(addr_equal(&b, &y));
+	assert_true(addr_equal(&y, &z));
+}
+
+static void format_url_round_trips(void **state)
+{
+	const char *urls[] = {"http://10.0.0.1:8888",	  "socks5://10.0.0.2:1080",
+			      "socks5h://[fd00::2]:9050", "tcp:10.0.0.1:80",
+			      "udp:[fd00::1]:53",	  "http://[2001:db8::1]:3128"};
+	char buf[ADDR_STR_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(urls); i++) {
+		struct endpoint e = parse_ok(urls[i]), back;
+
+		assert_string_equal(addr_format_url(&e, buf, sizeof(buf)), urls[i]);
+		back = parse_ok(buf);
+		assert_true(addr_equal(&e, &back));
+		assert_int_equal(e.scheme, back.scheme);
+	}
+}
+
+static void format_url_fills_in_default_port(void **state)
+{
+	struct endpoint e = parse_ok("socks5://10.0.0.1");
+	char buf[ADDR_STR_MAX];
+
+	assert_string_equal(addr_format_url(&e, buf, sizeof(buf)), "socks5://10.0.0.1:1080");
+}
+
+static void format_round_trips_through_multiaddr(void **state)
+{
+	const char *in[] = {"/ip4/10.0.0.1/tcp/80", "/ip6/fd00::1/udp/53",
+			    "/ip6/2001:db8::abcd/tcp/65535"};
+	const char *want[] = {"tcp 10.0.0.1:80", "udp [fd00::1]:53", "tcp [2001:db8::abcd]:65535"};
+	char buf[ADDR_STR_MAX], ip[INET6_ADDRSTRLEN];
+
+	for (size_t i = 0; i < ARRAY_SIZE(in); i++) {
+		struct endpoint e = parse_ok(in[i]), back;
+
+		assert_string_equal(addr_format(&e, buf, sizeof(buf)), want[i]);
+		/* "tcp A:P" is "tcp:A:P" with a space: read it back that way. */
+		buf[3] = ':';
+		back = parse_ok(buf);
+		assert_true(addr_equal(&e, &back));
+	}
+	{
+		struct endpoint e = parse_ok("[fd00::1]:1");
+
+		assert_string_equal(addr_ip_str(&e, ip, sizeof(ip)), "fd00::1");
+		e = parse_ok("10.1.2.3:1");
+		assert_string_equal(addr_ip_str(&e, ip, sizeof(ip)), "10.1.2.3");
+	}
+}
+
+static void bad_ipv4_in_multiaddr_names_byte_offset(void **state)
+{
+	assert_parse_fails("/ip4/10.0.0.300/tcp/80",
+			   "/ip4/10.0.0.300/tcp/80: bad IPv4 address at byte 5");
+	assert_parse_fails("/ip4/fd00::1/tcp/80", "bad IPv4 address at byte 5");
+	assert_parse_fails("/ip6/10.0.0.1/tcp/80", "bad IPv6 address at byte 5");
+}
+
+static void multiaddr_later_protocols_are_not_supported_yet(void **state)
+{
+	assert_parse_fails("/dns4/example.com/tcp/80", "/dns4 is not supported yet at byte 0");
+	assert_parse_fails("/unix/run/x.sock", "/unix is not supported yet at byte 0");
+	assert_parse_fails("/ip4/10.0.11.1/tcp/1616/wg/uAAAA",
+			   "/wg is not supported yet at byte 23");
+}
+
+static void multiaddr_malformed_forms(void **state)
+{
+	assert_parse_fails("/foo/1", "malformed multiaddr: unknown protocol \"foo\" at byte 0");
+	assert_parse_fails("/ip4", "missing address after /ip4 at byte 4");
+	assert_parse_fails("/ip4/10.0.0.1", "missing /tcp/PORT or /udp/PORT at byte 13");
+	assert_parse_fails("/ip4/10.0.0.1/tcp", "missing port after /tcp at byte 17");
+	assert_parse_fails("/ip4/10.0.0.1/sctp/5", "/sctp is not supported yet at byte 13");
+	assert_parse_fails("/ip4/10.0.0.1/ip4/5", "expected /tcp or /udp at byte 13");
+	assert_parse_fails("/ip4/10.0.0.1/tcp/80/", "empty protocol at byte 21");
+	assert_parse_fails("//ip4", "empty protocol at byte 1");
+	assert_parse_fails("/ip4/10.0.0.1/tcp/80/bar", "unknown protocol \"bar\" at byte 20");
+	assert_parse_fails("/ip4/10.0.0.1/tcp/x", "bad port at byte 18");
+}
+
+static void port_zero_and_out_of_range_are_refused(void **state)
+{
+	assert_parse_fails("10.0.0.1:0",
+			   "10.0.0.1:0: port 0 is not a port one can connect to at byte 9");
+	assert_parse_fails("10.0.0.1:65536", "port out of range (1-65535) at byte 9");
+	assert_parse_fails("10.0.0.1:99999999999999999999", "port out of range");
+	assert_parse_fails("/ip4/10.0.0.1/tcp/0", "port 0");
+	assert_parse_fails("http://10.0.0.1:0", "port 0");
+	assert_parse_fails("10.0.0.1:-1", "bad port at byte 9");
+	assert_parse_fails("10.0.0.1:8a", "bad port at byte 9");
+	assert_parse_fails("10.0.0.1:", "missing port at byte 9");
+	assert_parse_fails("10.0.0.1", "missing port (expected address:port) at byte 8");
+	assert_parse_fails("[fd00::1]", "missing port (expected [address]:port) at byte 9");
+	assert_int_equal(parse_ok("10.0.0.1:65535").port, 65535);
+	assert_int_equal(parse_ok("10.0.0.1:1").port, 1);
+}
+
+static void host_names_are_not_resolved(void **state)
+{
+	assert_parse_fails("localhost:80",
+			   "host names are not resolved; give an IP address at byte 0");
+	assert_parse_fails("http://proxy.internal:3128",
+			   "host names are not resolved; give an IP address at byte 7");
+	assert_parse_fails("udp:dns.example:53",
+			   "host names are not resolved; give an IP address at byte 4");
+}
+
+static void bracket_and_ipv6_errors(void **state)
+{
+	assert_parse_fails("fd00::1:80",
+			   "an IPv6 address needs brackets: [address]:port at byte 0");
+	assert_parse_fails("[fd00::1:80", "missing ']' after IPv6 address at byte 0");
+	assert_parse_fails("[fd00::1]80", "expected ':' and a port after ']' at byte 9");
+	assert_parse_fails("[fd00::zz]:80", "bad IPv6 address at byte 1");
+	assert_parse_fails("[]:80", "bad IPv6 address at byte 1");
+	assert_parse_fails(":80", "missing address at byte 0");
+	assert_parse_fails("1.2.3:80", "bad IPv4 address at byte 0");
+	assert_parse_fails("", "empty address");
+}
+
+static void url_errors(void **state)
+{
+	assert_parse_fails("ftp://10.0.0.1",
+			   "unsupported scheme \"ftp\" (http, socks5 or socks5h) at byte 0");
+	assert_parse_fails("http://10.0.0.1:8080/proxy",
+			   "a proxy URL takes no path, query or fragment at byte 20");
+	assert_parse_fails("http://10.0.0.1?x=1", "takes no path");
+	assert_parse_fails("socks5://user:pass@10.0.0.1:1080",
+			   "credentials in a proxy URL are not supported yet at byte 9");
+	assert_parse_fails("http://", "missing address at byte 7");
+	assert_parse_fails("http://10.0.0.1:", "missing port at byte 16");
+}
+
+static void proxy_must_be_url(void **state)
+{
+	struct endpoint e;
+	char err[256] = "";
+
+	assert_int_equal(addr_parse_proxy("10.0.0.1:8080", &e, err, sizeof(err)), -EINVAL);
+	assert_non_null(
+	    strstr(err, "10.0.0.1:8080: a proxy must be a URL (http://, socks5:// or socks5h://)"));
+	assert_int_equal(addr_parse_proxy("/ip4/10.0.0.1/tcp/1", &e, err, sizeof(err)), -EINVAL);
+	assert_int_equal(addr_parse_proxy("http://1.2.3:1", &e, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "bad IPv4 address at byte 7"));
+	assert_int_equal(addr_parse_proxy("socks5h://10.0.0.1", &e, err, sizeof(err)), 0);
+	assert_int_equal(e.scheme, SCHEME_SOCKS5H);
+}
+
+static void error_echo_is_one_line_and_bounded(void **state)
+{
+	char longs[400];
+	struct endpoint e;
+	char err[512] = "";
+
+	assert_parse_fails("bad\nname:80", "bad?name:80:");
+	memset(longs, 'a', sizeof(longs) - 1);
+	longs[sizeof(longs) - 1] = '\0';
+	assert_int_equal(addr_parse(longs, &e, err, sizeof(err)), -EINVAL);
+	assert_true(strlen(err) < 250);
+	assert_non_null(strstr(err, "...: "));
+	/* A tiny buffer is truncated, never overrun. */
+	assert_int_equal(addr_parse("x", &e, err, 4), -EINVAL);
+	assert_int_equal(strlen(err), 3);
+	assert_int_equal(addr_parse("x", &e, NULL, 0), -EINVAL);
+}
+
+static void failed_parse_leaves_result_untouched(void **state)
+{
+	struct endpoint e = {.port = 4242};
+	char err[64];
+
+	assert_int_equal(addr_parse("10.0.0.1:0", &e, err, sizeof(err)), -EINVAL);
+	assert_int_equal(e.port, 4242);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(multiaddr_ip4_tcp),
+	    cmocka_unit_test(multiaddr_ip6_udp),
+	    cmocka_unit_test(hostport_defaults_to_tcp),
+	    cmocka_unit_test(protocol_prefix_selects_protocol),
+	    cmocka_unit_test(url_schemes_and_default_ports),
+	    cmocka_unit_test(mapped_v4_is_stored_as_ipv4),
+	    cmocka_unit_test(mapped_v4_loopback_is_loopback),
+	    cmocka_unit_test(loopback_detection),
+	    cmocka_unit_test(equal_ignores_scheme_but_not_proto_or_port),
+	    cmocka_unit_test(format_url_round_trips),
+	    cmocka_unit_test(format_url_fills_in_default_port),
+	    cmocka_unit_test(format_round_trips_through_multiaddr),
+	    cmocka_unit_test(bad_ipv4_in_multiaddr_names_byte_offset),
+	    cmocka_unit_test(multiaddr_later_protocols_are_not_supported_yet),
+	    cmocka_unit_test(multiaddr_malformed_forms),
+	    cmocka_unit_test(port_zero_and_out_of_range_are_refused),
+	    cmocka_unit_test(host_names_are_not_resolved),
+	    cmocka_unit_test(bracket_and_ipv6_errors),
+	    cmocka_unit_test(url_errors),
+	    cmocka_unit_test(proxy_must_be_url),
+	    cmocka_unit_test(error_echo_is_one_line_and_bounded),
+	    cmocka_unit_test(failed_parse_leaves_result_untouched),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,663 @@
+/* test_bpf.c: the cage's eBPF hooks against the real kernel (needs root; CI runs as root and
+ * this test fails, never skips, without it). The test process lives in its own network
+ * namespace holding only lo, so no probe can leave the machine; it steps into a temporary
+ * cgroup to be judged by the hooks and back out to judge them from outside. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cmocka.h> /* after stdarg.h, stddef.h, setjmp.h and stdint.h */
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf.h"
+#include "log.h"
+#include "sock.skel.h"
+
+#define PORT	 8888
+#define UDP_PORT 5353
+
+static const enum bpf_attach_type hook_types[] = {
+    BPF_CGROUP_INET4_CONNECT,
+    BPF_CGROUP_INET6_CONNECT,
+    BPF_CGROUP_UDP4_SENDMSG,
+    BPF_CGROUP_UDP6_SENDMSG,
+};
+
+static char cgroup2_mount[PATH_MAX];   /* where cgroup2 is mounted */
+static char home_cgroup[2 * PATH_MAX]; /* the cgroup this process started in, for stepping back */
+static int listener_fd = -1;
+
+struct world {
+	char path[PATH_MAX + 32]; /* the temporary cgroup */
+	int cgroup_fd;
+	struct bpf_cage *cage;
+	bool inside;
+	uint32_t prog_ids[16];
+	uint32_t map_ids[16];
+	unsigned n_prog_ids, n_map_ids;
+};
+
+/* ---- setting up the world ------------------------------------------------------------ */
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+/* The cgroup2 mount from /proc/self/mountinfo: it may be /sys/fs/cgroup (unified) or
+ * /sys/fs/cgroup/unified (hybrid), or elsewhere; never assume. */
+static int find_cgroup2(char *ret, size_t len)
+{
+	_cleanup_free_ char *line = NULL;
+	size_t n = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int r = -ENOENT;
+
+	if (!f)
+		return negative_errno();
+	while (getline(&line, &n, f) > 0) {
+		char mnt[PATH_MAX], fstype[64];
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(sep, " - %63s", fstype) != 1 || !streq(fstype, "cgroup2"))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		unescape_octal(mnt);
+		snprintf(ret, len, "%s", mnt);
+		r = 0;
+		break;
+	}
+	fclose(f);
+	return r;
+}
+
+/* "0::/some/path" from /proc/self/cgroup, as a path under the cgroup2 mount. */
+static int find_home_cgroup(char *ret, size_t len)
+{
+	_cleanup_free_ char *line = NULL;
+	size_t n = 0;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int r = -ENOENT;
+
+	if (!f)
+		return negative_errno();
+	while (getline(&line, &n, f) > 0) {
+		if (!startswith(line, "0::"))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(ret, len, "%s%s", cgroup2_mount, line + 3);
+		r = 0;
+		break;
+	}
+	fclose(f);
+	return r;
+}
+
+static int write_pid(const char *cgroup)
+{
+	char path[PATH_MAX + 32], buf[32];
+	_cleanup_close_ int fd = -1;
+	int len;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	len = snprintf(buf, sizeof(buf), "%d\n", getpid());
+	if (write(fd, buf, len) != len)
+		return negative_errno();
+	return 0;
+}
+
+static void ifreq_addr4(struct ifreq *ifr, const char *ip)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr->ifr_addr;
+
+	memset(&ifr->ifr_addr, 0, sizeof(ifr->ifr_addr));
+	sin->sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, ip, &sin->sin_addr), 1);
+}
+
+/* struct in6_ifreq from <linux/ipv6.h>, which does not mix with glibc's headers. */
+struct in6_ifreq_compat {
+	struct in6_addr addr;
+	uint32_t prefixlen;
+	int ifindex;
+};
+
+/* lo up, 10.9.9.9/32 and fd00::9/128 on it: local addresses that are not loopback, so an
+ * allowed endpoint can be served and a listed-but-other-port one refused by the kernel. */
+static void bring_up_lo(void)
+{
+	_cleanup_close_ int fd4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	_cleanup_close_ int fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct in6_ifreq_compat ifr6 = {};
+	struct ifreq ifr = {};
+
+	assert_true(fd4 >= 0 && fd6 >= 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	assert_int_equal(ioctl(fd4, SIOCGIFFLAGS, &ifr), 0);
+	ifr.ifr_flags |= IFF_UP;
+	assert_int_equal(ioctl(fd4, SIOCSIFFLAGS, &ifr), 0);
+
+	/* An alias label makes SIOCSIFADDR add an address instead of replacing 127.0.0.1. */
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo:1");
+	ifreq_addr4(&ifr, "10.9.9.9");
+	assert_int_equal(ioctl(fd4, SIOCSIFADDR, &ifr), 0);
+	ifreq_addr4(&ifr, "255.255.255.255");
+	assert_int_equal(ioctl(fd4, SIOCSIFNETMASK, &ifr), 0);
+
+	assert_int_equal(inet_pton(AF_INET6, "fd00::9", &ifr6.addr), 1);
+	ifr6.prefixlen = 128;
+	ifr6.ifindex = (int)if_nametoindex("lo");
+	assert_int_equal(ioctl(fd6, SIOCSIFADDR, &ifr6), 0);
+}
+
+static int group_setup(void **state)
+{
+	struct sockaddr_in6 any = {.sin6_family = AF_INET6, .sin6_port = htons(PORT)};
+	int off = 0;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_bpf: must run as root (eBPF, cgroups, namespaces)\n");
+		return -1;
+	}
+	if (find_cgroup2(cgroup2_mount, sizeof(cgroup2_mount)) < 0) {
+		fprintf(stderr, "test_bpf: no cgroup2 mount in /proc/self/mountinfo\n");
+		return -1;
+	}
+	if (find_home_cgroup(home_cgroup, sizeof(home_cgroup)) < 0)
+		return -1;
+	/* Our own netns: only lo, no route anywhere, so nothing we try can leave. */
+	if (unshare(CLONE_NEWNET) < 0)
+		return -1;
+	bring_up_lo();
+
+	/* One dual-stack TCP listener on every local address: 127.0.0.1, ::1, 10.9.9.9,
+	 * fd00::9. Connections complete in the kernel; nobody needs to accept them. */
+	listener_fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (listener_fd < 0 ||
+	    setsockopt(listener_fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0 ||
+	    bind(listener_fd, (struct sockaddr *)&any, sizeof(any)) < 0 ||
+	    listen(listener_fd, 128) < 0)
+		return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	closep(&listener_fd);
+	return 0;
+}
+
+static int world_setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -1;
+	w->cgroup_fd = -1;
+	snprintf(w->path, sizeof(w->path), "%s/sluice-test-XXXXXX", cgroup2_mount);
+	if (!mkdtemp(w->path)) {
+		free(w);
+		return -1;
+	}
+	w->cgroup_fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*state = w;
+	return w->cgroup_fd >= 0 ? 0 : -1;
+}
+
+static void leave(struct world *w)
+{
+	if (w->inside) {
+		assert_int_equal(write_pid(home_cgroup), 0);
+		w->inside = false;
+	}
+}
+
+static int world_teardown(void **state)
+{
+	struct world *w = *state;
+
+	if (w->inside && write_pid(home_cgroup) == 0)
+		w->inside = false;
+	if (w->cage)
+		bpf_cage_detach(w->cage, w->cgroup_fd);
+	bpf_cage_free(w->cage);
+	closep(&w->cgroup_fd);
+	rmdir(w->path);
+	free(w);
+	return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+/* Sockets are judged by the cgroup they were created in, so make them after entering. */
+static void enter(struct world *w)
+{
+	assert_int_equal(write_pid(w->path), 0);
+	w->inside = true;
+}
+
+static unsigned attached(int cgroup_fd, enum bpf_attach_type type, uint32_t *ids, unsigned max)
+{
+	uint32_t n = max, flags = 0;
+
+	assert_int_equal(bpf_prog_query(cgroup_fd, type, 0, &flags, ids, &n), 0);
+	return n;
+}
+
+/* Remember the ids of the programs (and their maps) on the cgroup, to check they go away. */
+static void record_ids(struct world *w)
+{
+	w->n_prog_ids = w->n_map_ids = 0;
+	for (size_t t = 0; t < ARRAY_SIZE(hook_types); t++) {
+		uint32_t ids[4];
+		unsigned n = attached(w->cgroup_fd, hook_types[t], ids, ARRAY_SIZE(ids));
+
+		assert_int_equal(n, 1);
+		w->prog_ids[w->n_prog_ids++] = ids[0];
+	}
+	for (unsigned i = 0; i < w->n_prog_ids; i++) {
+		_cleanup_close_ int fd = bpf_prog_get_fd_by_id(w->prog_ids[i]);
+		struct bpf_prog_info info = {};
+		uint32_t maps[4] = {}, len = sizeof(info);
+
+		assert_true(fd >= 0);
+		info.nr_map_ids = ARRAY_SIZE(maps);
+		info.map_ids = (uint64_t)(uintptr_t)maps;
+		assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+		for (unsigned j = 0; j < info.nr_map_ids && j < ARRAY_SIZE(maps); j++) {
+			bool seen = false;
+
+			for (unsigned k = 0; k < w->n_map_ids; k++)
+				seen |= w->map_ids[k] == maps[j];
+			if (!seen && w->n_map_ids < ARRAY_SIZE(w->map_ids))
+				w->map_ids[w->n_map_ids++] = maps[j];
+		}
+	}
+	assert_int_equal(w->n_map_ids, 2); /* allow, denied */
+}
+
+/* Programs and maps are freed after an RCU grace period (and, for a removed cgroup, from a
+ * workqueue), so poll for a while rather than expect them gone at once. */
+static void assert_ids_gone(const struct world *w)
+{
+	struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
+	unsigned left = 0;
+
+	for (int tries = 0; tries < 300; tries++) {
+		left = 0;
+		for (unsigned i = 0; i < w->n_prog_ids; i++) {
+			int fd = bpf_prog_get_fd_by_id(w->prog_ids[i]);
+
+			left += fd >= 0;
+			closep(&fd);
+		}
+		for (unsigned i = 0; i < w->n_map_ids; i++) {
+			int fd = bpf_map_get_fd_by_id(w->map_ids[i]);
+
+			left += fd >= 0;
+			closep(&fd);
+		}
+		if (!left)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(left, 0);
+}
+
+static void assert_nothing_attached(int cgroup_fd)
+{
+	uint32_t ids[4];
+
+	for (size_t t = 0; t < ARRAY_SIZE(hook_types); t++)
+		assert_int_equal(attached(cgroup_fd, hook_types[t], ids, ARRAY_SIZE(ids)), 0);
+}
+
+static int remove_cgroup(struct world *w)
+{
+	struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
+
+	closep(&w->cgroup_fd);
+	/* A process that just left may still be counted for a moment: retry EBUSY. */
+	for (int tries = 0; tries < 100; tries++) {
+		if (rmdir(w->path) == 0)
+			return 0;
+		if (errno != EBUSY)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	return negative_errno();
+}
+
+enum op { CONNECT, SENDTO };
+
+struct probe {
+	const char *what;
+	int family; /* of the socket */
+	int type;
+	int proto;	/* given to socket(): 0 or explicit */
+	const char *ip; /* "::ffff:a.b.c.d" on an AF_INET6 socket tries the mapped form */
+	uint16_t port;
+	enum op op;
+	int expect; /* 0 or an errno */
+};
+
+/* Returns 0 or the errno the operation failed with. */
+static int try_probe(const struct probe *p)
+{
+	_cleanup_close_ int fd = socket(p->family, p->type | SOCK_CLOEXEC, p->proto);
+	struct sockaddr_storage ss = {};
+	socklen_t len;
+	int r;
+
+	assert_true(fd >= 0);
+	if (p->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(p->port);
+		assert_int_equal(inet_pton(AF_INET, p->ip, &sin->sin_addr), 1);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(p->port);
+		assert_int_equal(inet_pton(AF_INET6, p->ip, &sin6->sin6_addr), 1);
+		len = sizeof(*sin6);
+	}
+	if (p->op == CONNECT)
+		r = connect(fd, (struct sockaddr *)&ss, len);
+	else
+		r = sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) == 1 ? 0 : -1;
+	return r < 0 ? errno : 0;
+}
+
+static unsigned run_probes(const struct probe *probes, size_t n)
+{
+	unsigned denials = 0, bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int got = try_probe(&probes[i]);
+
+		if (got != probes[i].expect) {
+			print_error("%s: expected %s, got %s\n", probes[i].what,
+				    probes[i].expect ? strerror(probes[i].expect) : "success",
+				    got ? strerror(got) : "success");
+			bad++;
+		}
+		denials += probes[i].expect == EPERM;
+	}
+	if (bad)
+		fail_msg("%u of %zu probes gave the wrong answer", bad, n);
+	return denials;
+}
+
+static struct allowed allow_ep(int family, uint8_t proto, const char *ip, uint16_t port)
+{
+	struct allowed a = {.ep = {.family = family, .proto = proto, .port = port}};
+
+	assert_int_equal(inet_pton(family, ip, &a.ep.ip), 1);
+	return a;
+}
+
+static int attach_default(struct world *w)
+{
+	struct allowed allowed[] = {
+	    allow_ep(AF_INET, IPPROTO_TCP, "10.9.9.9", PORT),
+	    allow_ep(AF_INET, IPPROTO_UDP, "10.9.9.9", UDP_PORT),
+	    allow_ep(AF_INET6, IPPROTO_TCP, "fd00::9", PORT),
+	    allow_ep(AF_INET6, IPPROTO_UDP, "fd00::9", UDP_PORT),
+	};
+
+	return bpf_cage_attach(w->cgroup_fd, allowed, ARRAY_SIZE(allowed), &w->cage);
+}
+
+#define S SOCK_STREAM
+#define D SOCK_DGRAM
+#define T IPPROTO_TCP
+#define U IPPROTO_UDP
+
+/* ---- tests --------------------------------------------------------------------------- */
+
+static void unlisted_gets_eperm_listed_and_loopback_pass_denials_counted(void **state)
+{
+	struct world *w = *state;
+	static const struct probe probes[] = {
+	    /* listed endpoints; sockets made with protocol 0 prove ctx->protocol is filled */
+	    {"tcp 10.9.9.9:8888 (listed, proto 0)", AF_INET, S, 0, "10.9.9.9", PORT, CONNECT, 0},
+	    {"tcp 10.9.9.9:8888 (listed, proto TCP)", AF_INET, S, T, "10.9.9.9", PORT, CONNECT, 0},
+	    {"udp 10.9.9.9:5353 (listed)", AF_INET, D, 0, "10.9.9.9", UDP_PORT, SENDTO, 0},
+	    {"udp connect 10.9.9.9:5353 (listed)", AF_INET, D, U, "10.9.9.9", UDP_PORT, CONNECT, 0},
+	    {"tcp [fd00::9]:8888 (listed)", AF_INET6, S, 0, "fd00::9", PORT, CONNECT, 0},
+	    {"udp [fd00::9]:5353 (listed)", AF_INET6, D, 0, "fd00::9", UDP_PORT, SENDTO, 0},
+	    {"tcp [::ffff:10.9.9.9]:8888 (listed as v4)", AF_INET6, S, 0, "::ffff:10.9.9.9", PORT,
+	     CONNECT, 0},
+	    {"udp [::ffff:10.9.9.9]:5353 (listed as v4)", AF_INET6, D, 0, "::ffff:10.9.9.9",
+	     UDP_PORT, SENDTO, 0},
+	    /* the cage's own loopback, any port */
+	    {"tcp 127.0.0.1:8888", AF_INET, S, 0, "127.0.0.1", PORT, CONNECT, 0},
+	    {"tcp 127.0.0.1:8889 (refused by lo)", AF_INET, S, 0, "127.0.0.1", PORT + 1, CONNECT,
+	     ECONNREFUSED},
+	    {"udp 127.0.0.53:53", AF_INET, D, 0, "127.0.0.53", 53, SENDTO, 0},
+	    {"tcp [::1]:8888", AF_INET6, S, 0, "::1", PORT, CONNECT, 0},
+	    {"udp [::1]:53", AF_INET6, D, 0, "::1", 53, SENDTO, 0},
+	    {"tcp [::ffff:127.0.0.1]:8888", AF_INET6, S, 0, "::ffff:127.0.0.1", PORT, CONNECT, 0},
+	    /* everything else */
+	    {"tcp 10.1.2.3:80", AF_INET, S, 0, "10.1.2.3", 80, CONNECT, EPERM},
+	    {"tcp 10.9.9.9:8889 (wrong port)", AF_INET, S, 0, "10.9.9.9", PORT + 1, CONNECT, EPERM},
+	    {"udp 10.9.9.9:8888 (tcp only listed)", AF_INET, D, 0, "10.9.9.9", PORT, SENDTO, EPERM},
+	    {"udp 10.1.2.3:53", AF_INET, D, 0, "10.1.2.3", 53, SENDTO, EPERM},
+	    {"udp connect 10.1.2.3:53", AF_INET, D, 0, "10.1.2.3", 53, CONNECT, EPERM},
+	    {"tcp [::ffff:10.1.2.3]:80", AF_INET6, S, 0, "::ffff:10.1.2.3", 80, CONNECT, EPERM},
+	    {"udp [::ffff:10.1.2.3]:53", AF_INET6, D, 0, "::ffff:10.1.2.3", 53, SENDTO, EPERM},
+	    {"udp connect [::ffff:10.1.2.3]:53", AF_INET6, D, 0, "::ffff:10.1.2.3", 53, CONNECT,
+	     EPERM},
+	    {"tcp [fd00::1]:80", AF_INET6, S, 0, "fd00::1", 80, CONNECT, EPERM},
+	    {"tcp [fd00::9]:8889 (wrong port)", AF_INET6, S, 0, "fd00::9", PORT + 1, CONNECT,
+	     EPERM},
+	    {"udp [fd00::1]:53", AF_INET6, D, 0, "fd00::1", 53, SENDTO, EPERM},
+	    {"tcp 0.0.0.0:8888 (not the loopback form)", AF_INET, S, 0, "0.0.0.0", PORT, CONNECT,
+	     EPERM},
+	};
+	uint64_t before, after;
+	unsigned denials;
+
+	assert_int_equal(attach_default(w), 0);
+	assert_non_null(w->cage);
+	record_ids(w);
+	assert_int_equal(bpf_cage_denied(w->cage, &before), 0);
+	assert_int_equal(before, 0);
+
+	enter(w);
+	denials = run_probes(probes, ARRAY_SIZE(probes));
+	leave(w);
+
+	assert_int_equal(bpf_cage_denied(w->cage, &after), 0);
+	assert_int_equal(after - before, denials);
+
+	assert_int_equal(bpf_cage_detach(w->cage, w->cgroup_fd), 0);
+	assert_nothing_attached(w->cgroup_fd);
+	bpf_cage_free(w->cage);
+	w->cage = NULL;
+	assert_ids_gone(w);
+}
+
+static void nothing_listed_allows_only_loopback(void **state)
+{
+	struct world *w = *state;
+	static const struct probe probes[] = {
+	    {"tcp 127.0.0.1:8888", AF_INET, S, 0, "127.0.0.1", PORT, CONNECT, 0},
+	    {"tcp [::1]:8888", AF_INET6, S, 0, "::1", PORT, CONNECT, 0},
+	    {"tcp 10.9.9.9:8888", AF_INET, S, 0, "10.9.9.9", PORT, CONNECT, EPERM},
+	    {"udp [fd00::9]:5353", AF_INET6, D, 0, "fd00::9", UDP_PORT, SENDTO, EPERM},
+	};
+	uint64_t n;
+
+	assert_int_equal(bpf_cage_attach(w->cgroup_fd, NULL, 0, &w->cage), 0);
+	enter(w);
+	assert_int_equal(run_probes(probes, ARRAY_SIZE(probes)), 2);
+	leave(w);
+	assert_int_equal(bpf_cage_denied(w->cage, &n), 0);
+	assert_int_equal(n, 2);
+}
+
+/* The supervisor's fds closing (as on SIGKILL) must not open the cage; removing the cgroup
+ * is what releases the programs. */
+static void hooks_outlive_our_fds_and_go_with_the_cgroup(void **state)
+{
+	struct world *w = *state;
+	static const struct probe probes[] = {
+	    {"tcp 10.1.2.3:80", AF_INET, S, 0, "10.1.2.3", 80, CONNECT, EPERM},
+	    {"udp [fd00::1]:53", AF_INET6, D, 0, "fd00::1", 53, SENDTO, EPERM},
+	    {"tcp 10.9.9.9:8888 (listed)", AF_INET, S, 0, "10.9.9.9", PORT, CONNECT, 0},
+	};
+
+	assert_int_equal(attach_default(w), 0);
+	record_ids(w);
+	bpf_cage_free(w->cage);
+	w->cage = NULL;
+
+	enter(w);
+	run_probes(probes, ARRAY_SIZE(probes));
+	leave(w);
+	record_ids(w); /* still exactly one program per hook */
+
+	assert_int_equal(remove_cgroup(w), 0);
+	assert_ids_gone(w);
+}
+
+static void detach_lifts_the_eperm(void **state)
+{
+	struct world *w = *state;
+	/* Without the hooks the network answers for itself: no route, or nobody listening. */
+	static const struct probe probes[] = {
+	    {"tcp 10.1.2.3:80", AF_INET, S, 0, "10.1.2.3", 80, CONNECT, ENETUNREACH},
+	    {"tcp 10.9.9.9:8889", AF_INET, S, 0, "10.9.9.9", PORT + 1, CONNECT, ECONNREFUSED},
+	    {"tcp [fd00::1]:80", AF_INET6, S, 0, "fd00::1", 80, CONNECT, ENETUNREACH},
+	    {"udp 10.9.9.9:8888", AF_INET, D, 0, "10.9.9.9", PORT, SENDTO, 0},
+	};
+	uint64_t n;
+
+	assert_int_equal(attach_default(w), 0);
+	record_ids(w);
+	assert_int_equal(bpf_cage_detach(w->cage, w->cgroup_fd), 0);
+	assert_nothing_attached(w->cgroup_fd);
+
+	enter(w);
+	run_probes(probes, ARRAY_SIZE(probes));
+	leave(w);
+	assert_int_equal(bpf_cage_denied(w->cage, &n), 0);
+	assert_int_equal(n, 0);
+
+	bpf_cage_free(w->cage);
+	w->cage = NULL;
+	assert_ids_gone(w);
+}
+
+/* sendmsg6 is attached last: make it fail and check the three before it are rolled back. */
+static void failed_attach_leaves_nothing_attached(void **state)
+{
+	struct world *w = *state;
+	struct sock_bpf *other = sock_bpf__open_and_load();
+	struct bpf_cage *cage = NULL;
+	uint32_t ids[4];
+	int fd;
+
+	assert_non_null(other);
+	fd = bpf_program__fd(other->progs.sendmsg6);
+	/* Attached without flags, it is exclusive: the kernel refuses a multi attach beside it. */
+	assert_int_equal(bpf_prog_attach(fd, w->cgroup_fd, BPF_CGROUP_UDP6_SENDMSG, 0), 0);
+
+	err_clear();
+	assert_int_equal(attach_default(w), -EPERM);
+	assert_null(w->cage);
+	assert_non_null(strstr(err_message(-EPERM), "attach sendmsg6 hook to cgroup"));
+	for (size_t t = 0; t < 3; t++)
+		assert_int_equal(attached(w->cgroup_fd, hook_types[t], ids, ARRAY_SIZE(ids)), 0);
+	assert_int_equal(attached(w->cgroup_fd, BPF_CGROUP_UDP6_SENDMSG, ids, ARRAY_SIZE(ids)), 1);
+
+	assert_int_equal(bpf_prog_detach2(fd, w->cgroup_fd, BPF_CGROUP_UDP6_SENDMSG), 0);
+	sock_bpf__destroy(other);
+	assert_nothing_attached(w->cgroup_fd);
+
+	/* Not a cgroup at all. */
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_true(bpf_cage_attach(fd, NULL, 0, &cage) < 0);
+	assert_null(cage);
+	close(fd);
+}
+
+static void bad_endpoint_is_refused(void **state)
+{
+	struct world *w = *state;
+	struct allowed a = allow_ep(AF_INET, IPPROTO_TCP, "10.9.9.9", PORT);
+
+	a.ep.proto = IPPROTO_SCTP;
+	assert_int_equal(bpf_cage_attach(w->cgroup_fd, &a, 1, &w->cage), -EINVAL);
+	assert_null(w->cage);
+	assert_nothing_attached(w->cgroup_fd);
+}
+
+static void probe_succeeds_as_root(void **state)
+{
+	assert_int_equal(bpf_probe(), 0);
+}
+
+static void detach_and_denied_reject_null(void **state)
+{
+	uint64_t n;
+
+	assert_int_equal(bpf_cage_detach(NULL, -1), -EBADF);
+	assert_int_equal(bpf_cage_denied(NULL, &n), -EBADF);
+	bpf_cage_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(probe_succeeds_as_root),
+	    cmocka_unit_test(detach_and_denied_reject_null),
+	    cmocka_unit_test_setup_teardown(
+		unlisted_gets_eperm_listed_and_loopback_pass_denials_counted, world_setup,
+		world_teardown),
+	    cmocka_unit_test_setup_teardown(nothing_listed_allows_only_loopback, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(hooks_outlive_our_fds_and_go_with_the_cgroup,
+					    world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(detach_lifts_the_eperm, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(failed_attach_leaves_nothing_attached, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(bad_endpoint_is_refused, world_setup, world_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

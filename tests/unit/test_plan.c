@@ -1,0 +1,221 @@
+/* test_plan.c: subnet derivation and collision handling, names, and the plan built from a
+ * policy and host facts (allowed endpoints, masquerade, environment). No kernel needed. */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "log.h"
+#include "plan.h"
+
+static struct pool pool16(void)
+{
+	struct pool p = {.len = 16};
+
+	inet_pton(AF_INET, "10.200.0.0", &p.base);
+	return p;
+}
+
+static struct prefix v4prefix(const char *a, unsigned len)
+{
+	struct prefix p = {.family = AF_INET, .len = len};
+
+	inet_pton(AF_INET, a, &p.ip.v4);
+	return p;
+}
+
+static void subnet_is_stable_and_in_pool(void **state)
+{
+	struct pool pool = pool16();
+	struct in_addr a, b;
+
+	assert_int_equal(plan_subnet("agent", &pool, NULL, 0, &a), 0);
+	assert_int_equal(plan_subnet("agent", &pool, NULL, 0, &b), 0);
+	assert_int_equal(a.s_addr, b.s_addr);
+	assert_int_equal(ntohl(a.s_addr) & 3, 0);
+	assert_int_equal(ntohl(a.s_addr) >> 16, (10 << 8) | 200);
+}
+
+static void different_names_spread(void **state)
+{
+	struct pool pool = pool16();
+	struct in_addr a, b;
+
+	assert_int_equal(plan_subnet("agent", &pool, NULL, 0, &a), 0);
+	assert_int_equal(plan_subnet("builder", &pool, NULL, 0, &b), 0);
+	assert_int_not_equal(a.s_addr, b.s_addr);
+}
+
+static void subnet_avoids_taken_address_and_route(void **state)
+{
+	struct pool pool = pool16();
+	struct in_addr a, b, c;
+	char s[INET_ADDRSTRLEN];
+	struct prefix taken[2];
+
+	assert_int_equal(plan_subnet("agent", &pool, NULL, 0, &a), 0);
+	inet_ntop(AF_INET, &a, s, sizeof(s));
+	/* the host has an address inside that /30 (as a /24 subnet) */
+	taken[0] = v4prefix(s, 24);
+	assert_int_equal(plan_subnet("agent", &pool, taken, 1, &b), 0);
+	assert_int_not_equal(ntohl(a.s_addr) >> 8, ntohl(b.s_addr) >> 8);
+	/* a route to exactly the /30 the name maps to moves it too */
+	taken[0] = v4prefix(s, 30);
+	assert_int_equal(plan_subnet("agent", &pool, taken, 1, &c), 0);
+	assert_int_not_equal(a.s_addr, c.s_addr);
+	/* ...to the next /30 of the pool (wrapping round at its end) */
+	uint32_t base = ntohl(pool.base.s_addr), slot = (ntohl(a.s_addr) - base) / 4;
+	assert_int_equal(ntohl(c.s_addr), base + ((slot + 1) % 16384) * 4);
+}
+
+static void default_route_does_not_block_pool(void **state)
+{
+	struct pool pool = pool16();
+	struct prefix taken[1] = {v4prefix("0.0.0.0", 0)};
+	struct in_addr a, b;
+
+	assert_int_equal(plan_subnet("agent", &pool, NULL, 0, &a), 0);
+	assert_int_equal(plan_subnet("agent", &pool, taken, 1, &b), 0);
+	assert_int_equal(a.s_addr, b.s_addr);
+}
+
+static void full_pool_is_an_error(void **state)
+{
+	struct pool pool = {.len = 28};
+	struct prefix taken[1];
+	struct in_addr a;
+
+	inet_pton(AF_INET, "10.9.9.0", &pool.base);
+	taken[0] = v4prefix("10.9.9.0", 24);
+	assert_int_equal(plan_subnet("agent", &pool, taken, 1, &a), -EADDRNOTAVAIL);
+}
+
+static void host_ifname_fits_and_is_stable(void **state)
+{
+	char a[IFNAMSIZ], b[IFNAMSIZ];
+
+	plan_host_ifname("a-very-long-cage-name-indeed-0123", a);
+	plan_host_ifname("a-very-long-cage-name-indeed-0123", b);
+	assert_string_equal(a, b);
+	assert_int_equal(strlen(a), 11);
+	assert_memory_equal(a, "sl-", 3);
+}
+
+static void default_name_from_command_is_unique(void **state)
+{
+	char name[CAGE_NAME_MAX + 1];
+	char *live[] = {"curl", "curl-2"};
+
+	assert_int_equal(plan_default_name("/usr/bin/curl", NULL, 0, name, sizeof(name)), 0);
+	assert_string_equal(name, "curl");
+	assert_int_equal(plan_default_name("/usr/bin/curl", live, 2, name, sizeof(name)), 0);
+	assert_string_equal(name, "curl-3");
+	assert_int_equal(plan_default_name("/x/Py Thon!", NULL, 0, name, sizeof(name)), 0);
+	assert_string_equal(name, "python");
+	assert_int_equal(plan_default_name("/x/!!!", NULL, 0, name, sizeof(name)), 0);
+	assert_string_equal(name, "cage");
+}
+
+static const char *env_get(char **env, const char *k)
+{
+	size_t n = strlen(k);
+
+	for (; env && *env; env++)
+		if (!strncmp(*env, k, n) && (*env)[n] == '=')
+			return *env + n + 1;
+	return NULL;
+}
+
+static void build(struct plan *p, struct policy *pol, const char *proxy, const char *allow)
+{
+	struct prefix local[1] = {v4prefix("198.51.100.1", 32)};
+	struct host_facts f = {.local = local, .n_local = 1};
+	char *argv[] = {"curl", "-s", NULL};
+	char *env[] = {"PATH=/bin", "SECRET_TOKEN=x", "LC_ALL=C", "HOME=/root", NULL};
+	struct identity id = {.uid = 1000, .gid = 1000, .user = "dev", .home = "/home/dev"};
+	char err[256];
+
+	policy_init(pol);
+	assert_int_equal(policy_set_name(pol, "agent", err, sizeof(err)), 0);
+	if (proxy)
+		assert_int_equal(policy_set_proxy(pol, proxy, err, sizeof(err)), 0);
+	if (allow)
+		assert_int_equal(policy_add_allow(pol, allow, err, sizeof(err)), 0);
+	assert_int_equal(policy_add_env(pol, "HTTP_PROXY=http://override:1", err, sizeof(err)), 0);
+	assert_int_equal(policy_finish(pol), 0);
+	assert_int_equal(plan_build(pol, &f, argv, env, &id, p), 0);
+}
+
+static void plan_marks_proxy_on_host_and_allow_off_host(void **state)
+{
+	struct policy pol;
+	struct plan p;
+
+	build(&p, &pol, "http://198.51.100.1:8888", "203.0.113.7:443");
+	assert_int_equal(p.n_allowed, 2);
+	assert_true(p.allowed[0].is_proxy);
+	assert_true(p.allowed[0].on_host);
+	assert_false(p.allowed[1].is_proxy);
+	assert_false(p.allowed[1].on_host);
+	assert_true(p.masquerade);
+	assert_false(p.ipv6);
+	assert_string_equal(p.host_table, "sluice_agent");
+	assert_string_equal(p.cgroup, "sluice/agent");
+	assert_int_equal(ntohl(p.cage_v4.s_addr), ntohl(p.host_v4.s_addr) + 1);
+	plan_free(&p);
+	policy_free(&pol);
+}
+
+static void plan_env_is_filtered_and_policy_wins(void **state)
+{
+	struct policy pol;
+	struct plan p;
+
+	build(&p, &pol, "http://198.51.100.1:8888", NULL);
+	assert_string_equal(env_get(p.env, "PATH"), "/bin");
+	assert_string_equal(env_get(p.env, "LC_ALL"), "C");
+	assert_null(env_get(p.env, "SECRET_TOKEN"));
+	assert_string_equal(env_get(p.env, "HOME"), "/home/dev");
+	assert_string_equal(env_get(p.env, "USER"), "dev");
+	assert_string_equal(env_get(p.env, "https_proxy"), "http://198.51.100.1:8888");
+	assert_string_equal(env_get(p.env, "HTTP_PROXY"), "http://override:1");
+	assert_string_equal(env_get(p.env, "SLUICE_CAGE"), "agent");
+	assert_false(p.masquerade);
+	plan_free(&p);
+	policy_free(&pol);
+}
+
+static void ipv6_endpoint_turns_ipv6_on(void **state)
+{
+	struct policy pol;
+	struct plan p;
+
+	build(&p, &pol, NULL, "[2001:db8::7]:443");
+	assert_true(p.ipv6);
+	assert_int_equal(p.host_v6.s6_addr[0], 0xfd);
+	assert_int_equal(p.host_v6.s6_addr[15], 1);
+	assert_int_equal(p.cage_v6.s6_addr[15], 2);
+	assert_memory_equal(&p.host_v6, &p.cage_v6, 15);
+	plan_free(&p);
+	policy_free(&pol);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(subnet_is_stable_and_in_pool),
+		cmocka_unit_test(different_names_spread),
+		cmocka_unit_test(subnet_avoids_taken_address_and_route),
+		cmocka_unit_test(default_route_does_not_block_pool),
+		cmocka_unit_test(full_pool_is_an_error),
+		cmocka_unit_test(host_ifname_fits_and_is_stable),
+		cmocka_unit_test(default_name_from_command_is_unique),
+		cmocka_unit_test(plan_marks_proxy_on_host_and_allow_off_host),
+		cmocka_unit_test(plan_env_is_filtered_and_policy_wins),
+		cmocka_unit_test(ipv6_endpoint_turns_ipv6_on),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,407 @@
+/* test_policy.c: each policy setter's accepted values and every refusal with its message,
+ * the list limits, and policy_finish's defaults, dedupe and loopback/unspecified checks. */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* cmocka.h needs <stdarg.h>, <stddef.h>, <setjmp.h> and <stdint.h> first. */
+#include <cmocka.h>
+
+#include "log.h"
+#include "policy.h"
+
+typedef int (*setter_fn)(struct policy *p, const char *v, char *err, size_t errlen);
+
+static void assert_set_fails(setter_fn set, const char *v, const char *want)
+{
+	struct policy p;
+	char err[512] = "";
+
+	policy_init(&p);
+	assert_int_equal(set(&p, v, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, want))
+		fail_msg("setter(\"%s\"): got \"%s\", want \"%s\"", v, err, want);
+	assert_null(strchr(err, '\n'));
+	policy_free(&p);
+}
+
+static void set_ok(struct policy *p, setter_fn set, const char *v)
+{
+	char err[512] = "";
+
+	if (set(p, v, err, sizeof(err)) != 0)
+		fail_msg("setter(\"%s\") failed: %s", v, err);
+}
+
+static void assert_finish_fails(struct policy *p, const char *want)
+{
+	int r = policy_finish(p);
+
+	assert_int_equal(r, -EINVAL);
+	if (!strstr(err_message(r), want))
+		fail_msg("policy_finish: got \"%s\", want \"%s\"", err_message(r), want);
+}
+
+static void name_accepts_valid_names(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_set_name, "agent");
+	assert_string_equal(p.name, "agent");
+	set_ok(&p, policy_set_name, "0a_b.c-D");
+	assert_string_equal(p.name, "0a_b.c-D");
+	set_ok(&p, policy_set_name, "abcdefghijklmnopqrstuvwxyz012345"); /* 32 */
+	assert_string_equal(p.name, "abcdefghijklmnopqrstuvwxyz012345");
+	policy_free(&p);
+}
+
+static void name_refuses_bad_names(void **state)
+{
+	const char *bad[] = {"",    "-x",  ".x",
+			     "_x",  "a b", "a/b",
+			     "a:b", "ä",   "abcdefghijklmnopqrstuvwxyz0123456" /* 33 */};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_set_fails(policy_set_name, bad[i], "is not a valid cage name (1-32 of");
+	assert_set_fails(policy_set_name, "a\nb", "\"a?b\" is not a valid cage name");
+}
+
+static void link_veth_is_the_only_mode_available(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_set_link, "veth");
+	assert_int_equal(p.link, LINK_VETH);
+	policy_free(&p);
+	assert_set_fails(policy_set_link, "none",
+			 "link mode \"none\" is not available in this version (only veth)");
+	assert_set_fails(policy_set_link, "wireguard",
+			 "link mode \"wireguard\" is not available in this version (only veth)");
+	assert_set_fails(policy_set_link, "tun",
+			 "unknown link mode \"tun\" (veth, none or wireguard)");
+}
+
+static void proxy_takes_a_url_and_later_wins(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_set_proxy, "http://10.0.0.1:8888");
+	assert_true(p.has_proxy);
+	assert_int_equal(p.proxy.scheme, SCHEME_HTTP);
+	set_ok(&p, policy_set_proxy, "socks5://10.0.0.2");
+	assert_int_equal(p.proxy.scheme, SCHEME_SOCKS5);
+	assert_int_equal(p.proxy.port, 1080);
+	policy_free(&p);
+	assert_set_fails(policy_set_proxy, "10.0.0.1:8888", "a proxy must be a URL");
+	assert_set_fails(policy_set_proxy, "http://proxy:1", "host names are not resolved");
+}
+
+static void allow_appends_and_drops_repeats(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_add_allow, "10.0.0.1:80");
+	set_ok(&p, policy_add_allow, "/ip6/fd00::1/udp/53");
+	set_ok(&p, policy_add_allow, "/ip4/10.0.0.1/tcp/80");
+	set_ok(&p, policy_add_allow, "[::ffff:10.0.0.1]:80");
+	set_ok(&p, policy_add_allow, "udp:10.0.0.1:80");
+	assert_int_equal(p.n_allow, 3);
+	assert_int_equal(p.allow[0].port, 80);
+	assert_int_equal(p.allow[1].family, AF_INET6);
+	assert_int_equal(p.allow[2].proto, IPPROTO_UDP);
+	policy_free(&p);
+	assert_set_fails(policy_add_allow, "/ip4/10.0.0.300/tcp/80",
+			 "/ip4/10.0.0.300/tcp/80: bad IPv4 address at byte 5");
+}
+
+static void allow_list_has_a_limit(void **state)
+{
+	struct policy p;
+	char v[64], err[256] = "";
+	int r = 0;
+
+	policy_init(&p);
+	for (int i = 1; i <= 256; i++) {
+		snprintf(v, sizeof(v), "10.0.%d.%d:80", i / 256, i % 256);
+		set_ok(&p, policy_add_allow, v);
+	}
+	assert_int_equal(p.n_allow, 256);
+	/* A repeat does not count against the limit. */
+	set_ok(&p, policy_add_allow, "10.0.0.1:80");
+	r = policy_add_allow(&p, "10.1.0.1:80", err, sizeof(err));
+	assert_int_equal(r, -EINVAL);
+	assert_string_equal(err, "too many allowed endpoints (at most 256)");
+	policy_free(&p);
+}
+
+static void env_later_key_replaces_earlier(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_add_env, "A=1");
+	set_ok(&p, policy_add_env, "AB=2");
+	set_ok(&p, policy_add_env, "_x9=");
+	set_ok(&p, policy_add_env, "A=3=4");
+	assert_string_equal(p.env[0], "A=3=4");
+	assert_string_equal(p.env[1], "AB=2");
+	assert_string_equal(p.env[2], "_x9=");
+	assert_null(p.env[3]);
+	policy_free(&p);
+	assert_null(p.env);
+}
+
+static void env_refuses_bad_entries(void **state)
+{
+	assert_set_fails(policy_add_env, "NOVALUE", "\"NOVALUE\": expected KEY=VALUE");
+	assert_set_fails(policy_add_env, "=x", "\"\" is not a valid variable name");
+	assert_set_fails(policy_add_env, "1A=x",
+			 "\"1A\" is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)");
+	assert_set_fails(policy_add_env, "A-B=x", "\"A-B\" is not a valid variable name");
+	assert_set_fails(policy_add_env, "A B=x", "\"A B\" is not a valid variable name");
+}
+
+static void env_value_length_has_a_limit(void **state)
+{
+	size_t n = 32768 + 10;
+	char *big = malloc(n + 1);
+
+	assert_non_null(big);
+	memset(big, 'v', n);
+	memcpy(big, "BIG=", 4);
+	big[n] = '\0';
+	assert_set_fails(policy_add_env, big, "BIG: value too long (at most 32768 bytes)");
+	free(big);
+}
+
+static void env_list_has_a_limit(void **state)
+{
+	struct policy p;
+	char v[32], err[256] = "";
+
+	policy_init(&p);
+	for (int i = 0; i < 256; i++) {
+		snprintf(v, sizeof(v), "V%d=x", i);
+		set_ok(&p, policy_add_env, v);
+	}
+	/* Replacing an existing key still works at the limit. */
+	set_ok(&p, policy_add_env, "V0=y");
+	assert_string_equal(p.env[0], "V0=y");
+	assert_int_equal(policy_add_env(&p, "MORE=1", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "too many environment variables (at most 256)");
+	policy_free(&p);
+}
+
+static void user_accepts_names_and_uids(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_set_user, "nobody");
+	set_ok(&p, policy_set_user, "1000");
+	assert_string_equal(p.user, "1000");
+	policy_free(&p);
+	assert_null(p.user);
+}
+
+static void user_refuses_empty_colon_slash(void **state)
+{
+	char big[300];
+
+	assert_set_fails(policy_set_user, "", "user name is empty");
+	assert_set_fails(policy_set_user, "a:b", "\"a:b\" is not a valid user name");
+	assert_set_fails(policy_set_user, "../x", "\"../x\" is not a valid user name");
+	assert_set_fails(policy_set_user, "a\nb", "\"a?b\" is not a valid user name");
+	memset(big, 'u', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_set_fails(policy_set_user, big, "user name too long (at most 255 bytes)");
+}
+
+static void pool_parses_and_masks(void **state)
+{
+	struct policy p;
+	char ip[INET_ADDRSTRLEN];
+
+	policy_init(&p);
+	set_ok(&p, policy_set_pool, "10.99.0.0/16");
+	assert_true(p.has_pool);
+	assert_int_equal(p.pool.len, 16);
+	assert_string_equal(inet_ntop(AF_INET, &p.pool.base, ip, sizeof(ip)), "10.99.0.0");
+	set_ok(&p, policy_set_pool, "192.168.4.16/28");
+	assert_int_equal(p.pool.len, 28);
+	set_ok(&p, policy_set_pool, "10.0.0.0/8");
+	assert_int_equal(p.pool.len, 8);
+	policy_free(&p);
+}
+
+static void pool_refusals_say_why(void **state)
+{
+	assert_set_fails(policy_set_pool, "10.0.0.0", "\"10.0.0.0\": expected A.B.C.D/N");
+	assert_set_fails(policy_set_pool, "10.0.0/16", "\"10.0.0/16\": bad IPv4 address");
+	assert_set_fails(policy_set_pool, "10.0.0.0/", "bad prefix length");
+	assert_set_fails(policy_set_pool, "10.0.0.0/1x", "bad prefix length");
+	assert_set_fails(policy_set_pool, "10.0.0.0/123", "bad prefix length");
+	assert_set_fails(policy_set_pool, "10.0.0.0/7", "prefix length must be 8 to 28");
+	assert_set_fails(policy_set_pool, "10.0.0.0/29", "prefix length must be 8 to 28");
+	assert_set_fails(policy_set_pool, "10.200.1.0/16",
+			 "\"10.200.1.0/16\": host bits set (did you mean 10.200.0.0/16?)");
+}
+
+static void finish_fills_in_defaults(void **state)
+{
+	struct policy p;
+	char ip[INET_ADDRSTRLEN];
+
+	policy_init(&p);
+	assert_int_equal(policy_finish(&p), 0);
+	assert_int_equal(p.link, LINK_VETH);
+	assert_true(p.has_pool);
+	assert_int_equal(p.pool.len, 16);
+	assert_string_equal(inet_ntop(AF_INET, &p.pool.base, ip, sizeof(ip)), "10.200.0.0");
+	policy_free(&p);
+
+	policy_init(&p);
+	set_ok(&p, policy_set_pool, "172.20.0.0/20");
+	assert_int_equal(policy_finish(&p), 0);
+	assert_int_equal(p.pool.len, 20);
+	policy_free(&p);
+}
+
+static void finish_refuses_link_modes_set_directly(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	p.link = LINK_NONE;
+	assert_finish_fails(&p, "link mode \"none\" is not available in this version (only veth)");
+	p.link = LINK_WIREGUARD;
+	assert_finish_fails(&p, "link mode \"wireguard\" is not available");
+	policy_free(&p);
+}
+
+static void finish_refuses_loopback_proxy_in_veth_mode(void **state)
+{
+	const char *proxies[] = {"http://127.0.0.1:8888", "socks5://[::1]:1080",
+				 "http://[::ffff:127.0.0.1]:3128"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(proxies); i++) {
+		struct policy p;
+
+		policy_init(&p);
+		set_ok(&p, policy_set_proxy, proxies[i]);
+		assert_finish_fails(&p, "a loopback proxy is not reachable from a veth cage; use a "
+					"host address");
+		policy_free(&p);
+	}
+}
+
+static void finish_refuses_loopback_allow_in_veth_mode(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_add_allow, "10.0.0.1:80");
+	set_ok(&p, policy_add_allow, "127.0.0.53:53");
+	assert_finish_fails(&p, "allow tcp 127.0.0.53:53: a loopback endpoint is not reachable "
+				"from a veth cage");
+	policy_free(&p);
+}
+
+static void finish_refuses_unspecified_addresses(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_set_proxy, "http://0.0.0.0:8080");
+	assert_finish_fails(&p, "proxy http://0.0.0.0:8080: an unspecified address");
+	policy_free(&p);
+
+	policy_init(&p);
+	set_ok(&p, policy_add_allow, "[::]:80");
+	assert_finish_fails(&p, "allow tcp [::]:80: an unspecified address (0.0.0.0, ::) is not a "
+				"destination");
+	policy_free(&p);
+}
+
+static void finish_dedupes_allow_and_drops_the_proxy(void **state)
+{
+	struct policy p;
+	struct endpoint e;
+	char err[128];
+
+	policy_init(&p);
+	set_ok(&p, policy_set_proxy, "http://10.0.0.1:8888");
+	set_ok(&p, policy_add_allow, "10.0.0.1:8888"); /* the proxy itself */
+	set_ok(&p, policy_add_allow, "10.0.0.2:80");
+	/* A repeat put in by hand (not through the setter) is dropped by finish too. */
+	assert_int_equal(addr_parse("10.0.0.2:80", &e, err, sizeof(err)), 0);
+	p.allow = realloc(p.allow, (p.n_allow + 1) * sizeof(*p.allow));
+	assert_non_null(p.allow);
+	p.allow[p.n_allow++] = e;
+	set_ok(&p, policy_add_allow, "10.0.0.3:80");
+	assert_int_equal(p.n_allow, 4);
+	assert_int_equal(policy_finish(&p), 0);
+	assert_int_equal(p.n_allow, 2);
+	assert_int_equal(p.allow[0].ip.v4.s_addr, htonl(0x0a000002));
+	assert_int_equal(p.allow[1].ip.v4.s_addr, htonl(0x0a000003));
+	policy_free(&p);
+}
+
+static void finish_refuses_proxy_without_scheme(void **state)
+{
+	struct policy p;
+	char err[128];
+
+	policy_init(&p);
+	assert_int_equal(addr_parse("10.0.0.1:80", &p.proxy, err, sizeof(err)), 0);
+	p.has_proxy = true;
+	assert_finish_fails(&p, "proxy must be a URL");
+	policy_free(&p);
+}
+
+static void free_accepts_null_and_empty(void **state)
+{
+	struct policy p;
+
+	policy_free(NULL);
+	policy_init(&p);
+	policy_free(&p);
+	policy_free(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(name_accepts_valid_names),
+	    cmocka_unit_test(name_refuses_bad_names),
+	    cmocka_unit_test(link_veth_is_the_only_mode_available),
+	    cmocka_unit_test(proxy_takes_a_url_and_later_wins),
+	    cmocka_unit_test(allow_appends_and_drops_repeats),
+	    cmocka_unit_test(allow_list_has_a_limit),
+	    cmocka_unit_test(env_later_key_replaces_earlier),
+	    cmocka_unit_test(env_refuses_bad_entries),
+	    cmocka_unit_test(env_value_length_has_a_limit),
+	    cmocka_unit_test(env_list_has_a_limit),
+	    cmocka_unit_test(user_accepts_names_and_uids),
+	    cmocka_unit_test(user_refuses_empty_colon_slash),
+	    cmocka_unit_test(pool_parses_and_masks),
+	    cmocka_unit_test(pool_refusals_say_why),
+	    cmocka_unit_test(finish_fills_in_defaults),
+	    cmocka_unit_test(finish_refuses_link_modes_set_directly),
+	    cmocka_unit_test(finish_refuses_loopback_proxy_in_veth_mode),
+	    cmocka_unit_test(finish_refuses_loopback_allow_in_veth_mode),
+	    cmocka_unit_test(finish_refuses_unspecified_addresses),
+	    cmocka_unit_test(finish_dedupes_allow_and_drops_the_proxy),
+	    cmocka_unit_test(finish_refuses_proxy_without_scheme),
+	    cmocka_unit_test(free_accepts_null_and_empty),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
