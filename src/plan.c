@@ -362,8 +362,12 @@ void plan_print(const struct plan *p, FILE *f)
 		   "EPERM for all but loopback and the allowed endpoints\n");
 	fprintf(f, "             process: no capabilities (all five sets), no_new_privs, "
 		   "/sys and /proc/sys read-only\n");
-	fprintf(f, "  user       %s (uid %u, gid %u)\n", p->user, (unsigned)p->uid,
-		(unsigned)p->gid);
+	if (p->user && *p->user)
+		fprintf(f, "  user       %s (uid %u, gid %u)\n", p->user, (unsigned)p->uid,
+			(unsigned)p->gid);
+	else
+		fprintf(f, "  user       not chosen: as plain root, run needs --user root or "
+			   "--user NAME\n");
 	fprintf(f, "  command   ");
 	for (char **a = p->argv; a && *a; a++)
 		fprintf(f, " %s", *a);

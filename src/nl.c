@@ -1,0 +1,439 @@
+/* nl.c: rtnetlink through libmnl: the veth pair (born with its peer inside the cage's netns),
+ * addresses, routes and link state, and the dumps of the host's addresses and routes that
+ * subnet planning avoids. One helper sends a request and checks seq and port id of every
+ * answer; replies are parsed with one attribute callback per nesting level. */
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+
+#include "log.h"
+#include "nl.h"
+
+static uint32_t nl_seq(void)
+{
+	static uint32_t seq;
+
+	if (!seq)
+		seq = (uint32_t)time(NULL);
+	return ++seq;
+}
+
+int nl_open(int bus, struct mnl_socket **ret)
+{
+	struct mnl_socket *nl = mnl_socket_open2(bus, SOCK_CLOEXEC);
+
+	if (!nl)
+		return err_set(negative_errno(), "open netlink socket");
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int r = negative_errno();
+
+		mnl_socket_close(nl);
+		return err_set(r, "bind netlink socket");
+	}
+	*ret = nl;
+	return 0;
+}
+
+/* Send one request and read answers until its ack (or the end of a dump). The kernel's
+ * verdict comes back as -1 with errno from mnl_cb_run. */
+static int nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	char buf[32768]; /* a dump batch is up to 32 KiB */
+	uint32_t portid = mnl_socket_get_portid(nl);
+	uint32_t seq = nlh->nlmsg_seq;
+	ssize_t n;
+	int r;
+
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return negative_errno();
+	for (;;) {
+		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0)
+			return negative_errno();
+		r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+		if (r < 0)
+			return negative_errno();
+		if (r == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+static struct nlmsghdr *put_header(void *buf, uint16_t type, uint16_t flags, uint32_t seq)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = seq;
+	return nlh;
+}
+
+struct nlmsghdr *nl_build_veth_add(void *buf, uint32_t seq, const char *host_if,
+				   const char *cage_if, int cage_netns_fd)
+{
+	struct nlmsghdr *nlh =
+		put_header(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, seq);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	struct nlattr *linkinfo, *data, *peer;
+	struct ifinfomsg *pifi;
+
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, host_if);
+	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	/* The peer's attributes follow its own ifinfomsg inside VETH_INFO_PEER. */
+	pifi = (struct ifinfomsg *)((char *)nlh + nlh->nlmsg_len);
+	memset(pifi, 0, sizeof(*pifi));
+	pifi->ifi_family = AF_UNSPEC;
+	nlh->nlmsg_len += MNL_ALIGN(sizeof(*pifi));
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, cage_if);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)cage_netns_fd);
+	mnl_attr_nest_end(nlh, peer);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, linkinfo);
+	return nlh;
+}
+
+int nl_veth_add(struct mnl_socket *nl, const char *host_if, const char *cage_if,
+		int cage_netns_fd)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int r = nl_talk(nl, nl_build_veth_add(buf, nl_seq(), host_if, cage_if, cage_netns_fd),
+			NULL, NULL);
+
+	return r < 0 ? err_set(r, "create veth %s", host_if) : 0;
+}
+
+int nl_link_del(struct mnl_socket *nl, const char *name)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_header(buf, RTM_DELLINK, NLM_F_ACK, nl_seq());
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	int r;
+
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	r = nl_talk(nl, nlh, NULL, NULL);
+	if (r == -ENODEV)
+		return r;
+	return r < 0 ? err_set(r, "delete link %s", name) : 0;
+}
+
+static int link_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, IFLA_MAX) < 0)
+		return MNL_CB_OK;
+	if (type == IFLA_IFNAME && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
+		return MNL_CB_ERROR;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+struct link_query {
+	unsigned index;
+	const char *prefix;
+	char **names;
+	size_t n;
+	int err;
+};
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct link_query *q = data;
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[IFLA_MAX + 1] = {0};
+
+	if (mnl_attr_parse(nlh, sizeof(*ifi), link_attr_cb, tb) < 0)
+		return MNL_CB_ERROR;
+	q->index = (unsigned)ifi->ifi_index;
+	if (q->prefix && tb[IFLA_IFNAME]) {
+		const char *name = mnl_attr_get_str(tb[IFLA_IFNAME]);
+		char **nv;
+
+		if (!startswith(name, q->prefix))
+			return MNL_CB_OK;
+		nv = realloc(q->names, (q->n + 2) * sizeof(char *));
+		if (!nv || !(nv[q->n] = strdup(name))) {
+			if (nv)
+				q->names = nv;
+			q->err = -ENOMEM;
+			return MNL_CB_ERROR;
+		}
+		q->names = nv;
+		q->names[++q->n] = NULL;
+	}
+	return MNL_CB_OK;
+}
+
+int nl_link_index(struct mnl_socket *nl, const char *name, unsigned *ret)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_header(buf, RTM_GETLINK, NLM_F_ACK, nl_seq());
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	struct link_query q = {0};
+	int r;
+
+	/* By name through the socket, not if_nametoindex(): that asks the netns of the calling
+	 * thread, while this socket may live in the cage's. */
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	r = nl_talk(nl, nlh, link_cb, &q);
+	if (r < 0)
+		return err_set(r, "find link %s", name);
+	*ret = q.index;
+	return 0;
+}
+
+int nl_list_links(struct mnl_socket *nl, const char *prefix, char ***ret)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_header(buf, RTM_GETLINK, NLM_F_DUMP, nl_seq());
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	struct link_query q = {.prefix = prefix};
+	int r;
+
+	ifi->ifi_family = AF_UNSPEC;
+	q.names = calloc(1, sizeof(char *));
+	if (!q.names)
+		return -ENOMEM;
+	r = nl_talk(nl, nlh, link_cb, &q);
+	if (r < 0 || q.err < 0) {
+		strv_free(q.names);
+		return err_set(q.err < 0 ? q.err : r, "list links");
+	}
+	*ret = q.names;
+	return 0;
+}
+
+struct nlmsghdr *nl_build_link_up(void *buf, uint32_t seq, unsigned ifindex)
+{
+	struct nlmsghdr *nlh = put_header(buf, RTM_NEWLINK, NLM_F_ACK, seq);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	return nlh;
+}
+
+int nl_link_up(struct mnl_socket *nl, unsigned ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int r = nl_talk(nl, nl_build_link_up(buf, nl_seq(), ifindex), NULL, NULL);
+
+	return r < 0 ? err_set(r, "bring link %u up", ifindex) : 0;
+}
+
+static size_t addr_len(int family)
+{
+	return family == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+}
+
+struct nlmsghdr *nl_build_addr_add(void *buf, uint32_t seq, unsigned ifindex, int family,
+				   const void *addr, unsigned prefixlen)
+{
+	struct nlmsghdr *nlh =
+		put_header(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, seq);
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+
+	ifa->ifa_family = (uint8_t)family;
+	ifa->ifa_prefixlen = (uint8_t)prefixlen;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = ifindex;
+	mnl_attr_put(nlh, IFA_LOCAL, addr_len(family), addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, addr_len(family), addr);
+	/* Without NODAD an IPv6 address stays tentative for a second of duplicate address
+	 * detection, and the command's first connects would fail with EADDRNOTAVAIL. */
+	if (family == AF_INET6)
+		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
+	return nlh;
+}
+
+int nl_addr_add(struct mnl_socket *nl, unsigned ifindex, int family, const void *addr,
+		unsigned prefixlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE], s[INET6_ADDRSTRLEN];
+	int r = nl_talk(nl, nl_build_addr_add(buf, nl_seq(), ifindex, family, addr, prefixlen),
+			NULL, NULL);
+
+	if (r < 0) {
+		inet_ntop(family, addr, s, sizeof(s));
+		return err_set(r, "add address %s/%u to link %u", s, prefixlen, ifindex);
+	}
+	return 0;
+}
+
+struct nlmsghdr *nl_build_route_default(void *buf, uint32_t seq, unsigned ifindex, int family,
+					const void *gw)
+{
+	struct nlmsghdr *nlh =
+		put_header(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, seq);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+
+	rtm->rtm_family = (uint8_t)family;
+	rtm->rtm_dst_len = 0;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put(nlh, RTA_GATEWAY, addr_len(family), gw);
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	return nlh;
+}
+
+int nl_route_add_default(struct mnl_socket *nl, unsigned ifindex, int family, const void *gw)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int r = nl_talk(nl, nl_build_route_default(buf, nl_seq(), ifindex, family, gw), NULL,
+			NULL);
+
+	return r < 0 ? err_set(r, "add default route via link %u", ifindex) : 0;
+}
+
+/* --- dumps ---------------------------------------------------------------------------- */
+
+struct prefix_list {
+	struct prefix *v;
+	size_t n;
+};
+
+static int prefix_push(struct prefix_list *l, int family, const void *addr, unsigned len)
+{
+	struct prefix *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	l->v = nv;
+	memset(&nv[l->n], 0, sizeof(nv[l->n]));
+	nv[l->n].family = family;
+	nv[l->n].len = len;
+	memcpy(&nv[l->n].ip, addr, addr_len(family));
+	l->n++;
+	return 0;
+}
+
+static bool uninteresting(int family, const void *addr)
+{
+	const uint8_t *a = addr;
+
+	if (family == AF_INET6)
+		return (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || a[0] == 0xff;
+	return a[0] >= 224;
+}
+
+struct dump_ctx {
+	struct prefix_list taken, local;
+	int err;
+};
+
+static int addr_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, IFA_MAX) < 0)
+		return MNL_CB_OK;
+	if ((type == IFA_ADDRESS || type == IFA_LOCAL) &&
+	    mnl_attr_validate(attr, MNL_TYPE_BINARY) < 0)
+		return MNL_CB_ERROR;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *d = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[IFA_MAX + 1] = {0};
+	const struct nlattr *a;
+
+	if (mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, tb) < 0)
+		return MNL_CB_ERROR;
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (!a || (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6) ||
+	    mnl_attr_get_payload_len(a) != addr_len(ifa->ifa_family))
+		return MNL_CB_OK;
+	if (uninteresting(ifa->ifa_family, mnl_attr_get_payload(a)))
+		return MNL_CB_OK;
+	d->err = prefix_push(&d->taken, ifa->ifa_family, mnl_attr_get_payload(a),
+			     ifa->ifa_prefixlen);
+	if (d->err == 0)
+		d->err = prefix_push(&d->local, ifa->ifa_family, mnl_attr_get_payload(a),
+				     ifa->ifa_family == AF_INET ? 32 : 128);
+	return d->err < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+static int route_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, RTA_MAX) < 0)
+		return MNL_CB_OK;
+	if (type == RTA_DST && mnl_attr_validate(attr, MNL_TYPE_BINARY) < 0)
+		return MNL_CB_ERROR;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *d = data;
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[RTA_MAX + 1] = {0};
+	const void *dst;
+
+	if (mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb) < 0)
+		return MNL_CB_ERROR;
+	if (rtm->rtm_dst_len == 0 || !tb[RTA_DST] || rtm->rtm_table != RT_TABLE_MAIN ||
+	    (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) ||
+	    mnl_attr_get_payload_len(tb[RTA_DST]) != addr_len(rtm->rtm_family))
+		return MNL_CB_OK;
+	dst = mnl_attr_get_payload(tb[RTA_DST]);
+	if (uninteresting(rtm->rtm_family, dst))
+		return MNL_CB_OK;
+	d->err = prefix_push(&d->taken, rtm->rtm_family, dst, rtm->rtm_dst_len);
+	return d->err < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+int nl_dump_prefixes(struct mnl_socket *nl, struct host_facts *facts)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct dump_ctx d = {0};
+	struct nlmsghdr *nlh;
+	struct rtgenmsg *g;
+	int r;
+
+	nlh = put_header(buf, RTM_GETADDR, NLM_F_DUMP, nl_seq());
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifaddrmsg));
+	g->rtgen_family = AF_UNSPEC;
+	r = nl_talk(nl, nlh, addr_cb, &d);
+	if (r == 0) {
+		nlh = put_header(buf, RTM_GETROUTE, NLM_F_DUMP, nl_seq());
+		g = mnl_nlmsg_put_extra_header(nlh, sizeof(struct rtmsg));
+		g->rtgen_family = AF_UNSPEC;
+		r = nl_talk(nl, nlh, route_cb, &d);
+	}
+	if (r < 0 || d.err < 0) {
+		free(d.taken.v);
+		free(d.local.v);
+		return err_set(d.err < 0 ? d.err : r, "read the host's addresses and routes");
+	}
+	facts->taken = d.taken.v;
+	facts->n_taken = d.taken.n;
+	facts->local = d.local.v;
+	facts->n_local = d.local.n;
+	return 0;
+}
