@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <libmnl/libmnl.h>
 
@@ -42,6 +43,7 @@ struct cage {
 	int pidfd;
 	int sync_fd; /* write end: one byte says "go", closing it says "give up" */
 	int err_fd;  /* read end of the child's failure report */
+	bool reaped; /* the cage's first process has exited and been waited for */
 	undo_fn undo[16];
 	size_t n_undo;
 };
@@ -58,9 +60,25 @@ int cage_check_fault_env(void)
 	return err_invalid("SLUICE_FAIL_AT=%s: no such setup step", f);
 }
 
+/* -v shows when each step starts, in ms since the run began: where the start time goes. */
+static void trace(const char *step)
+{
+	static struct timespec t0;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!t0.tv_sec)
+		t0 = now;
+	log_debug("%8.3f ms  %s", (double)(now.tv_sec - t0.tv_sec) * 1e3 +
+					  (double)(now.tv_nsec - t0.tv_nsec) / 1e6,
+		  step);
+}
+
 static int fault(const char *step)
 {
 	const char *f = getenv("SLUICE_FAIL_AT");
+
+	trace(step);
 
 	if (f && streq(f, step))
 		return err_set(-EIO, "injected failure at %s", step);
@@ -77,8 +95,10 @@ static void undo_push(struct cage *c, undo_fn fn)
 
 static void undo_all(struct cage *c)
 {
+	trace("teardown");
 	while (c->n_undo > 0)
 		c->undo[--c->n_undo](c);
+	trace("done");
 }
 
 /* --- undo steps ----------------------------------------------------------------------- */
@@ -129,7 +149,12 @@ static void undo_child(struct cage *c)
 
 static void undo_veth(struct cage *c)
 {
-	/* Deleting one end deletes both. If the cage's netns is already gone, so is the pair. */
+	/* Once the cage's processes are gone its netns goes too, and takes the pair with it;
+	 * deleting it here would cost an RCU grace period (about 15 ms) on the path the user
+	 * waits on. Only a setup that failed with the cage still alive deletes it (one end
+	 * takes the other along). */
+	if (c->reaped)
+		return;
 	(void)nl_link_del(c->nl_host, c->plan->host_if);
 }
 
@@ -330,8 +355,15 @@ static int step_host_link(struct cage *c)
 			return r;
 	}
 	if (p->masquerade) {
-		char path[128];
+		char path[128], on = '0';
+		_cleanup_close_ int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
 
+		/* Replies from beyond the host are forwarded back in on the uplink, which only
+		 * the host-wide switch allows; sluice does not turn routing on for a whole host. */
+		if (fd < 0 || read(fd, &on, 1) != 1 || on != '1')
+			return err_invalid("an allowed endpoint is off this host, and reaching it "
+					   "needs IPv4 forwarding (sysctl net.ipv4.ip_forward=1), "
+					   "which is off; sluice does not turn it on for the host");
 		snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", p->host_if);
 		r = write_sysctl(path, "1");
 		if (r < 0)
@@ -450,6 +482,14 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 	r = fault("veth");
 	if (r == 0)
 		r = nl_veth_add(c->nl_host, p->host_if, p->cage_if, c->cage_netns_fd);
+	if (r == -EEXIST && !state_link_in_use(p->host_if, p->name)) {
+		/* The pair of an earlier cage of this name, whose netns the kernel has not
+		 * finished tearing down yet (that happens after the run returns): ours now. */
+		log_debug("removing %s, left by an earlier cage \"%s\"", p->host_if, p->name);
+		r = nl_link_del(c->nl_host, p->host_if);
+		if (r == 0 || r == -ENODEV)
+			r = nl_veth_add(c->nl_host, p->host_if, p->cage_if, c->cage_netns_fd);
+	}
 	if (r < 0)
 		return r;
 	undo_push(c, undo_veth);
@@ -482,6 +522,7 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 		return r;
 
 	/* Everything holds: let the cage's first process go on. */
+	trace("go");
 	if (write(c->sync_fd, "g", 1) != 1)
 		return err_set(negative_errno(), "start the cage");
 	close(c->sync_fd);
@@ -535,6 +576,7 @@ int cage_run(const struct plan *p, int *ret_status)
 		/* Reaped: nothing left for undo_child to wait for. */
 		close(c.pidfd);
 		c.pidfd = -1;
+		c.reaped = true;
 	}
 	undo_all(&c);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);

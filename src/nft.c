@@ -374,6 +374,13 @@ static int host_ruleset(const struct plan *p, struct ruleset **ret)
 		rule = rs_add(rs, &host_chains[2], false, RS_MASQUERADE, "masquerade the cage");
 		match_addr(rule, RS_SADDR, AF_INET, &p->cage_v4);
 		match_ifname(rule, RS_OIFNAME, true, p->host_if);
+		/* The cage's IPv6 address is a ULA nobody beyond the host routes back to. */
+		if (p->ipv6) {
+			rule = rs_add(rs, &host_chains[2], false, RS_MASQUERADE,
+				      "masquerade the cage (IPv6)");
+			match_addr(rule, RS_SADDR, AF_INET6, &p->cage_v6);
+			match_ifname(rule, RS_OIFNAME, true, p->host_if);
+		}
 	}
 
 	*ret = TAKE_PTR(rs);

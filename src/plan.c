@@ -72,9 +72,9 @@ void plan_subnet6(const char *name, struct in6_addr *ret)
 		ret->s6_addr[i] = (uint8_t)(h >> (8 * (i - 1)));
 }
 
-void plan_host_ifname(const char *name, char ret[IFNAMSIZ])
+void plan_host_ifname(const char *name, uint32_t nonce, char ret[IFNAMSIZ])
 {
-	snprintf(ret, IFNAMSIZ, "sl-%08x", (uint32_t)name_hash(name, 0x5e));
+	snprintf(ret, IFNAMSIZ, "sl-%08x", (uint32_t)name_hash(name, 0x5e00000000ULL | nonce));
 }
 
 static bool name_live(const char *name, char *const *live, size_t n_live)
@@ -248,7 +248,7 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	snprintf(p.name, sizeof(p.name), "%s", pol->name);
 	p.link = pol->link;
 	snprintf(p.cgroup, sizeof(p.cgroup), "sluice/%s", p.name);
-	plan_host_ifname(p.name, p.host_if);
+	plan_host_ifname(p.name, facts->nonce, p.host_if);
 	snprintf(p.cage_if, sizeof(p.cage_if), "eth0");
 	snprintf(p.cage_table, sizeof(p.cage_table), "sluice");
 	snprintf(p.host_table, sizeof(p.host_table), "sluice_");

@@ -30,6 +30,7 @@ struct host_facts {
 	size_t n_local;
 	char **live_names; /* names of live cages */
 	size_t n_live_names;
+	uint32_t nonce; /* differs between runs (the supervisor's pid): see plan_host_ifname */
 };
 
 /* An endpoint the cage may reach, and whether it is the host itself or beyond it. */
@@ -79,8 +80,10 @@ int plan_subnet(const char *name, const struct pool *pool, const struct prefix *
 /* The /64 for a cage's IPv6 side: fdXX:XXXX:XXXX:XXXX::/64 from a hash of the name. */
 void plan_subnet6(const char *name, struct in6_addr *ret);
 
-/* "sl-" + 8 hex digits of a hash of the name. */
-void plan_host_ifname(const char *name, char ret[IFNAMSIZ]);
+/* "sl-" + 8 hex digits of a hash of the name and the run's nonce. A new name each run: the
+ * pair of the previous run of the same cage may still exist for a while, since the kernel
+ * removes it with that cage's netns after the run has returned. */
+void plan_host_ifname(const char *name, uint32_t nonce, char ret[IFNAMSIZ]);
 
 /* A default cage name from the command: basename of argv[0], reduced to [a-z0-9_.-],
  * made unique against live names with "-2", "-3", ... */

@@ -83,6 +83,7 @@ static int gather_facts(struct host_facts *f)
 	if (r < 0)
 		return err_set(r, "list %s", STATE_DIR);
 	f->live_names = names;
+	f->nonce = (uint32_t)getpid();
 	while (names[f->n_live_names])
 		f->n_live_names++;
 	return 0;

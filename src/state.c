@@ -186,3 +186,20 @@ bool state_alive(const struct cage_state *s)
 		return false;
 	return proc_starttime(s->pid, &start) == 0 && start == s->start;
 }
+
+bool state_link_in_use(const char *host_if, const char *self_name)
+{
+	_cleanup_strv_free_ char **names = NULL;
+
+	if (state_list(&names) < 0)
+		return true; /* cannot tell: assume it is */
+	for (char **n = names; *n; n++) {
+		struct cage_state s;
+
+		if (streq(*n, self_name) || state_read(*n, &s) < 0)
+			continue;
+		if (streq(s.host_if, host_if) && state_alive(&s))
+			return true;
+	}
+	return false;
+}

@@ -29,5 +29,7 @@ int state_remove(const char *name);
 int state_list(char ***ret);
 /* Whether the record's supervisor is still running. */
 bool state_alive(const struct cage_state *s);
+/* Whether a live cage other than self_name records host_if as its link. */
+bool state_link_in_use(const char *host_if, const char *self_name);
 /* The inode of the calling process's netns. */
 unsigned long long state_current_netns(void);

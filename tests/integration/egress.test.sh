@@ -188,3 +188,22 @@ test_offline_profile_reaches_nothing()
 	denied proxy tcp udp
 	udp_silent
 }
+
+TESTS="$TESTS off_host_allow_is_forwarded_only_there"
+test_off_host_allow_is_forwarded_only_there()
+{
+	# An allowed endpoint beyond the host is routed through the host side's forward chain and
+	# masqueraded; the same host's other port, and every other address, stay closed.
+	cage nobody --allow $NET_IP:80 -- /bin/sh -c "
+		printf 'web '; $PROBE connect tcp $NET_IP 80
+		printf 'otherport '; $PROBE connect tcp $NET_IP 81
+		printf 'udp '; $PROBE sendto udp $NET_IP $UDP_PORT
+		true"
+	[ "$RC" = 0 ] || fail "cage did not run the probes: $(said)"
+	allowed web
+	denied otherport udp
+	udp_silent
+	cage nobody --allow $NET_IP:80 -- /usr/bin/curl -sf --noproxy '*' --max-time 10 http://$NET_IP/
+	[ "$RC" = 0 ] && [ "$(cat "$OUT")" = "$CONTENT" ] || fail "direct curl to the allowed endpoint: $(said)"
+	grep -q "$WORLD_IP" "$T/http.log" || fail "the web server did not see the masqueraded world address"
+}

@@ -54,6 +54,9 @@ static void fill_plan(struct plan *p, bool masquerade)
 	inet_pton(AF_INET, "10.250.0.1", &p->host_v4);
 	inet_pton(AF_INET, "10.250.0.2", &p->cage_v4);
 	p->v4_prefix = 30;
+	inet_pton(AF_INET6, "fd12:3456:789a:bcde::1", &p->host_v6);
+	inet_pton(AF_INET6, "fd12:3456:789a:bcde::2", &p->cage_v6);
+	p->v6_prefix = 64;
 	p->ipv6 = true;
 	p->allowed = allowed;
 	p->n_allowed = ARRAY_SIZE(allowed);
@@ -123,6 +126,7 @@ static const char golden_host[] =
     "\tchain postrouting {\n"
     "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
     "\t\tip saddr 10.250.0.2 oifname != \"sl-1234abcd\" masquerade\n"
+    "\t\tip6 saddr fd12:3456:789a:bcde::2 oifname != \"sl-1234abcd\" masquerade\n"
     "\t}\n"
     "}\n";
 
@@ -331,7 +335,7 @@ static void host_batch_parses_back(void **state)
 	static const struct want_chain want[] = {
 	    {"input", "filter", NF_INET_LOCAL_IN, -10, NF_ACCEPT, 7},
 	    {"forward", "filter", NF_INET_FORWARD, -10, NF_ACCEPT, 5},
-	    {"postrouting", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT, 1},
+	    {"postrouting", "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT, 2},
 	};
 	static char buf[65536];
 	struct parsed out;

@@ -92,13 +92,15 @@ static void full_pool_is_an_error(void **state)
 	assert_int_equal(plan_subnet("agent", &pool, taken, 1, &a), -EADDRNOTAVAIL);
 }
 
-static void host_ifname_fits_and_is_stable(void **state)
+static void host_ifname_fits_and_differs_per_run(void **state)
 {
 	char a[IFNAMSIZ], b[IFNAMSIZ];
 
-	plan_host_ifname("a-very-long-cage-name-indeed-0123", a);
-	plan_host_ifname("a-very-long-cage-name-indeed-0123", b);
+	plan_host_ifname("a-very-long-cage-name-indeed-0123", 7, a);
+	plan_host_ifname("a-very-long-cage-name-indeed-0123", 7, b);
 	assert_string_equal(a, b);
+	plan_host_ifname("a-very-long-cage-name-indeed-0123", 8, b);
+	assert_string_not_equal(a, b);
 	assert_int_equal(strlen(a), 11);
 	assert_memory_equal(a, "sl-", 3);
 }
@@ -210,7 +212,7 @@ int main(void)
 		cmocka_unit_test(subnet_avoids_taken_address_and_route),
 		cmocka_unit_test(default_route_does_not_block_pool),
 		cmocka_unit_test(full_pool_is_an_error),
-		cmocka_unit_test(host_ifname_fits_and_is_stable),
+		cmocka_unit_test(host_ifname_fits_and_differs_per_run),
 		cmocka_unit_test(default_name_from_command_is_unique),
 		cmocka_unit_test(plan_marks_proxy_on_host_and_allow_off_host),
 		cmocka_unit_test(plan_env_is_filtered_and_policy_wins),
