@@ -2,7 +2,7 @@
 # Install every Debian package sluice's build, tests and demo need. Idempotent.
 set -e
 PKGS="make gcc clang llvm bpftool pkg-config libmnl-dev libnftnl-dev libbpf-dev libcap-dev
-libyaml-dev libelf-dev zlib1g-dev libcmocka-dev iproute2 nftables tinyproxy curl python3
+libyaml-dev libelf-dev zlib1g-dev libcmocka-dev iproute2 nftables tinyproxy curl python3 socat
 procps util-linux"
 missing=""
 for p in $PKGS; do
