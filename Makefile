@@ -44,8 +44,10 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOLS := $(B)/tests/probe
 
-.PHONY: all deps check unit integration bench demo install uninstall clean format lint
+.PHONY: all deps check unit integration bench demo fuzz install uninstall clean format lint
 .DELETE_ON_ERROR:
+# Keep the sanitizer objects and BPF objects between runs (they are intermediates).
+.SECONDARY:
 
 all: sluice $(TOOLS)
 
@@ -87,6 +89,18 @@ $(B)/tests/probe: tests/lib/probe.c
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $< -lcap
+
+# libFuzzer harnesses for the parsers of untrusted input; FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c src/addr.c src/policy.c src/profile.c src/log.c
+	@mkdir -p $(@D)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -o $@ $^ -lyaml
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do mkdir -p $(B)/corpus/$${f##*/}; \
+		$$f -max_total_time=$(FUZZ_SECONDS) $(B)/corpus/$${f##*/}; done
 
 deps:
 	sh contrib/deps.sh
