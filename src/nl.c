@@ -40,6 +40,20 @@ int nl_open(int bus, struct mnl_socket **ret)
 	return 0;
 }
 
+static void nl_drain(struct mnl_socket *nl, char *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, len);
+		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+
+		if (n <= 0)
+			return;
+		for (int left = (int)n; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left))
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)
+				return;
+	}
+}
+
 /* Send one request and read answers until its ack (or the end of a dump). The kernel's
  * verdict comes back as -1 with errno from mnl_cb_run. */
 static int nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
@@ -56,11 +70,20 @@ static int nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, voi
 		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
 		if (n < 0)
 			return negative_errno();
+		errno = 0;
 		r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
-		if (r < 0)
-			return negative_errno();
 		if (r == MNL_CB_STOP)
 			return 0;
+		if (r < 0) {
+			/* A callback's own failure leaves errno alone: call it EINVAL. */
+			r = errno ? -errno : -EINVAL;
+			/* A dump stopped half-way (or marked NLM_F_DUMP_INTR: the table changed
+			 * under it) still has parts in flight; read them off so the socket
+			 * stays usable for the next request. */
+			if ((nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP) /* EXCL shares a bit */
+				nl_drain(nl, buf, sizeof(buf));
+			return r;
+		}
 	}
 }
 
@@ -416,15 +439,24 @@ int nl_dump_prefixes(struct mnl_socket *nl, struct host_facts *facts)
 	struct rtgenmsg *g;
 	int r;
 
-	nlh = put_header(buf, RTM_GETADDR, NLM_F_DUMP, nl_seq());
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifaddrmsg));
-	g->rtgen_family = AF_UNSPEC;
-	r = nl_talk(nl, nlh, addr_cb, &d);
-	if (r == 0) {
-		nlh = put_header(buf, RTM_GETROUTE, NLM_F_DUMP, nl_seq());
-		g = mnl_nlmsg_put_extra_header(nlh, sizeof(struct rtmsg));
+	/* A dump that the kernel marks interrupted (addresses or routes changed while it was
+	 * being read, as when another cage starts) is simply taken again. */
+	for (int tries = 0; tries < 5; tries++) {
+		free(d.taken.v);
+		free(d.local.v);
+		d = (struct dump_ctx){0};
+		nlh = put_header(buf, RTM_GETADDR, NLM_F_DUMP, nl_seq());
+		g = mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifaddrmsg));
 		g->rtgen_family = AF_UNSPEC;
-		r = nl_talk(nl, nlh, route_cb, &d);
+		r = nl_talk(nl, nlh, addr_cb, &d);
+		if (r == 0) {
+			nlh = put_header(buf, RTM_GETROUTE, NLM_F_DUMP, nl_seq());
+			g = mnl_nlmsg_put_extra_header(nlh, sizeof(struct rtmsg));
+			g->rtgen_family = AF_UNSPEC;
+			r = nl_talk(nl, nlh, route_cb, &d);
+		}
+		if (r != -EINTR)
+			break;
 	}
 	if (r < 0 || d.err < 0) {
 		free(d.taken.v);
