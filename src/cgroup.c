@@ -146,36 +146,7 @@ int cgroup_destroy(const char *mount, const char *rel)
 int cgroup_list_cages(const char *mount, char ***ret)
 {
 	char path[4096];
-	_cleanup_strv_free_ char **v = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	DIR *d;
 
 	snprintf(path, sizeof(path), "%s/sluice", mount);
-	d = opendir(path);
-	v = calloc(1, sizeof(char *));
-	if (!v) {
-		if (d)
-			closedir(d);
-		return -ENOMEM;
-	}
-	while (d && (de = readdir(d))) {
-		char **nv;
-
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		nv = realloc(v, (n + 2) * sizeof(char *));
-		if (!nv || !(nv[n] = strdup(de->d_name))) {
-			if (nv)
-				v = nv;
-			closedir(d);
-			return -ENOMEM;
-		}
-		v = nv;
-		v[++n] = NULL;
-	}
-	if (d)
-		closedir(d);
-	*ret = TAKE_PTR(v);
-	return 0;
+	return dir_list(path, true, ret);
 }

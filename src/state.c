@@ -144,38 +144,7 @@ int state_remove(const char *name)
 
 int state_list(char ***ret)
 {
-	_cleanup_strv_free_ char **v = calloc(1, sizeof(char *));
-	DIR *d = opendir(STATE_DIR);
-	struct dirent *de;
-	size_t n = 0;
-
-	if (!v) {
-		if (d)
-			closedir(d);
-		return -ENOMEM;
-	}
-	while (d && (de = readdir(d))) {
-		char **nv;
-
-		if (de->d_name[0] == '.')
-			continue;
-		nv = realloc(v, (n + 2) * sizeof(char *));
-		if (!nv) {
-			closedir(d);
-			return -ENOMEM;
-		}
-		v = nv;
-		v[n] = strdup(de->d_name);
-		if (!v[n]) {
-			closedir(d);
-			return -ENOMEM;
-		}
-		v[++n] = NULL;
-	}
-	if (d)
-		closedir(d);
-	*ret = TAKE_PTR(v);
-	return 0;
+	return dir_list(STATE_DIR, false, ret);
 }
 
 bool state_alive(const struct cage_state *s)

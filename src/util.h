@@ -84,3 +84,7 @@ static inline bool startswith(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
+
+/* The names in directory PATH (no dot entries; only subdirectories if DIRS_ONLY) as a
+ * NULL-terminated vector. A missing directory is an empty list. */
+int dir_list(const char *path, bool dirs_only, char ***ret);
