@@ -23,6 +23,36 @@ struct pool {
 	unsigned len;        /* prefix length, 8..28 */
 };
 
+/* A forward: a TCP listener inside the cage, on a loopback address, served by the supervisor
+ * from where sluice runs by connecting to a target there. */
+enum target_kind {
+	TARGET_TCP,  /* target.ip:port (scheme SOCKS5/SOCKS5H: a SOCKS5 proxy) */
+	TARGET_UNIX, /* a unix stream socket at path */
+};
+
+#define UNIX_PATH_MAX 108
+
+struct forward {
+	struct endpoint listen; /* in the cage: 127.x.y.z or ::1, TCP */
+	enum target_kind kind;
+	struct endpoint target;      /* TARGET_TCP */
+	char path[UNIX_PATH_MAX];    /* TARGET_UNIX: an absolute path */
+	bool isolate_streams; /* speak SOCKS5 to the client and give each connection fresh
+			       * credentials upstream (target scheme SOCKS5 or SOCKS5H) */
+	bool is_proxy;        /* made for --proxy */
+};
+
+/* A name the cage's DNS stub answers, with one of its addresses (a name may repeat). */
+#define DNS_NAME_MAX 253
+struct dns_entry {
+	char name[DNS_NAME_MAX + 1]; /* lower case, no trailing dot */
+	int family;                  /* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} ip;
+};
+
 struct policy {
 	char name[CAGE_NAME_MAX + 1]; /* empty: derived from the command */
 	enum link_mode link;
