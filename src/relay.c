@@ -1,0 +1,802 @@
+/* relay.c: forwards served on the supervisor's loop. Each accepted connection gets a
+ * non-blocking connect to its target (after a SOCKS5 exchange for isolate_streams) and then
+ * two flows, socket → pipe → socket with splice(2). A flow reads only into an empty pipe and
+ * stops reading while its destination is full, so at most a pipe's worth is held each way. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+
+#include "addr.h"
+#include "log.h"
+#include "relay.h"
+#include "socks5.h"
+#include "util.h"
+
+#define ACCEPT_BATCH	64	  /* accepts per wakeup before other sources get a turn */
+#define PUMP_ROUNDS	16	  /* splices per flow per wakeup, likewise */
+#define FLOW_CHUNK	(1 << 20) /* asked of each splice into a pipe; the pipe's size bounds it */
+#define ACCEPT_PAUSE_MS 100	  /* how long listeners rest when fds or memory run out */
+#define HS_BUF		512	  /* holds any one greeting or request (SOCKS5_*_MAX) and more */
+#define CRED_BYTES	16	  /* random bytes in each of username and password */
+#define LABEL_MAX	(2 * ADDR_STR_MAX + UNIX_PATH_MAX + 16)
+
+struct relay {
+	struct loop *loop;
+	struct listener *listeners;
+	struct conn *conns;
+	struct loop_source timer; /* wakes paused listeners */
+	int timer_fd;
+	bool timer_armed;
+	uint64_t next_id;
+	struct relay_stats stats;
+};
+
+struct listener {
+	struct relay *relay;
+	struct listener *next;
+	struct loop_source src;
+	int fd;
+	bool paused;
+	struct forward fwd;
+	struct sockaddr_storage sa; /* the target, ready for connect() */
+	socklen_t salen;
+	char label[LABEL_MAX]; /* "tcp 127.0.0.1:8888 -> tcp 10.0.0.1:80", for -v */
+};
+
+enum conn_state {
+	CONN_SOCKS_GREETING, /* reading the client's method offer */
+	CONN_SOCKS_REQUEST,  /* reading the client's CONNECT */
+	CONN_CONNECTING,     /* connect() to the target in progress */
+	CONN_UP_METHOD,	     /* waiting for the upstream's method choice */
+	CONN_UP_AUTH,	     /* waiting for the upstream's verdict on our credentials */
+	CONN_RELAYING,	     /* splicing both ways */
+};
+
+/* One socket of a connection. */
+struct side {
+	struct loop_source src; /* src.fd < 0 while not in epoll */
+	int fd;
+	bool hup; /* EPOLLHUP seen: while paused it is taken out of epoll, not to spin */
+};
+
+/* One direction: from → pipe → to. */
+struct flow {
+	int pipe[2];	/* made on first use */
+	size_t pending; /* bytes in the pipe */
+	bool eof;	/* from has reached EOF */
+	bool done;	/* eof and drained; to has been shut down for writing */
+	uint64_t bytes; /* written to `to` */
+};
+
+/* The SOCKS5 exchange of an isolate_streams connection; freed once it relays. */
+struct handshake {
+	uint8_t buf[HS_BUF]; /* from the client: greeting, request, what it pipelined after */
+	size_t len;
+	size_t req_len; /* the request's length, once parsed (at buf[0]) */
+	uint8_t up[2];	/* the upstream's current two-byte reply */
+	size_t up_len;
+};
+
+struct conn {
+	struct relay *relay;
+	struct listener *lst;
+	struct conn *prev, *next;
+	uint64_t id;
+	enum conn_state state;
+	bool ended;
+	const char *why; /* what went wrong, for -v, where errno alone would puzzle */
+	struct side client, target;
+	struct flow up, down; /* client → target, target → client */
+	struct handshake *hs;
+};
+
+static void on_client(struct loop_source *s, uint32_t events);
+static void on_target(struct loop_source *s, uint32_t events);
+
+/* close() that sends a RST instead of a FIN, so the peer sees a reset, not a clean EOF. */
+static void close_reset(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+static int sock_error(int fd)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+		return negative_errno();
+	return -e;
+}
+
+/* The few handshake bytes go to a fresh socket whose send buffer is empty: a short write
+ * cannot happen in practice and is treated as a failure rather than queued. */
+static int send_all(int fd, const void *buf, size_t len)
+{
+	ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0)
+		return negative_errno();
+	return (size_t)n == len ? 0 : -ENOBUFS;
+}
+
+/* --- listeners ------------------------------------------------------------------------ */
+
+static void listeners_pause(struct listener *lst)
+{
+	struct relay *r = lst->relay;
+	struct itimerspec its = {.it_value.tv_nsec = ACCEPT_PAUSE_MS * 1000000L};
+
+	if (loop_mod(r->loop, &lst->src, 0) < 0)
+		return;
+	lst->paused = true;
+	if (!r->timer_armed && timerfd_settime(r->timer_fd, 0, &its, NULL) == 0)
+		r->timer_armed = true;
+}
+
+static void on_timer(struct loop_source *s, uint32_t events)
+{
+	struct relay *r = container_of(s, struct relay, timer);
+	uint64_t ticks;
+
+	(void)!read(r->timer_fd, &ticks, sizeof(ticks));
+	r->timer_armed = false;
+	for (struct listener *lst = r->listeners; lst; lst = lst->next)
+		if (lst->paused && loop_mod(r->loop, &lst->src, EPOLLIN) == 0)
+			lst->paused = false;
+}
+
+/* --- connections ---------------------------------------------------------------------- */
+
+static void conn_end(struct conn *c, bool reset)
+{
+	struct relay *r = c->relay;
+	struct side *sides[] = {&c->client, &c->target};
+	struct flow *flows[] = {&c->up, &c->down};
+
+	c->ended = true;
+	for (size_t i = 0; i < ARRAY_SIZE(sides); i++) {
+		loop_del(r->loop, &sides[i]->src);
+		if (sides[i]->fd < 0)
+			continue;
+		if (reset)
+			close_reset(sides[i]->fd);
+		else
+			close(sides[i]->fd);
+		sides[i]->fd = -1;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(flows); i++)
+		for (size_t j = 0; j < 2; j++)
+			if (flows[i]->pipe[j] >= 0)
+				close(flows[i]->pipe[j]);
+	free(c->hs);
+	c->hs = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		r->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	r->stats.open--;
+}
+
+/* End C with a reset of both sides: an error on one side is passed on to the other. */
+static void conn_fail(struct conn *c, int err)
+{
+	struct relay *r = c->relay;
+
+	if (c->ended)
+		return;
+	if (c->state != CONN_RELAYING)
+		r->stats.refused++;
+	log_debug("%s: connection %" PRIu64 " reset: %s (%" PRIu64 " bytes up, %" PRIu64 " down)",
+		  c->lst->label, c->id, c->why ? c->why : strerror(-err), c->up.bytes,
+		  c->down.bytes);
+	conn_end(c, true);
+	(void)loop_defer_free(r->loop, free, c);
+}
+
+static void conn_close(struct conn *c)
+{
+	struct relay *r = c->relay;
+
+	log_debug("%s: connection %" PRIu64 " closed (%" PRIu64 " bytes up, %" PRIu64 " down)",
+		  c->lst->label, c->id, c->up.bytes, c->down.bytes);
+	conn_end(c, false);
+	(void)loop_defer_free(r->loop, free, c);
+}
+
+/* Ask epoll for WANT on S. A paused side normally stays in epoll (it still reports
+ * EPOLLERR, so a reset is noticed); one that has hung up is taken out instead, because
+ * EPOLLHUP is reported whatever is asked for and would fire on every wait. */
+static int side_watch(struct conn *c, struct side *s, uint32_t want)
+{
+	struct loop *l = c->relay->loop;
+	loop_fn fn = s == &c->client ? on_client : on_target;
+
+	if (s->fd < 0)
+		return 0;
+	if (s->src.fd < 0)
+		return want ? loop_add(l, &s->src, s->fd, want, fn) : 0;
+	if (!want && s->hup) {
+		loop_del(l, &s->src);
+		return 0;
+	}
+	return loop_mod(l, &s->src, want);
+}
+
+/* A flow waits for its destination while the pipe holds bytes, else for its source. */
+static void flow_want(const struct flow *f, uint32_t *from, uint32_t *to)
+{
+	if (f->done)
+		return;
+	if (f->pending)
+		*to |= EPOLLOUT;
+	else
+		*from |= EPOLLIN;
+}
+
+/* Bring C's epoll interest in line with its state, or close it if both flows are done. */
+static void conn_sync(struct conn *c)
+{
+	uint32_t cw = 0, tw = 0;
+	int r;
+
+	switch (c->state) {
+	case CONN_SOCKS_GREETING:
+	case CONN_SOCKS_REQUEST:
+		cw = EPOLLIN;
+		break;
+	case CONN_CONNECTING:
+		tw = EPOLLOUT;
+		break;
+	case CONN_UP_METHOD:
+	case CONN_UP_AUTH:
+		tw = EPOLLIN;
+		break;
+	case CONN_RELAYING:
+		if (c->up.done && c->down.done) {
+			conn_close(c);
+			return;
+		}
+		flow_want(&c->up, &cw, &tw);
+		flow_want(&c->down, &tw, &cw);
+		break;
+	}
+	r = side_watch(c, &c->client, cw);
+	if (r >= 0)
+		r = side_watch(c, &c->target, tw);
+	if (r < 0)
+		conn_fail(c, r);
+}
+
+/*
+ * Move bytes along F until a side would block, F ends, or its turn is used up (then the
+ * level-triggered interest flow_want() asks for is ready at once and brings us back).
+ * Reading only into an empty pipe bounds what the relay holds to one pipe per direction.
+ */
+static int flow_pump(struct flow *f, int from, int to, uint64_t *total)
+{
+	for (int round = 0; round < PUMP_ROUNDS; round++) {
+		ssize_t n;
+
+		if (f->pending) {
+			n = splice(f->pipe[0], NULL, to, NULL, f->pending,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n < 0)
+				return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
+			f->pending -= (size_t)n;
+			f->bytes += (uint64_t)n;
+			*total += (uint64_t)n;
+			continue;
+		}
+		if (f->eof) {
+			/* Half-close: pass the EOF on; the other direction keeps flowing. The
+			 * peer may be gone already (ENOTCONN): the other flow finds out. */
+			(void)shutdown(to, SHUT_WR);
+			f->done = true;
+			return 0;
+		}
+		if (f->pipe[0] < 0 && pipe2(f->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+			return negative_errno();
+		n = splice(from, NULL, f->pipe[1], NULL, FLOW_CHUNK,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
+		if (n == 0)
+			f->eof = true;
+		f->pending = (size_t)n;
+	}
+	return 0;
+}
+
+static int conn_pump_up(struct conn *c)
+{
+	return flow_pump(&c->up, c->client.fd, c->target.fd, &c->relay->stats.bytes_up);
+}
+
+static int conn_pump_down(struct conn *c)
+{
+	return flow_pump(&c->down, c->target.fd, c->client.fd, &c->relay->stats.bytes_down);
+}
+
+/* The target is connected: greet it as a SOCKS5 client, or start relaying. */
+static int conn_ready(struct conn *c)
+{
+	uint8_t greeting[3];
+	int r;
+
+	if (!c->hs) {
+		c->state = CONN_RELAYING;
+		log_debug("%s: connection %" PRIu64 " relaying", c->lst->label, c->id);
+		return 0;
+	}
+	r = socks5_build_greeting(greeting, sizeof(greeting));
+	if (r < 0)
+		return r;
+	c->state = CONN_UP_METHOD;
+	return send_all(c->target.fd, greeting, (size_t)r);
+}
+
+/* Open the connection to the forward's target from our own netns. */
+static int conn_connect(struct conn *c)
+{
+	const struct listener *lst = c->lst;
+
+	c->target.fd = socket(lst->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->target.fd < 0)
+		return negative_errno();
+	c->state = CONN_CONNECTING;
+	if (connect(c->target.fd, (const struct sockaddr *)&lst->sa, lst->salen) == 0)
+		return conn_ready(c);
+	/* A unix socket with a full backlog says EAGAIN: that is a refusal too. */
+	return errno == EINPROGRESS ? 0 : negative_errno();
+}
+
+static int conn_connected(struct conn *c)
+{
+	int r = sock_error(c->target.fd);
+
+	return r < 0 ? r : conn_ready(c);
+}
+
+/* Fresh credentials for every connection: Tor's IsolateSOCKSAuth gives each distinct
+ * username/password its own circuit. */
+static int socks_send_auth(struct conn *c)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t rnd[2 * CRED_BYTES], msg[SOCKS5_AUTH_MAX];
+	char user[2 * CRED_BYTES + 1], pass[2 * CRED_BYTES + 1];
+	ssize_t n;
+	int r;
+
+	/* GRND_NONBLOCK: never stall the loop (the pool is only empty early in boot). */
+	n = getrandom(rnd, sizeof(rnd), GRND_NONBLOCK);
+	if (n < 0)
+		return negative_errno();
+	if ((size_t)n != sizeof(rnd))
+		return -EIO;
+	for (size_t i = 0; i < CRED_BYTES; i++) {
+		user[2 * i] = hex[rnd[i] >> 4];
+		user[2 * i + 1] = hex[rnd[i] & 15];
+		pass[2 * i] = hex[rnd[CRED_BYTES + i] >> 4];
+		pass[2 * i + 1] = hex[rnd[CRED_BYTES + i] & 15];
+	}
+	user[2 * CRED_BYTES] = pass[2 * CRED_BYTES] = '\0';
+	r = socks5_build_auth(user, pass, msg, sizeof(msg));
+	if (r < 0)
+		return r;
+	return send_all(c->target.fd, msg, (size_t)r);
+}
+
+/* The client's greeting and request, as they arrive. */
+static int socks_from_client(struct conn *c)
+{
+	static const uint8_t no_auth[] = {SOCKS5_VERSION, SOCKS5_METHOD_NONE};
+	static const uint8_t refused[] = {SOCKS5_VERSION, SOCKS5_METHOD_REFUSED};
+	struct handshake *h = c->hs;
+	struct socks5_request req;
+	uint8_t reply[SOCKS5_REPLY_LEN];
+	ssize_t n;
+	int r;
+
+	n = recv(c->client.fd, h->buf + h->len, sizeof(h->buf) - h->len, 0);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
+	if (n == 0)
+		return -ECONNABORTED; /* the client left mid-handshake */
+	h->len += (size_t)n;
+
+	if (c->state == CONN_SOCKS_GREETING) {
+		bool offers_no_auth = false;
+
+		r = socks5_parse_greeting(h->buf, h->len, &offers_no_auth);
+		if (r < 0)
+			c->why = "malformed SOCKS5 greeting from the client";
+		if (r <= 0)
+			return r;
+		if (!offers_no_auth) {
+			c->why = "the client offers no SOCKS5 method without authentication";
+			(void)send_all(c->client.fd, refused, sizeof(refused));
+			return -EACCES;
+		}
+		/* Keep what the client sent after its greeting: its request, maybe more. */
+		memmove(h->buf, h->buf + r, h->len - (size_t)r);
+		h->len -= (size_t)r;
+		r = send_all(c->client.fd, no_auth, sizeof(no_auth));
+		if (r < 0)
+			return r;
+		c->state = CONN_SOCKS_REQUEST;
+	}
+
+	r = socks5_parse_request(h->buf, h->len, &req);
+	if (r < 0)
+		c->why = r == -EOPNOTSUPP     ? "the client asks for a command other than CONNECT"
+			 : r == -EAFNOSUPPORT ? "unknown address type in the client's request"
+					      : "malformed SOCKS5 request from the client";
+	if (r == -EOPNOTSUPP || r == -EAFNOSUPPORT) {
+		socks5_build_reply(r == -EOPNOTSUPP ? SOCKS5_REP_CMD_UNSUPPORTED
+						    : SOCKS5_REP_ATYP_UNSUPPORTED,
+				   reply);
+		(void)send_all(c->client.fd, reply, sizeof(reply));
+		return r;
+	}
+	if (r <= 0)
+		return r;
+	h->req_len = (size_t)r;
+	log_debug("%s: connection %" PRIu64 " CONNECT %s", c->lst->label, c->id, req.dest);
+	return conn_connect(c);
+}
+
+/* The upstream's method choice and its verdict on our credentials. */
+static int socks_from_upstream(struct conn *c)
+{
+	struct handshake *h = c->hs;
+	uint8_t method;
+	ssize_t n;
+	int r;
+
+	/* Exactly what the current reply lacks: nothing of what follows is taken. */
+	n = recv(c->target.fd, h->up + h->up_len, sizeof(h->up) - h->up_len, 0);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
+	if (n == 0)
+		return -ECONNABORTED;
+	h->up_len += (size_t)n;
+
+	if (c->state == CONN_UP_METHOD) {
+		r = socks5_parse_method_reply(h->up, h->up_len, &method);
+		if (r < 0)
+			c->why = "malformed SOCKS5 method reply from the proxy";
+		if (r <= 0)
+			return r;
+		if (method != SOCKS5_METHOD_USERPASS) {
+			/* Isolation needs credentials: never go on without. */
+			c->why = "the proxy does not take username/password authentication";
+			return -EPROTO;
+		}
+		h->up_len = 0;
+		c->state = CONN_UP_AUTH;
+		return socks_send_auth(c);
+	}
+
+	r = socks5_parse_auth_reply(h->up, h->up_len);
+	if (r < 0)
+		c->why = r == -EACCES ? "the proxy refuses the credentials"
+				      : "malformed SOCKS5 authentication reply from the proxy";
+	if (r <= 0)
+		return r;
+	/* The client's request byte for byte (a name stays a name for socks5h), then what it
+	 * pipelined; the upstream's reply reaches the client through the splice. */
+	r = send_all(c->target.fd, h->buf, h->len);
+	if (r < 0)
+		return r;
+	c->up.bytes += h->len - h->req_len;
+	c->relay->stats.bytes_up += h->len - h->req_len;
+	free(TAKE_PTR(c->hs));
+	c->state = CONN_RELAYING;
+	log_debug("%s: connection %" PRIu64 " relaying", c->lst->label, c->id);
+	return 0;
+}
+
+static int conn_step(struct conn *c, bool client, uint32_t events)
+{
+	bool in = events & (EPOLLIN | EPOLLHUP), out = events & EPOLLOUT;
+	int r = 0;
+
+	switch (c->state) {
+	case CONN_SOCKS_GREETING:
+	case CONN_SOCKS_REQUEST:
+		return client && in ? socks_from_client(c) : 0;
+	case CONN_CONNECTING:
+		return !client && (in || out) ? conn_connected(c) : 0;
+	case CONN_UP_METHOD:
+	case CONN_UP_AUTH:
+		return !client && in ? socks_from_upstream(c) : 0;
+	case CONN_RELAYING:
+		if (client ? in : out)
+			r = conn_pump_up(c);
+		if (r >= 0 && (client ? out : in))
+			r = conn_pump_down(c);
+		return r;
+	}
+	return 0;
+}
+
+static void conn_event(struct conn *c, struct side *s, uint32_t events)
+{
+	int r;
+
+	if (c->ended)
+		return;
+	if (events & EPOLLHUP)
+		s->hup = true;
+	/* EPOLLERR on a TCP socket is its pending error: a reset, or a failed connect. */
+	if (events & EPOLLERR) {
+		r = sock_error(s->fd);
+		if (r == 0)
+			r = -EIO;
+	} else {
+		r = conn_step(c, s == &c->client, events);
+	}
+	if (r < 0)
+		conn_fail(c, r);
+	else
+		conn_sync(c);
+}
+
+static void on_client(struct loop_source *s, uint32_t events)
+{
+	struct conn *c = container_of(s, struct conn, client.src);
+
+	conn_event(c, &c->client, events);
+}
+
+static void on_target(struct loop_source *s, uint32_t events)
+{
+	struct conn *c = container_of(s, struct conn, target.src);
+
+	conn_event(c, &c->target, events);
+}
+
+static void conn_start(struct listener *lst, int fd)
+{
+	struct relay *r = lst->relay;
+	struct conn *c = calloc(1, sizeof(*c));
+	int ret = 0;
+
+	if (!c) {
+		r->stats.refused++;
+		close_reset(fd);
+		return;
+	}
+	*c = (struct conn){
+	    .relay = r,
+	    .lst = lst,
+	    .id = ++r->next_id,
+	    .client = {.src.fd = -1, .fd = fd},
+	    .target = {.src.fd = -1, .fd = -1},
+	    .up.pipe = {-1, -1},
+	    .down.pipe = {-1, -1},
+	};
+	c->next = r->conns;
+	if (c->next)
+		c->next->prev = c;
+	r->conns = c;
+	r->stats.open++;
+	log_debug("%s: connection %" PRIu64 " accepted", lst->label, c->id);
+
+	if (lst->fwd.isolate_streams) {
+		c->hs = calloc(1, sizeof(*c->hs));
+		if (!c->hs)
+			ret = -ENOMEM;
+		c->state = CONN_SOCKS_GREETING;
+	} else {
+		ret = conn_connect(c);
+	}
+	if (ret < 0)
+		conn_fail(c, ret);
+	else
+		conn_sync(c);
+}
+
+static void on_accept(struct loop_source *s, uint32_t events)
+{
+	struct listener *lst = container_of(s, struct listener, src);
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = accept4(lst->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			lst->relay->stats.accepted++;
+			conn_start(lst, fd);
+			continue;
+		}
+		switch (errno) {
+		case EAGAIN:
+			return;
+		/* The connection's own trouble (accept(2) says to retry on these). */
+		case EINTR:
+		case ECONNABORTED:
+		case EPROTO:
+		case ENETDOWN:
+		case ENOPROTOOPT:
+		case EHOSTDOWN:
+		case ENONET:
+		case EHOSTUNREACH:
+		case EOPNOTSUPP:
+		case ENETUNREACH:
+		case EPERM:
+			continue;
+		default:
+			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: the pending connection stays queued
+			 * and level-triggered epoll would report it forever; rest instead. */
+			log_debug("%s: accept: %s; pausing %d ms", lst->label, strerror(errno),
+				  ACCEPT_PAUSE_MS);
+			listeners_pause(lst);
+			return;
+		}
+	}
+}
+
+/* --- the relay ------------------------------------------------------------------------ */
+
+int relay_new(struct loop *l, struct relay **ret)
+{
+	_cleanup_free_ struct relay *r = calloc(1, sizeof(*r));
+	struct sigaction sa = {.sa_handler = SIG_IGN};
+	struct rlimit rl;
+	int e;
+
+	if (!r)
+		return err_set(-ENOMEM, "relay");
+	r->loop = l;
+	r->timer.fd = -1;
+
+	/* Thousands of connections at up to six fds each. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_debug("relay: raising the fd limit: %m");
+	}
+	/* splice(2) into a socket has no MSG_NOSIGNAL: a peer gone mid-write raises SIGPIPE. */
+	if (sigaction(SIGPIPE, &sa, NULL) < 0)
+		return err_set(negative_errno(), "relay: ignore SIGPIPE");
+
+	r->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (r->timer_fd < 0)
+		return err_set(negative_errno(), "relay: timerfd");
+	e = loop_add(l, &r->timer, r->timer_fd, EPOLLIN, on_timer);
+	if (e < 0) {
+		close(r->timer_fd);
+		return err_set(e, "relay: watch timerfd");
+	}
+	*ret = TAKE_PTR(r);
+	return 0;
+}
+
+/* Check F and turn its target into a sockaddr; write a label for -v. */
+static int listener_target(struct listener *lst, const struct forward *f)
+{
+	char from[ADDR_STR_MAX], to[ADDR_STR_MAX + UNIX_PATH_MAX];
+
+	memset(&lst->sa, 0, sizeof(lst->sa));
+	if (f->kind == TARGET_UNIX) {
+		struct sockaddr_un *un = (struct sockaddr_un *)&lst->sa;
+		size_t n = strnlen(f->path, sizeof(f->path));
+
+		if (f->isolate_streams)
+			return err_invalid("forward: isolate_streams needs a TCP socks5 target");
+		if (n == 0 || n >= sizeof(un->sun_path))
+			return err_invalid("forward: bad unix socket path");
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, f->path, n);
+		lst->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+		snprintf(to, sizeof(to), "unix %s", f->path);
+	} else if (f->kind == TARGET_TCP && f->target.family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&lst->sa;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(f->target.port);
+		in->sin_addr = f->target.ip.v4;
+		lst->salen = sizeof(*in);
+	} else if (f->kind == TARGET_TCP && f->target.family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&lst->sa;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(f->target.port);
+		in6->sin6_addr = f->target.ip.v6;
+		lst->salen = sizeof(*in6);
+	} else {
+		return err_invalid("forward: unknown target");
+	}
+	if (f->kind == TARGET_TCP) {
+		if (f->isolate_streams && f->target.scheme != SCHEME_SOCKS5 &&
+		    f->target.scheme != SCHEME_SOCKS5H)
+			return err_invalid("forward: isolate_streams needs a socks5 target");
+		if (f->target.scheme == SCHEME_NONE)
+			addr_format(&f->target, to, sizeof(to));
+		else
+			addr_format_url(&f->target, to, sizeof(to));
+	}
+	if (f->listen.family == AF_INET || f->listen.family == AF_INET6)
+		addr_format(&f->listen, from, sizeof(from));
+	else
+		snprintf(from, sizeof(from), "forward");
+	snprintf(lst->label, sizeof(lst->label), "%s -> %s%s", from, to,
+		 f->isolate_streams ? " (isolated)" : "");
+	return 0;
+}
+
+int relay_add_forward(struct relay *r, int listen_fd, const struct forward *f)
+{
+	_cleanup_close_ int fd = listen_fd;
+	_cleanup_free_ struct listener *lst = NULL;
+	int listening = 0, flags, e;
+	socklen_t len = sizeof(listening);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0)
+		return err_set(negative_errno(), "forward: listener");
+	if (!listening)
+		return err_invalid("forward: the socket is not listening");
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return err_set(negative_errno(), "forward: listener flags");
+
+	lst = calloc(1, sizeof(*lst));
+	if (!lst)
+		return err_set(-ENOMEM, "forward");
+	lst->relay = r;
+	lst->fwd = *f;
+	lst->src.fd = -1;
+	e = listener_target(lst, f);
+	if (e < 0)
+		return e;
+	e = loop_add(r->loop, &lst->src, fd, EPOLLIN, on_accept);
+	if (e < 0)
+		return err_set(e, "%s: watch listener", lst->label);
+	lst->fd = TAKE_FD(fd);
+	lst->next = r->listeners;
+	r->listeners = TAKE_PTR(lst);
+	log_debug("%s: serving", r->listeners->label);
+	return 0;
+}
+
+void relay_free(struct relay *r)
+{
+	if (!r)
+		return;
+	while (r->conns) {
+		struct conn *c = r->conns;
+
+		conn_end(c, true);
+		free(c);
+	}
+	while (r->listeners) {
+		struct listener *lst = r->listeners;
+
+		r->listeners = lst->next;
+		loop_del(r->loop, &lst->src);
+		close(lst->fd);
+		free(lst);
+	}
+	loop_del(r->loop, &r->timer);
+	close(r->timer_fd);
+	free(r);
+}
+
+void relay_get_stats(const struct relay *r, struct relay_stats *ret)
+{
+	*ret = r->stats;
+}

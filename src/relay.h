@@ -1,0 +1,54 @@
+/* relay.h: the forwards of link mode `none`: listeners made inside the cage netns, served on
+ * the supervisor's loop by connecting to each forward's target from the supervisor's own
+ * netns and splicing bytes both ways. A forward with isolate_streams speaks SOCKS5 to the
+ * in-cage client and gives every connection fresh random credentials upstream. */
+#pragma once
+
+#include <stdint.h>
+
+#include "loop.h"
+#include "policy.h"
+
+struct relay;
+
+/*
+ * The relay serves forwards on loop L (level-triggered sources; connections end through
+ * loop_defer_free). At -v (log_max_level LOG_DEBUG) it logs each connection and its end.
+ *
+ * Process-wide effects, once per call:
+ *  - RLIMIT_NOFILE's soft limit is raised to the hard limit (each connection holds up to
+ *    six fds: two sockets and a pipe each way).
+ *  - SIGPIPE is set to SIG_IGN: splice(2) to a socket whose peer has gone raises SIGPIPE
+ *    (there is no MSG_NOSIGNAL for it).
+ * Both are inherited by processes forked later, and SIG_IGN survives execve(2): one that
+ * execs a command must restore SIGPIPE to SIG_DFL first (and may lower the fd limit).
+ * Returns 0 or a negative errno (err_set).
+ */
+int relay_new(struct loop *l, struct relay **ret);
+
+/*
+ * Serve LISTEN_FD (a listening TCP socket made inside the cage netns) as forward F (copied).
+ * The relay takes LISTEN_FD in every case (closed on failure) and makes it non-blocking and
+ * close-on-exec. Every accepted connection is joined to a new connection to F's target,
+ * opened from the supervisor's own netns: TCP (F->target, IPv4 or IPv6) or a unix stream
+ * socket (F->path). If that connect fails, or the SOCKS5 exchange of an isolate_streams
+ * forward does, the in-cage client's connection is reset at once; there is no other path.
+ * Returns 0 or a negative errno (err_set): -EINVAL for a socket that is not listening or a
+ * forward the relay cannot serve (isolate_streams needs a TCP socks5/socks5h target).
+ */
+int relay_add_forward(struct relay *r, int listen_fd, const struct forward *f);
+
+/* Close every listener and connection (open connections are reset, so a peer never takes
+ * a cut stream for a complete one). Call it before loop_free(); NULL is accepted. */
+void relay_free(struct relay *r);
+
+/* Counters, for -v and tests. accepted: connections taken from the listeners; open: being
+ * served now; refused: reset before relaying began (target down, SOCKS5 refusal, no fds or
+ * memory); bytes_up (client → target) and bytes_down (target → client): bytes written to
+ * the destination. With isolate_streams the relay's own SOCKS5 exchange is not counted; the
+ * client's request is not either, but the upstream's reply to it (which reaches the client
+ * through the splice) is. */
+struct relay_stats {
+	uint64_t accepted, open, refused, bytes_up, bytes_down;
+};
+void relay_get_stats(const struct relay *r, struct relay_stats *ret);
