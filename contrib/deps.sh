@@ -3,7 +3,7 @@
 set -e
 PKGS="make gcc clang llvm bpftool pkg-config libmnl-dev libnftnl-dev libbpf-dev libcap-dev
 libyaml-dev libelf-dev zlib1g-dev libcmocka-dev iproute2 nftables tinyproxy curl python3 socat
-procps util-linux"
+procps util-linux wireguard-go wireguard-tools"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -1,7 +1,11 @@
 /* cage.c: the apply sequence, read top to bottom: state record, cgroup, eBPF hooks, the
- * cage's first process (cloned into new namespaces and the cgroup), the veth pair, the host
- * side's address and ruleset, the cage side's links, route and ruleset, then "go". Each step
- * pushes its undo; on failure, and at the end of the run, the undo list runs in reverse. */
+ * cage's first process (cloned into new namespaces and the cgroup; unprivileged, into a new
+ * user namespace too), which opens what must be made inside the cage's netns (its netlink
+ * sockets, the forwards' listeners, the DNS stub's sockets) and hands them over; then the
+ * veth pair, the host side's address and ruleset, the cage side's link, route and ruleset,
+ * the forwards and the DNS stub on the supervisor's loop, then "go". Each step pushes its
+ * undo; on failure, and at the end of the run, the undo list runs in reverse. */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
@@ -9,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,15 +24,26 @@
 #include "cage.h"
 #include "caps.h"
 #include "cgroup.h"
+#include "dns.h"
 #include "log.h"
+#include "loop.h"
 #include "nft.h"
 #include "nl.h"
 #include "ns.h"
+#include "relay.h"
 #include "state.h"
 #include "supervise.h"
 
-const char *const cage_steps[] = {"cgroup",    "bpf",       "clone",    "veth", "host-link",
-				  "host-nft",  "cage-link", "cage-nft", "start", NULL};
+const char *const cage_steps[] = {"cgroup",   "bpf",	 "clone",    "inside", "veth",
+				  "host-link", "host-nft", "cage-link", "cage-nft", "serve",
+				  "start",     NULL};
+
+/* What the cage's first process opens inside the cage's netns and hands over, in order: its
+ * two netlink sockets, the DNS stub's sockets, then one listener per forward. */
+enum { IN_RT, IN_NFT, IN_DNS_UDP, IN_DNS_TCP, IN_FORWARD };
+#define IN_MAX (IN_FORWARD + 64)
+
+DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
 
 struct cage;
 typedef void (*undo_fn)(struct cage *c);
@@ -37,12 +53,19 @@ struct cage {
 	char cgmount[4096];
 	int cgroup_fd;
 	struct bpf_cage *bpf;
-	struct mnl_socket *nl_host, *nft_host;
-	int host_netns_fd, cage_netns_fd;
+	struct mnl_socket *nl_host, *nft_host; /* root only */
+	struct mnl_socket *cage_rt, *cage_nft; /* opened in the cage's netns by its first process */
+	int cage_netns_fd;
 	pid_t pid;
 	int pidfd;
-	int sync_fd; /* write end: one byte says "go", closing it says "give up" */
+	int sync_fd; /* a socketpair: "m" says the user namespace is mapped, "g" says go, and
+		      * the child's sockets come back on it; closing it says "give up" */
 	int err_fd;  /* read end of the child's failure report */
+	int in[IN_MAX]; /* the child's sockets until they are taken over */
+	size_t n_in;
+	struct loop *loop;
+	struct relay *relay;
+	struct dns *dns;
 	bool reaped; /* the cage's first process has exited and been waited for */
 	undo_fn undo[16];
 	size_t n_undo;
@@ -145,6 +168,23 @@ static void undo_child(struct cage *c)
 	if (c->cage_netns_fd >= 0)
 		close(c->cage_netns_fd);
 	c->cage_netns_fd = -1;
+	for (size_t i = 0; i < c->n_in; i++)
+		if (c->in[i] >= 0)
+			close(c->in[i]);
+	c->n_in = 0;
+	if (c->cage_rt)
+		mnl_socket_close(c->cage_rt);
+	if (c->cage_nft)
+		mnl_socket_close(c->cage_nft);
+	c->cage_rt = c->cage_nft = NULL;
+}
+
+static void undo_serve(struct cage *c)
+{
+	relay_free(c->relay);
+	dns_free(c->dns);
+	c->relay = NULL;
+	c->dns = NULL;
 }
 
 static void undo_veth(struct cage *c)
@@ -184,7 +224,7 @@ static _Noreturn void command_exec(const struct plan *p, int err_fd, const sigse
 		r = err_set(negative_errno(), "close inherited file descriptors");
 		child_fail(err_fd, 125, r);
 	}
-	r = caps_become(p->uid, p->gid, p->user);
+	r = caps_become(p->uid, p->gid, p->user, p->userns);
 	if (r < 0)
 		child_fail(err_fd, 125, r);
 	sigprocmask(SIG_SETMASK, oldmask, NULL);
@@ -207,29 +247,202 @@ static void close_all_but(int a, int b)
 	(void)syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0U);
 }
 
-/* The cage's pid 1: sets up the mount side, starts the command, forwards signals to it and
- * reaps orphans, then exits with the command's status (everything else in the pid namespace
- * dies with it). */
-static _Noreturn void child_main(struct cage *c, int sync_rd, int err_wr, const sigset_t *oldmask)
+static int write_sysctl(const char *path, const char *value)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, value, strlen(value)) < 0)
+		return err_set(negative_errno(), "write %s", path);
+	return 0;
+}
+
+static int listen_on(const struct endpoint *e, int type, int *ret)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	int one = 1, fd;
+	char a[ADDR_STR_MAX];
+
+	if (e->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(e->port);
+		sin->sin_addr = e->ip.v4;
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(e->port);
+		sin6->sin6_addr = e->ip.v6;
+		len = sizeof(*sin6);
+	}
+	fd = socket(e->family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return err_set(negative_errno(), "socket for %s", addr_format(e, a, sizeof(a)));
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 4096) < 0)) {
+		int r = negative_errno();
+
+		close(fd);
+		return err_set(r, "listen on %s in the cage", addr_format(e, a, sizeof(a)));
+	}
+	*ret = fd;
+	return 0;
+}
+
+/* In the cage's netns, before anything of the user's runs: lo up, IPv6 off where nothing
+ * needs it, and the sockets the supervisor serves the cage with. */
+static int open_inside(const struct plan *p, int *in, size_t *n)
+{
+	struct endpoint dns = {.family = AF_INET, .port = DNS_STUB_PORT};
+	struct mnl_socket *rt = NULL, *nft = NULL;
+	bool v6_listen = false;
+	int r;
+
+	*n = 0;
+	for (size_t i = 0; i < p->n_forwards; i++)
+		v6_listen |= p->forwards[i].listen.family == AF_INET6;
+	r = nl_open(NETLINK_ROUTE, &rt);
+	if (r == 0)
+		r = nl_link_up(rt, 1); /* lo is ifindex 1 in every netns */
+	if (r == 0)
+		r = nl_open(NETLINK_NETFILTER, &nft);
+	if (r < 0)
+		goto fail;
+	/* /proc/sys/net is the opener's netns's. "default" covers the veth end that arrives
+	 * later; "all" would take ::1 from lo too, which a [::1] forward needs. */
+	if (!p->ipv6) {
+		if (!v6_listen)
+			r = write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+		if (r == 0)
+			r = write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+		if (r < 0)
+			goto fail;
+	}
+	in[(*n)++] = mnl_socket_get_fd(rt);
+	in[(*n)++] = mnl_socket_get_fd(nft);
+
+	inet_pton(AF_INET, DNS_STUB_ADDR, &dns.ip.v4);
+	r = listen_on(&dns, SOCK_DGRAM, &in[*n]);
+	if (r < 0)
+		return r;
+	(*n)++;
+	r = listen_on(&dns, SOCK_STREAM, &in[*n]);
+	if (r < 0)
+		return r;
+	(*n)++;
+	for (size_t i = 0; i < p->n_forwards; i++) {
+		r = listen_on(&p->forwards[i].listen, SOCK_STREAM, &in[*n]);
+		if (r < 0)
+			return r;
+		(*n)++;
+	}
+	/* rt and nft stay open through their fds in in[]; the wrappers are not needed. */
+	return 0;
+fail:
+	if (rt)
+		mnl_socket_close(rt);
+	if (nft)
+		mnl_socket_close(nft);
+	return r;
+}
+
+static int send_fds(int sock, const int *fds, size_t n)
+{
+	char data = 'i';
+	struct iovec iov = {.iov_base = &data, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IN_MAX)];
+		struct cmsghdr align;
+	} u = {0};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = CMSG_SPACE(sizeof(int) * n)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1)
+		return err_set(negative_errno(), "hand the cage's sockets over");
+	return 0;
+}
+
+static int recv_fds(int sock, int *fds, size_t want)
+{
+	char data;
+	struct iovec iov = {.iov_base = &data, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IN_MAX)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return err_set(negative_errno(), "receive the cage's sockets");
+	if (n == 0)
+		return -ECHILD; /* the child gave up: its report says why */
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int) * want) ||
+	    (msg.msg_flags & MSG_CTRUNC)) {
+		if (cm && cm->cmsg_type == SCM_RIGHTS) {
+			size_t got = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < got; i++)
+				close(((int *)CMSG_DATA(cm))[i]);
+		}
+		return err_set(-EPROTO, "receive the cage's sockets: not what was expected");
+	}
+	memcpy(fds, CMSG_DATA(cm), sizeof(int) * want);
+	return 0;
+}
+
+/* The cage's pid 1: opens the cage's sockets and hands them over, sets up the mount side,
+ * starts the command, forwards signals to it and reaps orphans, then exits with the
+ * command's status (everything else in the pid namespace dies with it). */
+static _Noreturn void child_main(struct cage *c, int sock, int err_wr, const sigset_t *oldmask)
 {
 	const struct plan *p = c->plan;
+	int in[IN_MAX];
+	size_t n_in = 0;
 	sigset_t set;
 	pid_t cmd;
 	char go;
 	int r;
 
-	/* If the supervisor dies, so does the cage. Closing the sync pipe covers a death
-	 * before this line: the read below then sees EOF instead of "go". */
+	/* If the supervisor dies, so does the cage. Closing the socket covers a death before
+	 * this line: the reads below then see EOF instead of "m" or "g". */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(125);
-	close_all_but(sync_rd, err_wr);
-	if (read(sync_rd, &go, 1) != 1)
+	close_all_but(sock, err_wr);
+	/* Unprivileged, nothing works in the new user namespace until it is mapped. */
+	if (read(sock, &go, 1) != 1 || go != 'm')
 		_exit(125);
-	close(sync_rd);
+	r = fault("inside");
+	if (r == 0)
+		r = open_inside(p, in, &n_in);
+	if (r == 0)
+		r = send_fds(sock, in, n_in);
+	if (r < 0)
+		child_fail(err_wr, 125, r);
+	for (size_t i = 0; i < n_in; i++)
+		close(in[i]);
+	if (read(sock, &go, 1) != 1 || go != 'g')
+		_exit(125);
+	close(sock);
 
 	r = fault("start");
 	if (r == 0)
-		r = ns_setup_cage(p->name);
+		r = ns_setup_cage(p);
 	if (r < 0)
 		child_fail(err_wr, 125, r);
 
@@ -245,7 +458,7 @@ static _Noreturn void child_main(struct cage *c, int sync_rd, int err_wr, const 
 	close(err_wr);
 
 	/* pid 1 keeps no capabilities either. */
-	if (caps_become(p->uid, p->gid, p->user) < 0)
+	if (caps_become(p->uid, p->gid, p->user, p->userns) < 0)
 		kill(cmd, SIGKILL);
 
 	for (;;) {
@@ -272,68 +485,130 @@ static _Noreturn void child_main(struct cage *c, int sync_rd, int err_wr, const 
 	}
 }
 
+/* Unprivileged: the new user namespace maps the invoking user (and group) to itself, and
+ * nothing else; setgroups is denied first, as the kernel requires of an unprivileged map. */
+static int map_userns(pid_t pid)
+{
+	char path[64], map[64];
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+	r = write_sysctl(path, "deny");
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)geteuid(), (unsigned)geteuid());
+	r = write_sysctl(path, map);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)getegid(), (unsigned)getegid());
+	return write_sysctl(path, map);
+}
+
 static int step_clone(struct cage *c, const sigset_t *oldmask)
 {
-	int sync[2], errp[2];
+	const struct plan *p = c->plan;
+	int sock[2], errp[2];
 	struct clone_args args = {0};
 	long pid;
 	int pidfd = -1;
 	char path[64];
 
-	if (pipe2(sync, O_CLOEXEC) < 0)
-		return err_set(negative_errno(), "pipe");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
+		return err_set(negative_errno(), "socketpair");
 	if (pipe2(errp, O_CLOEXEC) < 0) {
 		int r = negative_errno();
 
-		close(sync[0]);
-		close(sync[1]);
+		close(sock[0]);
+		close(sock[1]);
 		return err_set(r, "pipe");
 	}
 
 	args.flags = CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-		     CLONE_INTO_CGROUP | CLONE_PIDFD;
+		     CLONE_PIDFD;
+	/* Cloned straight into the cage's cgroup: the hooks hold from its first instruction. */
+	if (p->userns)
+		args.flags |= CLONE_NEWUSER;
+	else
+		args.flags |= CLONE_INTO_CGROUP;
 	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	args.exit_signal = SIGCHLD;
-	args.cgroup = (uint64_t)c->cgroup_fd;
+	args.cgroup = p->userns ? 0 : (uint64_t)c->cgroup_fd;
 
-	/* Cloned straight into the cage's cgroup: the hooks hold from its first instruction. */
 	pid = syscall(SYS_clone3, &args, sizeof(args));
 	if (pid < 0) {
 		int r = negative_errno();
 
-		close(sync[0]);
-		close(sync[1]);
+		close(sock[0]);
+		close(sock[1]);
 		close(errp[0]);
 		close(errp[1]);
+		if (p->userns && (r == -EPERM || r == -ENOSPC))
+			return err_set(r, "make a user namespace (unprivileged user namespaces "
+					  "may be off here: sysctl user.max_user_namespaces, "
+					  "kernel.unprivileged_userns_clone)");
 		return err_set(r, "start the cage's first process (clone3)");
 	}
 	if (pid == 0) {
-		close(sync[1]);
+		close(sock[0]);
 		close(errp[0]);
-		child_main(c, sync[0], errp[1], oldmask);
+		child_main(c, sock[1], errp[1], oldmask);
 	}
 
-	close(sync[0]);
+	close(sock[1]);
 	close(errp[1]);
 	c->pid = (pid_t)pid;
 	c->pidfd = pidfd;
-	c->sync_fd = sync[1];
+	c->sync_fd = sock[0];
 	c->err_fd = errp[0];
 	undo_push(c, undo_child);
 
-	snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
-	c->cage_netns_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (c->cage_netns_fd < 0)
-		return err_set(negative_errno(), "open the cage's netns");
+	if (!p->userns) {
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+		c->cage_netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (c->cage_netns_fd < 0)
+			return err_set(negative_errno(), "open the cage's netns");
+	}
 	return 0;
 }
 
-static int write_sysctl(const char *path, const char *value)
+/* Let the child open the cage's sockets, and take them. */
+static int step_inside(struct cage *c)
 {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	const struct plan *p = c->plan;
+	size_t want = IN_FORWARD + p->n_forwards;
+	int r;
 
-	if (fd < 0 || write(fd, value, strlen(value)) < 0)
-		return err_set(negative_errno(), "write %s", path);
+	if (p->userns) {
+		r = map_userns(c->pid);
+		if (r < 0)
+			return r;
+	}
+	if (send(c->sync_fd, "m", 1, MSG_NOSIGNAL) != 1)
+		return err_set(negative_errno(), "start the cage");
+	r = recv_fds(c->sync_fd, c->in, want);
+	if (r == -ECHILD) {
+		struct child_report rep;
+
+		/* The child failed before handing anything over; its report says why. */
+		if (read(c->err_fd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep)) {
+			rep.msg[sizeof(rep.msg) - 1] = '\0';
+			return err_set(rep.err, "%s", rep.msg);
+		}
+		return err_set(-ECHILD, "the cage's first process ended before it was ready");
+	}
+	if (r < 0)
+		return r;
+	c->n_in = want;
+	c->cage_rt = mnl_socket_fdopen(c->in[IN_RT]);
+	if (!c->cage_rt)
+		return err_set(negative_errno(), "take the cage's netlink socket");
+	c->in[IN_RT] = -1;
+	c->cage_nft = mnl_socket_fdopen(c->in[IN_NFT]);
+	if (!c->cage_nft)
+		return err_set(negative_errno(), "take the cage's netlink socket");
+	c->in[IN_NFT] = -1;
 	return 0;
 }
 
@@ -372,51 +647,13 @@ static int step_host_link(struct cage *c)
 	return nl_link_up(c->nl_host, idx);
 }
 
-/* Open netlink sockets that live in the cage's netns: a socket belongs to the netns it was
- * created in, so enter the cage's netns, open them, and come straight back. */
-static int open_cage_sockets(struct cage *c, struct mnl_socket **ret_rt,
-			     struct mnl_socket **ret_nft)
-{
-	int r, back;
-
-	if (setns(c->cage_netns_fd, CLONE_NEWNET) < 0)
-		return err_set(negative_errno(), "enter the cage's netns");
-	r = nl_open(NETLINK_ROUTE, ret_rt);
-	if (r == 0) {
-		r = nl_open(NETLINK_NETFILTER, ret_nft);
-		if (r < 0) {
-			mnl_socket_close(*ret_rt);
-			*ret_rt = NULL;
-		}
-	}
-	/* /proc/sys/net is resolved in the opener's netns, so IPv6 is switched off here. */
-	if (r == 0 && !c->plan->ipv6) {
-		r = write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
-		if (r == 0)
-			r = write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	}
-	back = setns(c->host_netns_fd, CLONE_NEWNET);
-	if (back < 0) {
-		/* Staying in the wrong netns would make every later step lie; give up hard. */
-		abort();
-	}
-	if (r < 0 && *ret_rt) {
-		mnl_socket_close(*ret_rt);
-		mnl_socket_close(*ret_nft);
-		*ret_rt = *ret_nft = NULL;
-	}
-	return r;
-}
-
-static int step_cage_link(struct cage *c, struct mnl_socket *rt)
+static int step_cage_link(struct cage *c)
 {
 	const struct plan *p = c->plan;
+	struct mnl_socket *rt = c->cage_rt;
 	unsigned idx;
 	int r;
 
-	r = nl_link_up(rt, 1); /* lo is ifindex 1 in every netns */
-	if (r < 0)
-		return r;
 	r = nl_link_index(rt, p->cage_if, &idx);
 	if (r < 0)
 		return r;
@@ -437,93 +674,126 @@ static int step_cage_link(struct cage *c, struct mnl_socket *rt)
 	return r;
 }
 
-DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
+/* The forwards and the DNS stub, on the loop the supervisor runs while the cage lives. */
+static int step_serve(struct cage *c)
+{
+	const struct plan *p = c->plan;
+	int r;
+
+	r = relay_new(c->loop, &c->relay);
+	if (r == 0)
+		r = dns_new(c->loop, c->in[IN_DNS_UDP], c->in[IN_DNS_TCP], p->dns, p->n_dns,
+			    log_max_level >= LOG_DEBUG, &c->dns);
+	undo_push(c, undo_serve);
+	if (r < 0)
+		return r;
+	c->in[IN_DNS_UDP] = c->in[IN_DNS_TCP] = -1;
+	for (size_t i = 0; i < p->n_forwards; i++) {
+		r = relay_add_forward(c->relay, c->in[IN_FORWARD + i], &p->forwards[i]);
+		c->in[IN_FORWARD + i] = -1; /* the relay has it, whatever happened */
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
 
 static int apply(struct cage *c, const sigset_t *oldmask)
 {
 	const struct plan *p = c->plan;
 	struct cage_state st;
-	_cleanup_(mnl_socket_closep) struct mnl_socket *cage_rt = NULL;
-	_cleanup_(mnl_socket_closep) struct mnl_socket *cage_nft = NULL;
 	int r;
 
-	r = state_from_plan(p, &st);
-	if (r < 0)
-		return r;
-	r = state_create(&st);
-	if (r == -EEXIST)
-		return err_invalid("a cage named \"%s\" exists (see %s/%s; if its run crashed, "
-				   "`sluice gc` removes it)",
-				   p->name, STATE_DIR, p->name);
-	if (r < 0)
-		return r;
-	undo_push(c, undo_state);
+	/* Unprivileged, nothing is made outside the cage's own namespaces (no cgroup, no host
+	 * link or table): nothing there for gc to find, so no record either. */
+	if (!p->userns) {
+		r = state_from_plan(p, &st);
+		if (r < 0)
+			return r;
+		r = state_create(&st);
+		if (r == -EEXIST)
+			return err_invalid("a cage named \"%s\" exists (see %s/%s; if its run "
+					   "crashed, `sluice gc` removes it)",
+					   p->name, STATE_DIR, p->name);
+		if (r < 0)
+			return r;
+		undo_push(c, undo_state);
 
-	r = fault("cgroup");
-	if (r == 0)
-		r = cgroup_create(c->cgmount, p->cgroup, &c->cgroup_fd);
-	if (r < 0)
-		return r;
-	undo_push(c, undo_cgroup);
+		r = fault("cgroup");
+		if (r == 0)
+			r = cgroup_create(c->cgmount, p->cgroup, &c->cgroup_fd);
+		if (r < 0)
+			return r;
+		undo_push(c, undo_cgroup);
 
-	r = fault("bpf");
-	if (r == 0)
-		r = bpf_cage_attach(c->cgroup_fd, p->allowed, p->n_allowed, &c->bpf);
-	if (r < 0)
-		return r;
-	undo_push(c, undo_bpf);
+		r = fault("bpf");
+		if (r == 0)
+			r = bpf_cage_attach(c->cgroup_fd, p->allowed, p->n_allowed, &c->bpf);
+		if (r < 0)
+			return r;
+		undo_push(c, undo_bpf);
+	}
 
 	r = fault("clone");
 	if (r == 0)
 		r = step_clone(c, oldmask);
+	if (r == 0)
+		r = step_inside(c);
 	if (r < 0)
 		return r;
 
-	r = fault("veth");
-	if (r == 0)
-		r = nl_veth_add(c->nl_host, p->host_if, p->cage_if, c->cage_netns_fd);
-	if (r == -EEXIST && !state_link_in_use(p->host_if, p->name)) {
-		/* The pair of an earlier cage of this name, whose netns the kernel has not
-		 * finished tearing down yet (that happens after the run returns): ours now. */
-		log_debug("removing %s, left by an earlier cage \"%s\"", p->host_if, p->name);
-		r = nl_link_del(c->nl_host, p->host_if);
-		if (r == 0 || r == -ENODEV)
+	if (p->link == LINK_VETH) {
+		r = fault("veth");
+		if (r == 0)
 			r = nl_veth_add(c->nl_host, p->host_if, p->cage_if, c->cage_netns_fd);
+		if (r == -EEXIST && !state_link_in_use(p->host_if, p->name)) {
+			/* The pair of an earlier cage of this name, whose netns the kernel has
+			 * not finished tearing down yet (that happens after the run returns). */
+			log_debug("removing %s, left by an earlier cage \"%s\"", p->host_if,
+				  p->name);
+			r = nl_link_del(c->nl_host, p->host_if);
+			if (r == 0 || r == -ENODEV)
+				r = nl_veth_add(c->nl_host, p->host_if, p->cage_if,
+						c->cage_netns_fd);
+		}
+		if (r < 0)
+			return r;
+		undo_push(c, undo_veth);
+
+		r = fault("host-link");
+		if (r == 0)
+			r = step_host_link(c);
+		if (r < 0)
+			return r;
+
+		r = fault("host-nft");
+		if (r == 0)
+			r = nft_load_host(c->nft_host, p);
+		if (r < 0)
+			return r;
+		undo_push(c, undo_host_nft);
+
+		r = fault("cage-link");
+		if (r == 0)
+			r = step_cage_link(c);
+		if (r < 0)
+			return r;
 	}
-	if (r < 0)
-		return r;
-	undo_push(c, undo_veth);
-
-	r = fault("host-link");
-	if (r == 0)
-		r = step_host_link(c);
-	if (r < 0)
-		return r;
-
-	r = fault("host-nft");
-	if (r == 0)
-		r = nft_load_host(c->nft_host, p);
-	if (r < 0)
-		return r;
-	undo_push(c, undo_host_nft);
-
-	r = fault("cage-link");
-	if (r == 0)
-		r = open_cage_sockets(c, &cage_rt, &cage_nft);
-	if (r == 0)
-		r = step_cage_link(c, cage_rt);
-	if (r < 0)
-		return r;
 
 	r = fault("cage-nft");
 	if (r == 0)
-		r = nft_load_cage(cage_nft, p);
+		r = nft_load_cage(c->cage_nft, p);
+	if (r < 0)
+		return r;
+
+	r = fault("serve");
+	if (r == 0)
+		r = step_serve(c);
 	if (r < 0)
 		return r;
 
 	/* Everything holds: let the cage's first process go on. */
 	trace("go");
-	if (write(c->sync_fd, "g", 1) != 1)
+	if (send(c->sync_fd, "g", 1, MSG_NOSIGNAL) != 1)
 		return err_set(negative_errno(), "start the cage");
 	close(c->sync_fd);
 	c->sync_fd = -1;
@@ -535,7 +805,6 @@ int cage_run(const struct plan *p, int *ret_status)
 	struct cage c = {
 		.plan = p,
 		.cgroup_fd = -1,
-		.host_netns_fd = -1,
 		.cage_netns_fd = -1,
 		.pidfd = -1,
 		.sync_fd = -1,
@@ -546,17 +815,25 @@ int cage_run(const struct plan *p, int *ret_status)
 	sigset_t set, oldmask;
 	int r;
 
-	r = cgroup_find_mount(c.cgmount, sizeof(c.cgmount));
+	if (!p->userns) {
+		r = cgroup_find_mount(c.cgmount, sizeof(c.cgmount));
+		if (r < 0)
+			return r;
+	}
+	r = loop_new(&c.loop);
 	if (r < 0)
 		return r;
-	c.host_netns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (c.host_netns_fd < 0)
-		return err_set(negative_errno(), "open /proc/self/ns/net");
-	r = nl_open(NETLINK_ROUTE, &c.nl_host);
-	if (r == 0)
-		r = nl_open(NETLINK_NETFILTER, &c.nft_host);
-	if (r < 0)
-		goto out;
+	if (p->link == LINK_VETH) {
+		r = nl_open(NETLINK_ROUTE, &c.nl_host);
+		if (r == 0)
+			r = nl_open(NETLINK_NETFILTER, &c.nft_host);
+		if (r < 0)
+			goto out;
+	}
+	if (log_max_level >= LOG_DEBUG) {
+		log_debug("enforcement layers of this run:");
+		plan_print_layers(p, stderr, "sluice:   ");
+	}
 
 	/* Signals wait in a signalfd from here on: a ^C during setup unwinds cleanly. */
 	supervise_signals(&set);
@@ -564,7 +841,7 @@ int cage_run(const struct plan *p, int *ret_status)
 
 	r = apply(&c, &oldmask);
 	if (r == 0) {
-		r = supervise(c.pid, c.pidfd, c.err_fd, ret_status, &rep, &reported);
+		r = supervise(c.loop, c.pidfd, c.err_fd, ret_status, &rep, &reported);
 		if (r == 0 && reported) {
 			/* The failure happened inside the cage, before the command ran (125),
 			 * or in exec'ing it (126/127): say what it was. */
@@ -585,7 +862,7 @@ out:
 		mnl_socket_close(c.nl_host);
 	if (c.nft_host)
 		mnl_socket_close(c.nft_host);
-	close(c.host_netns_fd);
+	loop_free(c.loop);
 	return r;
 }
 
@@ -601,12 +878,12 @@ int cage_remove_leftovers(const struct cage_state *s, const char *cgroup_mount)
 
 	/* Links and tables live in the netns the run was started from. */
 	if (s->netns == state_current_netns()) {
-		if (nl_open(NETLINK_ROUTE, &rt) == 0) {
+		if (s->host_if[0] && nl_open(NETLINK_ROUTE, &rt) == 0) {
 			r = nl_link_del(rt, s->host_if);
 			if (r < 0 && r != -ENODEV && ret == 0)
 				ret = r;
 		}
-		if (nl_open(NETLINK_NETFILTER, &nft) == 0) {
+		if (s->host_table[0] && nl_open(NETLINK_NETFILTER, &nft) == 0) {
 			r = nft_delete_table(nft, s->host_table);
 			if (r < 0 && r != -ENOENT && ret == 0)
 				ret = r;

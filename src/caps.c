@@ -11,7 +11,7 @@
 
 DEFINE_CLEANUP_FUNC(void, cap_free)
 
-int caps_become(uid_t uid, gid_t gid, const char *user)
+int caps_become(uid_t uid, gid_t gid, const char *user, bool userns)
 {
 	_cleanup_(cap_freep) void *empty = NULL;
 	cap_t caps;
@@ -28,9 +28,9 @@ int caps_become(uid_t uid, gid_t gid, const char *user)
 		  0, 0, 0) < 0)
 		return err_set(negative_errno(), "set securebits");
 
-	if (user && *user && initgroups(user, gid) < 0)
+	if (!userns && user && *user && initgroups(user, gid) < 0)
 		return err_set(negative_errno(), "set supplementary groups of %s", user);
-	if ((!user || !*user) && setgroups(0, NULL) < 0)
+	if (!userns && (!user || !*user) && setgroups(0, NULL) < 0)
 		return err_set(negative_errno(), "clear supplementary groups");
 	if (setresgid(gid, gid, gid) < 0)
 		return err_set(negative_errno(), "set gid %u", (unsigned)gid);

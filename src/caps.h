@@ -2,8 +2,11 @@
  * effective, permitted and inheritable sets empty, no_new_privs, as the chosen user. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* Switch to uid/gid (with user's supplementary groups) and drop every capability.
- * Must run while the process still has CAP_SETPCAP, CAP_SETUID and CAP_SETGID. */
-int caps_become(uid_t uid, gid_t gid, const char *user);
+ * Must run while the process still has CAP_SETPCAP, CAP_SETUID and CAP_SETGID. In a user
+ * namespace (USERNS) groups cannot be changed (setgroups is denied there): the invoking
+ * user's stay. */
+int caps_become(uid_t uid, gid_t gid, const char *user, bool userns);

@@ -24,8 +24,12 @@ int cmd_run(int argc, char **argv)
 		log_error("%s", err_message(r));
 		return EXIT_SLUICE;
 	}
-	log_debug("cage %s: veth %s, table inet %s, cgroup %s", p.name, p.host_if, p.host_table,
-		  p.cgroup);
+	if (p.link == LINK_VETH)
+		log_debug("cage %s: link veth %s, host table inet %s, cgroup %s", p.name, p.host_if,
+			  p.host_table, p.cgroup);
+	else
+		log_debug("cage %s: link none, %zu forward(s), cgroup %s", p.name, p.n_forwards,
+			  p.userns ? "none (unprivileged)" : p.cgroup);
 	r = cage_run(&p, &status);
 	if (r < 0) {
 		log_error("cage \"%s\": %s", p.name, err_message(r));

@@ -11,9 +11,22 @@ const char options_help[] =
 	"  -p, --profile FILE|NAME  read a profile (NAME: ./profiles/NAME.yaml, then\n"
 	"                           /etc/sluice/NAME.yaml); options given here override it\n"
 	"  -n, --name NAME          the cage's name (default: from the command)\n"
-	"      --link veth          the cage's link (veth is the one mode in this version)\n"
+	"      --link none|veth     the cage's link: none (default: lo only, the way out\n"
+	"                           is forwards; works without root) or veth (a routed\n"
+	"                           link to this host; needs root)\n"
 	"      --proxy URL          the one way out: http://, socks5:// or socks5h://\n"
-	"                           host:port; sets the proxy variables in the cage\n"
+	"                           host:port; sets the proxy variables in the cage. A\n"
+	"                           loopback proxy (any proxy with link none) is served\n"
+	"                           by a forward at 127.0.0.1 on the same port\n"
+	"  -f, --forward LISTEN=TARGET\n"
+	"                           serve LISTEN in the cage (PORT, 127.0.0.1:PORT or\n"
+	"                           [::1]:PORT) by connecting to TARGET from here:\n"
+	"                           host:port, [v6]:port, /path/to/unix.sock, or\n"
+	"                           socks5h://host:port[,isolate_streams] (repeatable)\n"
+	"      --isolate-streams    give each connection through the socks5 proxy fresh\n"
+	"                           credentials (Tor's per-stream circuits)\n"
+	"  -d, --dns NAME=ADDR      NAME resolves to ADDR in the cage (repeatable); all\n"
+	"                           other names but proxy.internal are NXDOMAIN\n"
 	"  -a, --allow ADDR         also allow ADDR: host:port, [v6]:port, udp:host:port\n"
 	"                           or /ip4/A/tcp/P (repeatable)\n"
 	"  -e, --env K=V            set K in the command's environment (repeatable)\n"
@@ -23,7 +36,7 @@ const char options_help[] =
 	"  -v, --verbose            say what is done, step by step\n"
 	"  -h, --help               this help\n";
 
-enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL };
+enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE };
 
 static const struct option longopts[] = {
 	{"profile", required_argument, NULL, 'p'}, {"name", required_argument, NULL, 'n'},
@@ -31,10 +44,12 @@ static const struct option longopts[] = {
 	{"allow", required_argument, NULL, 'a'},     {"env", required_argument, NULL, 'e'},
 	{"user", required_argument, NULL, 'u'},      {"pool", required_argument, NULL, OPT_POOL},
 	{"verbose", no_argument, NULL, 'v'},         {"help", no_argument, NULL, 'h'},
+	{"forward", required_argument, NULL, 'f'},   {"dns", required_argument, NULL, 'd'},
+	{"isolate-streams", no_argument, NULL, OPT_ISOLATE},
 	{0},
 };
 
-static const char shortopts[] = "+p:n:a:e:u:vh";
+static const char shortopts[] = "+p:n:a:e:u:f:d:vh";
 
 int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 {
@@ -98,6 +113,17 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 		case OPT_POOL:
 			what = "--pool";
 			r = policy_set_pool(p, optarg, err, sizeof(err));
+			break;
+		case 'f':
+			what = "--forward";
+			r = policy_add_forward(p, optarg, err, sizeof(err));
+			break;
+		case 'd':
+			what = "--dns";
+			r = policy_add_dns(p, optarg, err, sizeof(err));
+			break;
+		case OPT_ISOLATE:
+			p->isolate_streams = true;
 			break;
 		case 'v':
 			p->verbose = true;

@@ -191,14 +191,12 @@ static int plan_env(const struct policy *pol, char *const *environ_in, const str
 		r = env_add(env, &n, "LOGNAME", id->user);
 	if (r == 0 && id->shell)
 		r = env_add(env, &n, "SHELL", id->shell);
-	if (r == 0 && pol->has_proxy) {
+	if (r == 0 && p->proxy_url[0]) {
 		static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
 						   "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
-		char url[ADDR_STR_MAX + 16];
 
-		addr_format_url(&pol->proxy, url, sizeof(url));
 		for (size_t i = 0; i < ARRAY_SIZE(vars) && r == 0; i++)
-			r = env_add(env, &n, vars[i], url);
+			r = env_add(env, &n, vars[i], p->proxy_url);
 		if (r == 0)
 			r = env_add(env, &n, "no_proxy", "localhost,127.0.0.1,::1");
 		if (r == 0)
@@ -247,39 +245,71 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 
 	snprintf(p.name, sizeof(p.name), "%s", pol->name);
 	p.link = pol->link;
-	snprintf(p.cgroup, sizeof(p.cgroup), "sluice/%s", p.name);
-	plan_host_ifname(p.name, facts->nonce, p.host_if);
-	snprintf(p.cage_if, sizeof(p.cage_if), "eth0");
+	p.userns = facts->unprivileged;
+	if (p.userns && p.link != LINK_NONE)
+		return err_invalid("link veth needs root (CAP_NET_ADMIN in this host's network "
+				   "namespace, to make the pair and its rules): run with sudo, or "
+				   "use link none with forwards, which works without");
+	if (!p.userns)
+		snprintf(p.cgroup, sizeof(p.cgroup), "sluice/%s", p.name);
 	snprintf(p.cage_table, sizeof(p.cage_table), "sluice");
-	snprintf(p.host_table, sizeof(p.host_table), "sluice_");
-	for (size_t i = 0, o = 7; p.name[i] && o < sizeof(p.host_table) - 1; i++, o++)
-		p.host_table[o] = isalnum((unsigned char)p.name[i]) ? p.name[i] : '_';
 
-	r = plan_subnet(p.name, &pol->pool, facts->taken, facts->n_taken, &net);
-	if (r < 0) {
-		char pool[INET_ADDRSTRLEN];
+	if (p.link == LINK_VETH) {
+		plan_host_ifname(p.name, facts->nonce, p.host_if);
+		snprintf(p.cage_if, sizeof(p.cage_if), "eth0");
+		snprintf(p.host_table, sizeof(p.host_table), "sluice_");
+		for (size_t i = 0, o = 7; p.name[i] && o < sizeof(p.host_table) - 1; i++, o++)
+			p.host_table[o] = isalnum((unsigned char)p.name[i]) ? p.name[i] : '_';
 
-		inet_ntop(AF_INET, &pol->pool.base, pool, sizeof(pool));
-		return err_invalid("no free /30 left in the subnet pool %s/%u for cage \"%s\"",
-				   pool, pol->pool.len, p.name);
+		r = plan_subnet(p.name, &pol->pool, facts->taken, facts->n_taken, &net);
+		if (r < 0) {
+			char pool[INET_ADDRSTRLEN];
+
+			inet_ntop(AF_INET, &pol->pool.base, pool, sizeof(pool));
+			return err_invalid("no free /30 left in the subnet pool %s/%u for cage "
+					   "\"%s\"",
+					   pool, pol->pool.len, p.name);
+		}
+		p.host_v4.s_addr = htonl(ntohl(net.s_addr) + 1);
+		p.cage_v4.s_addr = htonl(ntohl(net.s_addr) + 2);
+		p.v4_prefix = 30;
+		plan_subnet6(p.name, &p.host_v6);
+		p.cage_v6 = p.host_v6;
+		p.host_v6.s6_addr[15] = 1;
+		p.cage_v6.s6_addr[15] = 2;
+		p.v6_prefix = 64;
 	}
-	p.host_v4.s_addr = htonl(ntohl(net.s_addr) + 1);
-	p.cage_v4.s_addr = htonl(ntohl(net.s_addr) + 2);
-	p.v4_prefix = 30;
 
 	p.allowed = calloc(pol->n_allow + 1, sizeof(*p.allowed));
-	if (!p.allowed)
+	p.forwards = calloc(pol->n_forward + 1, sizeof(*p.forwards));
+	p.dns = calloc(pol->n_dns + 2, sizeof(*p.dns));
+	if (!p.allowed || !p.forwards || !p.dns) {
+		plan_free(&p);
 		return -ENOMEM;
-	if (pol->has_proxy)
-		add_allowed(&p, facts, &pol->proxy, true);
+	}
+	if (pol->has_proxy) {
+		struct endpoint in_cage = pol->proxy;
+		bool fwd = pol->n_forward && pol->forward[0].is_proxy;
+
+		/* A forwarded proxy is reached at its forward's listener; otherwise by routing. */
+		if (fwd) {
+			in_cage.family = pol->forward[0].listen.family;
+			in_cage.ip = pol->forward[0].listen.ip;
+		} else {
+			add_allowed(&p, facts, &pol->proxy, true);
+		}
+		addr_format_url(&in_cage, p.proxy_url, sizeof(p.proxy_url));
+		snprintf(p.dns[0].name, sizeof(p.dns[0].name), "proxy.internal");
+		p.dns[0].family = in_cage.family;
+		memcpy(&p.dns[0].ip, &in_cage.ip, sizeof(p.dns[0].ip));
+		p.n_dns = 1;
+	}
 	for (size_t i = 0; i < pol->n_allow; i++)
 		add_allowed(&p, facts, &pol->allow[i], false);
-
-	plan_subnet6(p.name, &p.host_v6);
-	p.cage_v6 = p.host_v6;
-	p.host_v6.s6_addr[15] = 1;
-	p.cage_v6.s6_addr[15] = 2;
-	p.v6_prefix = 64;
+	for (size_t i = 0; i < pol->n_forward; i++)
+		p.forwards[p.n_forwards++] = pol->forward[i];
+	for (size_t i = 0; i < pol->n_dns; i++)
+		p.dns[p.n_dns++] = pol->dns[i];
 
 	while (argv && argv[argc])
 		argc++;
@@ -309,6 +339,8 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 void plan_free(struct plan *p)
 {
 	free(p->allowed);
+	free(p->forwards);
+	free(p->dns);
 	strv_free(p->argv);
 	strv_free(p->env);
 	free(p->user);
@@ -325,10 +357,71 @@ void host_facts_free(struct host_facts *f)
 	memset(f, 0, sizeof(*f));
 }
 
+static const char *forward_target(const struct forward *fw, char *buf, size_t len)
+{
+	char a[ADDR_STR_MAX];
+
+	if (fw->kind == TARGET_UNIX)
+		snprintf(buf, len, "unix:%s", fw->path);
+	else if (fw->target.scheme != SCHEME_NONE)
+		snprintf(buf, len, "%s%s", addr_format_url(&fw->target, a, sizeof(a)),
+			 fw->isolate_streams ? " (SOCKS5, fresh credentials per connection)" : "");
+	else
+		snprintf(buf, len, "%s", addr_format(&fw->target, a, sizeof(a)));
+	return buf;
+}
+
+void plan_print_layers(const struct plan *p, FILE *f, const char *indent)
+{
+	if (p->link == LINK_VETH)
+		fprintf(f, "%stopology: lo + one veth, one route (via the host side)\n", indent);
+	else
+		fprintf(f, "%stopology: lo only, no route out; forwards and DNS served from "
+			   "outside\n",
+			indent);
+	if (p->link == LINK_VETH)
+		fprintf(f, "%snftables: table inet %s in the cage, table inet %s on the host\n",
+			indent, p->cage_table, p->host_table);
+	else
+		fprintf(f, "%snftables: table inet %s in the cage\n", indent, p->cage_table);
+	if (p->userns)
+		fprintf(f, "%seBPF: off: cgroup hooks need root (CAP_BPF, CAP_NET_ADMIN and a "
+			   "cgroup of its own), which this run does not have; topology and "
+			   "nftables hold without them\n",
+			indent);
+	else
+		fprintf(f, "%seBPF: cgroup connect4 connect6 sendmsg4 sendmsg6 hooks, EPERM for all "
+			   "but loopback and the allowed endpoints\n",
+			indent);
+	fprintf(f, "%sprocess: no capabilities (all five sets), no_new_privs, /sys and /proc/sys "
+		   "read-only%s\n",
+		indent, p->userns ? ", a user namespace mapping only the invoking user" : "");
+}
+
+void plan_write_hosts(const struct plan *p, FILE *f)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	fprintf(f, "# generated by sluice for cage %s\n", p->name);
+	fprintf(f, "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+		p->name);
+	for (size_t i = 0; i < p->n_dns; i++)
+		fprintf(f, "%s\t%s\n", inet_ntop(p->dns[i].family, &p->dns[i].ip, a, sizeof(a)),
+			p->dns[i].name);
+}
+
+void plan_write_resolv(const struct plan *p, FILE *f)
+{
+	fprintf(f, "# generated by sluice for cage %s: a stub that answers only the names the\n"
+		   "# profile lists; nothing is forwarded\n"
+		   "nameserver %s\noptions edns0 trust-ad\n",
+		p->name, DNS_STUB_ADDR);
+}
+
 void plan_print(const struct plan *p, FILE *f)
 {
 	char h4[INET_ADDRSTRLEN], c4[INET_ADDRSTRLEN], h6[INET6_ADDRSTRLEN], c6[INET6_ADDRSTRLEN];
-	char ep[ADDR_STR_MAX];
+	char ep[ADDR_STR_MAX], tg[ADDR_STR_MAX + 160];
 
 	inet_ntop(AF_INET, &p->host_v4, h4, sizeof(h4));
 	inet_ntop(AF_INET, &p->cage_v4, c4, sizeof(c4));
@@ -336,32 +429,50 @@ void plan_print(const struct plan *p, FILE *f)
 	inet_ntop(AF_INET6, &p->cage_v6, c6, sizeof(c6));
 
 	fprintf(f, "cage %s\n", p->name);
-	fprintf(f, "  cgroup     <cgroup2>/%s\n", p->cgroup);
-	fprintf(f, "  namespaces net mnt pid ipc uts cgroup (new)\n");
-	fprintf(f, "  link       veth %s (host) %s/%u <-> %s (cage) %s/%u\n", p->host_if, h4,
-		p->v4_prefix, p->cage_if, c4, p->v4_prefix);
-	if (p->ipv6)
-		fprintf(f, "             ipv6 %s/%u <-> %s/%u\n", h6, p->v6_prefix, c6,
-			p->v6_prefix);
-	fprintf(f, "  route      default via %s dev %s (the cage's only route)\n", h4, p->cage_if);
-	if (p->ipv6)
-		fprintf(f, "  route6     default via %s dev %s\n", h6, p->cage_if);
+	if (p->userns)
+		fprintf(f, "  cgroup     none (unprivileged run)\n");
 	else
-		fprintf(f, "  ipv6       off in the cage (no allowed endpoint is IPv6)\n");
-	if (!p->n_allowed)
-		fprintf(f, "  allowed    nothing (no egress at all)\n");
+		fprintf(f, "  cgroup     <cgroup2>/%s\n", p->cgroup);
+	fprintf(f, "  namespaces %snet mnt pid ipc uts cgroup (new)\n", p->userns ? "user " : "");
+	if (p->link == LINK_VETH) {
+		fprintf(f, "  link       veth %s (host) %s/%u <-> %s (cage) %s/%u\n", p->host_if,
+			h4, p->v4_prefix, p->cage_if, c4, p->v4_prefix);
+		if (p->ipv6)
+			fprintf(f, "             ipv6 %s/%u <-> %s/%u\n", h6, p->v6_prefix, c6,
+				p->v6_prefix);
+		fprintf(f, "  route      default via %s dev %s (the cage's only route)\n", h4,
+			p->cage_if);
+		if (p->ipv6)
+			fprintf(f, "  route6     default via %s dev %s\n", h6, p->cage_if);
+		else
+			fprintf(f, "  ipv6       off in the cage (no allowed endpoint is IPv6)\n");
+	} else {
+		fprintf(f, "  link       none: lo only\n");
+		fprintf(f, "  route      none (loopback only)\n");
+	}
+	if (p->link == LINK_VETH && !p->n_allowed)
+		fprintf(f, "  allowed    nothing routed\n");
 	for (size_t i = 0; i < p->n_allowed; i++)
 		fprintf(f, "  %-10s %s%s, %s\n", i ? "" : "allowed",
 			addr_format(&p->allowed[i].ep, ep, sizeof(ep)),
 			p->allowed[i].is_proxy ? " (proxy)" : "",
 			p->allowed[i].on_host ? "on this host" : "off-host, forwarded and masqueraded");
-	fprintf(f, "  layers     topology: lo + one veth\n");
-	fprintf(f, "             nftables: table inet %s in the cage, table inet %s on the host\n",
-		p->cage_table, p->host_table);
-	fprintf(f, "             eBPF: cgroup connect4 connect6 sendmsg4 sendmsg6 hooks, "
-		   "EPERM for all but loopback and the allowed endpoints\n");
-	fprintf(f, "             process: no capabilities (all five sets), no_new_privs, "
-		   "/sys and /proc/sys read-only\n");
+	if (!p->n_forwards)
+		fprintf(f, "  forwards   none\n");
+	for (size_t i = 0; i < p->n_forwards; i++)
+		fprintf(f, "  %-10s %s in the cage -> %s%s\n", i ? "" : "forwards",
+			addr_format(&p->forwards[i].listen, ep, sizeof(ep)),
+			forward_target(&p->forwards[i], tg, sizeof(tg)),
+			p->forwards[i].is_proxy ? " (proxy)" : "");
+	fprintf(f, "  dns        stub at %s:%d (udp, tcp); NXDOMAIN for all but:\n", DNS_STUB_ADDR,
+		DNS_STUB_PORT);
+	for (size_t i = 0; i < p->n_dns; i++)
+		fprintf(f, "             %s %s\n", p->dns[i].name,
+			inet_ntop(p->dns[i].family, &p->dns[i].ip, c6, sizeof(c6)));
+	if (!p->n_dns)
+		fprintf(f, "             (no names)\n");
+	fprintf(f, "  layers\n");
+	plan_print_layers(p, f, "             ");
 	if (p->user && *p->user)
 		fprintf(f, "  user       %s (uid %u, gid %u)\n", p->user, (unsigned)p->uid,
 			(unsigned)p->gid);
@@ -377,6 +488,8 @@ void plan_print(const struct plan *p, FILE *f)
 		fprintf(f, "    %s\n", *e);
 	fprintf(f, "\n# nftables, in the cage's netns\n");
 	nft_render_cage(p, f);
-	fprintf(f, "\n# nftables, in the host's netns\n");
-	nft_render_host(p, f);
+	if (p->link == LINK_VETH) {
+		fprintf(f, "\n# nftables, in the host's netns\n");
+		nft_render_host(p, f);
+	}
 }

@@ -31,6 +31,7 @@ struct host_facts {
 	char **live_names; /* names of live cages */
 	size_t n_live_names;
 	uint32_t nonce; /* differs between runs (the supervisor's pid): see plan_host_ifname */
+	bool unprivileged; /* sluice runs without root: a user namespace, no cgroup, no eBPF */
 };
 
 /* An endpoint the cage may reach, and whether it is the host itself or beyond it. */
@@ -44,10 +45,14 @@ struct plan {
 	char name[CAGE_NAME_MAX + 1];
 	enum link_mode link;
 
-	/* cgroup, relative to the cgroup2 mount: "sluice/<name>" */
+	/* Unprivileged: a user namespace maps the invoking user to itself, and neither the
+	 * cgroup nor the eBPF hooks exist (they need root); link none only. */
+	bool userns;
+
+	/* cgroup, relative to the cgroup2 mount: "sluice/<name>"; empty with userns */
 	char cgroup[64];
 
-	/* links */
+	/* links (veth only; empty with link none) */
 	char host_if[IFNAMSIZ]; /* "sl-<8 hex>" in the host netns */
 	char cage_if[IFNAMSIZ]; /* "eth0" in the cage netns */
 	struct in_addr host_v4, cage_v4; /* a /30 from the pool */
@@ -59,6 +64,14 @@ struct plan {
 	struct allowed *allowed; /* proxy first, then --allow in order */
 	size_t n_allowed;
 	bool masquerade; /* some allowed endpoint is off-host */
+
+	/* forwards (the proxy's first, if it has one), served by the supervisor */
+	struct forward *forwards;
+	size_t n_forwards;
+	/* what the DNS stub answers: proxy.internal (when there is a proxy), then the policy's */
+	struct dns_entry *dns;
+	size_t n_dns;
+	char proxy_url[ADDR_STR_MAX + 16]; /* as the cage reaches it; empty: no proxy */
 
 	/* the nftables tables, by name */
 	char cage_table[32]; /* "sluice" (family inet) in the cage netns */
@@ -109,3 +122,11 @@ void host_facts_free(struct host_facts *f);
 
 /* Print the plan for `sluice check` (names, addresses, routes, nft text, hooks, env). */
 void plan_print(const struct plan *p, FILE *f);
+
+/* The enforcement layers of a run, one line each: "topology: ...", "nftables: ...",
+ * "eBPF: ..." (or why it is off), "process: ...". For check and -v. */
+void plan_print_layers(const struct plan *p, FILE *f, const char *indent);
+
+/* The cage's /etc/hosts and /etc/resolv.conf, generated from the plan. */
+void plan_write_hosts(const struct plan *p, FILE *f);
+void plan_write_resolv(const struct plan *p, FILE *f);

@@ -15,6 +15,8 @@
  * command's environment exceed the kernel's argument+environment limit on its own. */
 #define POLICY_ENV_ENTRY_MAX 32768
 #define POLICY_USER_MAX	     255
+#define POLICY_FORWARD_MAX   64
+#define POLICY_DNS_MAX	     256
 
 #define DEFAULT_POOL	 "10.200.0.0"
 #define DEFAULT_POOL_LEN 16
@@ -54,6 +56,8 @@ void policy_free(struct policy *p)
 	if (!p)
 		return;
 	free(p->allow);
+	free(p->forward);
+	free(p->dns);
 	strv_free(p->env);
 	free(p->user);
 	policy_init(p);
@@ -88,9 +92,13 @@ int policy_set_link(struct policy *p, const char *v, char *err, size_t errlen)
 		p->link = LINK_VETH;
 		return 0;
 	}
-	if (streq(v, "none") || streq(v, "wireguard"))
+	if (streq(v, "none")) {
+		p->link = LINK_NONE;
+		return 0;
+	}
+	if (streq(v, "wireguard"))
 		return fail(err, errlen,
-			    "link mode \"%s\" is not available in this version (only veth)", v);
+			    "link mode \"%s\" is not available in this version (none or veth)", v);
 	return fail(err, errlen, "unknown link mode \"%s\" (veth, none or wireguard)",
 		    echo(v, e, sizeof(e)));
 }
@@ -250,6 +258,184 @@ int policy_set_pool(struct policy *p, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* LISTEN: "PORT" (127.0.0.1), "127.x.y.z:PORT" or "[::1]:PORT": a TCP port on the cage's lo. */
+static int parse_listen(const char *v, struct endpoint *ret, char *err, size_t errlen)
+{
+	char e[80], buf[16];
+	bool digits = *v != '\0';
+	int r;
+
+	for (const char *c = v; *c; c++)
+		digits &= isdigit((unsigned char)*c) != 0;
+	if (digits && strlen(v) <= 5) {
+		snprintf(buf, sizeof(buf), "127.0.0.1:%s", v);
+		v = buf;
+	}
+	r = addr_parse(v, ret, err, errlen);
+	if (r < 0)
+		return r;
+	if (ret->scheme != SCHEME_NONE || ret->proto != IPPROTO_TCP)
+		return fail(err, errlen, "\"%s\": a forward listens on a TCP port (PORT, "
+			    "127.0.0.1:PORT or [::1]:PORT)", echo(v, e, sizeof(e)));
+	if (!addr_is_loopback(ret))
+		return fail(err, errlen, "\"%s\": a forward listens on the cage's loopback "
+			    "(127.0.0.0/8 or ::1)", echo(v, e, sizeof(e)));
+	return 0;
+}
+
+static int parse_target(const char *v, struct forward *f, char *err, size_t errlen)
+{
+	const char *path = NULL;
+	char e[80];
+
+	if (startswith(v, "/unix/"))
+		path = v + 5;
+	else if (v[0] == '/' && !startswith(v, "/ip4/") && !startswith(v, "/ip6/") &&
+		 !startswith(v, "/dns"))
+		path = v;
+	if (path) {
+		if (strlen(path) >= sizeof(f->path))
+			return fail(err, errlen, "\"%s\": a unix socket path is at most %zu bytes",
+				    echo(v, e, sizeof(e)), sizeof(f->path) - 1);
+		f->kind = TARGET_UNIX;
+		snprintf(f->path, sizeof(f->path), "%s", path);
+		return 0;
+	}
+	f->kind = TARGET_TCP;
+	if (addr_parse(v, &f->target, err, errlen) < 0)
+		return -EINVAL;
+	if (f->target.proto != IPPROTO_TCP)
+		return fail(err, errlen, "\"%s\": a forward's target is TCP or a unix socket",
+			    echo(v, e, sizeof(e)));
+	return 0;
+}
+
+int policy_add_forward_parts(struct policy *p, const char *listen, const char *target,
+			     bool isolate_streams, char *err, size_t errlen)
+{
+	struct forward f = {.isolate_streams = isolate_streams}, *v;
+	int r;
+
+	r = parse_listen(listen, &f.listen, err, errlen);
+	if (r == 0)
+		r = parse_target(target, &f, err, errlen);
+	if (r < 0)
+		return r;
+	if (isolate_streams && (f.kind != TARGET_TCP || (f.target.scheme != SCHEME_SOCKS5 &&
+							 f.target.scheme != SCHEME_SOCKS5H)))
+		return fail(err, errlen, "isolate_streams needs a socks5:// or socks5h:// target");
+	for (size_t i = 0; i < p->n_forward; i++)
+		if (addr_equal(&p->forward[i].listen, &f.listen)) {
+			char s[ADDR_STR_MAX];
+
+			return fail(err, errlen, "%s is forwarded twice",
+				    addr_format(&f.listen, s, sizeof(s)));
+		}
+	if (p->n_forward >= POLICY_FORWARD_MAX)
+		return fail(err, errlen, "too many forwards (at most %d)", POLICY_FORWARD_MAX);
+	v = realloc(p->forward, (p->n_forward + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v[p->n_forward++] = f;
+	p->forward = v;
+	return 0;
+}
+
+int policy_add_forward(struct policy *p, const char *v, char *err, size_t errlen)
+{
+	static const char suffix[] = ",isolate_streams";
+	const char *eq = strchr(v, '=');
+	_cleanup_free_ char *listen = NULL, *target = NULL;
+	size_t n;
+	bool iso;
+	char e[80];
+
+	if (!eq)
+		return fail(err, errlen, "\"%s\": expected LISTEN=TARGET", echo(v, e, sizeof(e)));
+	listen = strndup(v, (size_t)(eq - v));
+	target = strdup(eq + 1);
+	if (!listen || !target)
+		return -ENOMEM;
+	n = strlen(target);
+	iso = n > sizeof(suffix) - 1 && streq(target + n - (sizeof(suffix) - 1), suffix);
+	if (iso)
+		target[n - (sizeof(suffix) - 1)] = '\0';
+	return policy_add_forward_parts(p, listen, target, iso, err, errlen);
+}
+
+/* RFC 1123 host names: labels of letters, digits and '-' (not first or last; '_' too, which
+ * real zones use), 1-63 bytes each, 253 in all; stored lower case without a trailing dot. */
+static bool dns_name_valid(const char *n, size_t len)
+{
+	size_t label = 0;
+
+	if (len == 0 || len > DNS_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)n[i];
+
+		if (c == '.') {
+			if (label == 0 || n[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!(isalnum(c) || c == '-' || c == '_') || ++label > 63 ||
+		    (c == '-' && label == 1))
+			return false;
+	}
+	return label > 0 && n[len - 1] != '-';
+}
+
+int policy_add_dns_parts(struct policy *p, const char *name, const char *addr, char *err,
+			 size_t errlen)
+{
+	struct dns_entry d = {0}, *v;
+	size_t n = strlen(name);
+	char e[80];
+
+	if (n && name[n - 1] == '.')
+		n--;
+	if (!dns_name_valid(name, n))
+		return fail(err, errlen, "\"%s\" is not a valid host name", echo(name, e, sizeof(e)));
+	for (size_t i = 0; i < n; i++)
+		d.name[i] = (char)tolower((unsigned char)name[i]);
+	if (inet_pton(AF_INET, addr, &d.ip.v4) == 1)
+		d.family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, &d.ip.v6) == 1)
+		d.family = AF_INET6;
+	else
+		return fail(err, errlen, "%s: \"%s\" is not an IPv4 or IPv6 address", d.name,
+			    echo(addr, e, sizeof(e)));
+	if (streq(d.name, "proxy.internal"))
+		return fail(err, errlen, "proxy.internal always names the proxy; it cannot be set");
+	for (size_t i = 0; i < p->n_dns; i++)
+		if (!memcmp(&p->dns[i], &d, sizeof(d)))
+			return 0;
+	if (p->n_dns >= POLICY_DNS_MAX)
+		return fail(err, errlen, "too many DNS entries (at most %d)", POLICY_DNS_MAX);
+	v = realloc(p->dns, (p->n_dns + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v[p->n_dns++] = d;
+	p->dns = v;
+	return 0;
+}
+
+int policy_add_dns(struct policy *p, const char *v, char *err, size_t errlen)
+{
+	const char *eq = strchr(v, '=');
+	_cleanup_free_ char *name = NULL;
+	char e[80];
+
+	if (!eq)
+		return fail(err, errlen, "\"%s\": expected NAME=ADDRESS", echo(v, e, sizeof(e)));
+	name = strndup(v, (size_t)(eq - v));
+	if (!name)
+		return -ENOMEM;
+	return policy_add_dns_parts(p, name, eq + 1, err, errlen);
+}
+
 static bool addr_is_unspecified(const struct endpoint *e)
 {
 	if (e->family == AF_INET)
@@ -258,24 +444,67 @@ static bool addr_is_unspecified(const struct endpoint *e)
 }
 
 /* Where the cage reaches an endpoint: a veth cage has its own lo, so 127.0.0.1 there is the
- * cage itself, never the host's proxy; 0.0.0.0 and :: likewise mean "this host" to connect(). */
-static int check_reachable(const struct policy *p, const struct endpoint *e, bool is_proxy)
+ * cage itself, never the host's; 0.0.0.0 and :: likewise mean "this host" to connect(). */
+static int check_reachable(const struct policy *p, const struct endpoint *e)
 {
-	const char *noun = is_proxy ? "proxy" : "endpoint";
 	char s[ADDR_STR_MAX];
 
-	if (is_proxy)
-		addr_format_url(e, s, sizeof(s));
-	else
-		addr_format(e, s, sizeof(s));
+	addr_format(e, s, sizeof(s));
 	if (addr_is_unspecified(e))
-		return err_invalid("%s %s: an unspecified address (0.0.0.0, ::) is not a "
+		return err_invalid("allow %s: an unspecified address (0.0.0.0, ::) is not a "
 				   "destination; use a host address",
-				   is_proxy ? "proxy" : "allow", s);
-	if (p->link == LINK_VETH && addr_is_loopback(e))
-		return err_invalid("%s %s: a loopback %s is not reachable from a veth cage; use a "
-				   "host address",
-				   is_proxy ? "proxy" : "allow", s, noun);
+				   s);
+	if (p->link == LINK_NONE)
+		return err_invalid("allow %s: link none has no route to anything; reach it "
+				   "through a forward (--forward PORT=%s)",
+				   s, s);
+	if (addr_is_loopback(e))
+		return err_invalid("allow %s: the cage's loopback is its own, not the host's; "
+				   "reach a host loopback service through a forward (--forward)",
+				   s);
+	return 0;
+}
+
+/* The proxy becomes a forward when the cage could not route to it: on the host's loopback
+ * (any link), or anywhere in link none. The cage then reaches it at 127.0.0.1 on the same
+ * port; a forward the user declared on that port already wins and must point there too. */
+static int proxy_forward(struct policy *p)
+{
+	struct forward f = {.kind = TARGET_TCP, .target = p->proxy, .is_proxy = true};
+	char s[ADDR_STR_MAX], u[ADDR_STR_MAX];
+	struct forward *v;
+
+	addr_format_url(&p->proxy, u, sizeof(u));
+	if (addr_is_unspecified(&p->proxy))
+		return err_invalid("proxy %s: an unspecified address (0.0.0.0, ::) is not a "
+				   "destination; use a host address",
+				   u);
+	if (p->link != LINK_NONE && !addr_is_loopback(&p->proxy)) {
+		if (p->isolate_streams)
+			return err_invalid("isolate_streams: the proxy %s is reached by routing; "
+					   "stream isolation needs it forwarded (a loopback proxy, "
+					   "or link none)",
+					   u);
+		return 0;
+	}
+	f.listen.family = AF_INET;
+	f.listen.proto = IPPROTO_TCP;
+	f.listen.port = p->proxy.port;
+	f.listen.ip.v4.s_addr = htonl(INADDR_LOOPBACK);
+	f.isolate_streams = p->isolate_streams;
+	for (size_t i = 0; i < p->n_forward; i++)
+		if (addr_equal(&p->forward[i].listen, &f.listen))
+			return err_invalid("proxy %s: its forward would listen on %s, which "
+					   "another forward already takes",
+					   u, addr_format(&f.listen, s, sizeof(s)));
+	v = realloc(p->forward, (p->n_forward + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	/* The proxy's forward comes first, as the proxy does everywhere else. */
+	memmove(v + 1, v, p->n_forward * sizeof(*v));
+	v[0] = f;
+	p->forward = v;
+	p->n_forward++;
 	return 0;
 }
 
@@ -285,10 +514,10 @@ int policy_finish(struct policy *p)
 	int r;
 
 	if (p->link == LINK_UNSET)
-		p->link = LINK_VETH;
-	if (p->link != LINK_VETH)
-		return err_invalid("link mode \"%s\" is not available in this version (only veth)",
-				   p->link == LINK_NONE ? "none" : "wireguard");
+		p->link = LINK_NONE;
+	if (p->link == LINK_WIREGUARD)
+		return err_invalid("link mode \"wireguard\" is not available in this version "
+				   "(none or veth)");
 
 	if (!p->has_pool) {
 		inet_pton(AF_INET, DEFAULT_POOL, &p->pool.base);
@@ -296,24 +525,36 @@ int policy_finish(struct policy *p)
 		p->has_pool = true;
 	}
 
+	if (p->isolate_streams && !(p->has_proxy && (p->proxy.scheme == SCHEME_SOCKS5 ||
+						     p->proxy.scheme == SCHEME_SOCKS5H)))
+		return err_invalid("isolate_streams needs a socks5:// or socks5h:// proxy");
 	if (p->has_proxy) {
 		if (p->proxy.scheme == SCHEME_NONE)
 			return err_invalid(
 			    "proxy must be a URL (http://, socks5:// or socks5h://)");
-		r = check_reachable(p, &p->proxy, true);
+		r = proxy_forward(p);
 		if (r < 0)
 			return r;
+	}
+	for (size_t i = 0; i < p->n_forward; i++) {
+		const struct endpoint *l = &p->forward[i].listen;
+
+		if (l->family == AF_INET && l->port == DNS_STUB_PORT &&
+		    l->ip.v4.s_addr == htonl(INADDR_LOOPBACK))
+			return err_invalid("forward 127.0.0.1:53: that is where the cage's DNS "
+					   "stub listens");
 	}
 
 	/* Drop repeats, and entries that are the proxy itself: plan lists the proxy first. */
 	for (size_t i = 0; i < p->n_allow; i++) {
-		bool dup = p->has_proxy && addr_equal(&p->allow[i], &p->proxy);
+		bool dup = p->has_proxy && addr_equal(&p->allow[i], &p->proxy) &&
+			   !(p->n_forward && p->forward[0].is_proxy);
 
 		for (size_t j = 0; j < n && !dup; j++)
 			dup = addr_equal(&p->allow[j], &p->allow[i]);
 		if (dup)
 			continue;
-		r = check_reachable(p, &p->allow[i], false);
+		r = check_reachable(p, &p->allow[i]);
 		if (r < 0)
 			return r;
 		p->allow[n++] = p->allow[i];

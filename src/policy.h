@@ -10,6 +10,10 @@
 
 #define CAGE_NAME_MAX 32
 
+/* The DNS stub's address in every cage (UDP and TCP). */
+#define DNS_STUB_ADDR "127.0.0.1"
+#define DNS_STUB_PORT 53
+
 enum link_mode {
 	LINK_UNSET = 0,
 	LINK_NONE,
@@ -61,6 +65,11 @@ struct policy {
 	struct endpoint *allow; /* extra allowed endpoints (--allow, allow:) */
 	size_t n_allow;
 	char **env; /* NULL-terminated "K=V" list (--env, env:); later entries win */
+	struct forward *forward; /* --forward, forward: (the proxy's is added by policy_finish) */
+	size_t n_forward;
+	struct dns_entry *dns; /* --dns, dns: */
+	size_t n_dns;
+	bool isolate_streams; /* for the proxy's forward (a socks5:// or socks5h:// proxy) */
 	char *user; /* NULL: the invoking user (SUDO_UID) or refuse root */
 	struct pool pool;
 	bool has_pool;
@@ -79,10 +88,23 @@ int policy_add_allow(struct policy *p, const char *v, char *err, size_t errlen);
 int policy_add_env(struct policy *p, const char *k_eq_v, char *err, size_t errlen);
 int policy_set_user(struct policy *p, const char *v, char *err, size_t errlen);
 int policy_set_pool(struct policy *p, const char *v, char *err, size_t errlen);
+/* "LISTEN=TARGET[,isolate_streams]": LISTEN is PORT, 127.x.y.z:PORT or [::1]:PORT in the cage;
+ * TARGET is host:port, [v6]:port, a multiaddr, socks5://h:p, socks5h://h:p, an absolute unix
+ * socket path or /unix/PATH. */
+int policy_add_forward(struct policy *p, const char *v, char *err, size_t errlen);
+/* The same from its parts (a profile's mapping form). */
+int policy_add_forward_parts(struct policy *p, const char *listen, const char *target,
+			     bool isolate_streams, char *err, size_t errlen);
+/* "NAME=ADDR": NAME resolves to ADDR (IPv4 or IPv6) in the cage's DNS stub; repeatable. */
+int policy_add_dns(struct policy *p, const char *name_eq_addr, char *err, size_t errlen);
+int policy_add_dns_parts(struct policy *p, const char *name, const char *addr, char *err,
+			 size_t errlen);
 
 /*
  * Load a profile (YAML, libyaml) into p. Keys: name, link, proxy, allow (list), env (map),
- * user, subnet_pool, verbose. Unknown keys, wrong node types and bad values fail with
+ * user, subnet_pool, verbose, forward (list of "LISTEN=TARGET" or {listen, target,
+ * isolate_streams}), dns (map of name to an address or a list of them), isolate_streams.
+ * Unknown keys, wrong node types and bad values fail with
  * err_invalid("FILE:LINE:COLUMN: what is wrong") (1-based line and column).
  * Returns 0 or a negative errno (-ENOENT etc. for an unreadable file, via err_set).
  */
@@ -94,6 +116,7 @@ int profile_load(const char *path, struct policy *p);
 int profile_find(const char *arg, char *buf, size_t len);
 
 /* Whole-policy checks after profile and command line are merged: link mode supported,
- * proxy scheme, duplicate endpoints, defaults filled in (link veth, pool 10.200.0.0/16).
+ * proxy scheme, duplicate endpoints, defaults filled in (link none, pool 10.200.0.0/16), the
+ * proxy's forward added (a loopback proxy in any mode; any proxy in link none).
  * Returns 0 or err_invalid(). */
 int policy_finish(struct policy *p);

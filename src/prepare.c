@@ -44,6 +44,10 @@ static int resolve_identity(const struct policy *pol, struct ident_store *s)
 		pw = *end == '\0' ? getpwuid((uid_t)uid) : getpwnam(pol->user);
 		if (!pw)
 			return err_invalid("--user %s: no such user", pol->user);
+		if (geteuid() != 0 && pw->pw_uid != geteuid())
+			return err_invalid("--user %s: without root a command runs as the user who "
+					   "started sluice (uid %u)",
+					   pol->user, (unsigned)geteuid());
 		ident_from_pw(pw, s);
 		return 0;
 	}
@@ -66,19 +70,23 @@ static int resolve_identity(const struct policy *pol, struct ident_store *s)
 			   "what you mean, or --user NAME");
 }
 
-static int gather_facts(struct host_facts *f)
+static int gather_facts(enum link_mode link, struct host_facts *f)
 {
 	struct mnl_socket *nl;
 	char **names = NULL;
 	int r;
 
-	r = nl_open(NETLINK_ROUTE, &nl);
-	if (r < 0)
-		return r;
-	r = nl_dump_prefixes(nl, f);
-	mnl_socket_close(nl);
-	if (r < 0)
-		return r;
+	f->unprivileged = geteuid() != 0;
+	/* Only a routed link needs a subnet, and so the host's addresses and routes. */
+	if (link == LINK_VETH) {
+		r = nl_open(NETLINK_ROUTE, &nl);
+		if (r < 0)
+			return r;
+		r = nl_dump_prefixes(nl, f);
+		mnl_socket_close(nl);
+		if (r < 0)
+			return r;
+	}
 	r = state_list(&names);
 	if (r < 0)
 		return err_set(r, "list %s", STATE_DIR);
@@ -107,11 +115,6 @@ int prepare_plan(int argc, char **argv, bool need_command, struct plan *ret)
 		r = err_invalid("no command given: sluice run [OPTIONS] -- CMD [ARGS...]");
 		goto out;
 	}
-	if (need_command && geteuid() != 0) {
-		r = err_invalid("link veth needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN on this "
-				"host): run with sudo");
-		goto out;
-	}
 	r = resolve_identity(&pol, &ident);
 	if (r < 0 && !need_command) {
 		/* check shows the plan anyway: who runs the command depends on how run is
@@ -122,7 +125,7 @@ int prepare_plan(int argc, char **argv, bool need_command, struct plan *ret)
 	}
 	if (r < 0)
 		goto out;
-	r = gather_facts(&facts);
+	r = gather_facts(pol.link, &facts);
 	if (r < 0)
 		goto out;
 	if (!pol.name[0]) {

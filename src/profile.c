@@ -1,6 +1,7 @@
 /* profile.c: reads a profile (YAML, libyaml's document API) into a struct policy through the
  * same setters the command line uses, and finds a profile by name. Every error names
  * FILE:LINE:COLUMN (1-based) of the node that is wrong. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -195,6 +196,151 @@ static int load_bool(struct loader *l, const char *key, yaml_node_t *v, bool *re
 			   key);
 }
 
+/* forward: a list of "LISTEN=TARGET" strings or {listen, target, isolate_streams} maps. */
+static int load_forward_map(struct loader *l, yaml_node_t *item)
+{
+	const char *listen = NULL, *target = NULL;
+	bool iso = false;
+	char err[512], q[72];
+	int r;
+
+	for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
+	     pr < item->data.mapping.pairs.top; pr++) {
+		yaml_node_t *k = yaml_document_get_node(l->doc, pr->key);
+		yaml_node_t *val = yaml_document_get_node(l->doc, pr->value);
+
+		if (!k || !val || k->type != YAML_SCALAR_NODE)
+			return err_invalid("%s:%u:%u: forward: keys must be strings", l->path,
+					   line_of(item), col_of(item));
+		if (streq(scalar(k), "isolate_streams")) {
+			r = load_bool(l, "isolate_streams", val, &iso);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (!streq(scalar(k), "listen") && !streq(scalar(k), "target"))
+			return err_invalid("%s:%u:%u: forward: unknown key \"%s\" (listen, target, "
+					   "isolate_streams)",
+					   l->path, line_of(k), col_of(k), quote(k, q));
+		if (val->type != YAML_SCALAR_NODE || is_null(val))
+			return err_invalid("%s:%u:%u: forward: %s must be an address", l->path,
+					   line_of(val), col_of(val), scalar(k));
+		r = check_nul(l, val);
+		if (r < 0)
+			return r;
+		if (streq(scalar(k), "listen"))
+			listen = scalar(val);
+		else
+			target = scalar(val);
+	}
+	if (!listen || !target)
+		return err_invalid("%s:%u:%u: forward: needs both listen and target", l->path,
+				   line_of(item), col_of(item));
+	r = policy_add_forward_parts(l->p, listen, target, iso, err, sizeof(err));
+	if (r == -EINVAL)
+		return err_invalid("%s:%u:%u: forward: %s", l->path, line_of(item), col_of(item),
+				   err);
+	return r < 0 ? err_set(r, "%s: forward", l->path) : 0;
+}
+
+static int load_forward(struct loader *l, yaml_node_t *v)
+{
+	char err[512];
+	int r;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return err_invalid("%s:%u:%u: \"forward\" must be a list", l->path, line_of(v),
+				   col_of(v));
+	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *item = yaml_document_get_node(l->doc, *i);
+
+		if (item && item->type == YAML_MAPPING_NODE) {
+			r = load_forward_map(l, item);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (!item || item->type != YAML_SCALAR_NODE || is_null(item))
+			return err_invalid("%s:%u:%u: forward: each entry must be LISTEN=TARGET or "
+					   "a mapping with listen and target",
+					   l->path, item ? line_of(item) : line_of(v),
+					   item ? col_of(item) : col_of(v));
+		r = check_nul(l, item);
+		if (r < 0)
+			return r;
+		r = policy_add_forward(l->p, scalar(item), err, sizeof(err));
+		if (r == -EINVAL)
+			return err_invalid("%s:%u:%u: forward: %s", l->path, line_of(item),
+					   col_of(item), err);
+		if (r < 0)
+			return err_set(r, "%s: forward", l->path);
+	}
+	return 0;
+}
+
+/* dns: NAME: ADDRESS, or NAME: [ADDRESS, ...]. */
+static int load_dns_one(struct loader *l, yaml_node_t *k, yaml_node_t *a)
+{
+	char err[512];
+	int r;
+
+	if (a->type != YAML_SCALAR_NODE || is_null(a))
+		return err_invalid("%s:%u:%u: dns: %s: each value must be an address", l->path,
+				   line_of(a), col_of(a), scalar(k));
+	r = check_nul(l, a);
+	if (r < 0)
+		return r;
+	r = policy_add_dns_parts(l->p, scalar(k), scalar(a), err, sizeof(err));
+	if (r == -EINVAL) {
+		unsigned char ip[sizeof(struct in6_addr)];
+		/* A good address means the name was what was wrong: point at the name. */
+		yaml_node_t *at = inet_pton(AF_INET, scalar(a), ip) == 1 ||
+					  inet_pton(AF_INET6, scalar(a), ip) == 1
+				      ? k
+				      : a;
+
+		return err_invalid("%s:%u:%u: dns: %s", l->path, line_of(at), col_of(at), err);
+	}
+	return r < 0 ? err_set(r, "%s: dns", l->path) : 0;
+}
+
+static int load_dns(struct loader *l, yaml_node_t *v)
+{
+	int r;
+
+	if (v->type != YAML_MAPPING_NODE)
+		return err_invalid("%s:%u:%u: \"dns\" must be a mapping of names to addresses",
+				   l->path, line_of(v), col_of(v));
+	for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
+	     pr++) {
+		yaml_node_t *k = yaml_document_get_node(l->doc, pr->key);
+		yaml_node_t *val = yaml_document_get_node(l->doc, pr->value);
+
+		if (!k || !val || k->type != YAML_SCALAR_NODE)
+			return err_invalid("%s:%u:%u: dns: names must be strings", l->path,
+					   k ? line_of(k) : line_of(v), k ? col_of(k) : col_of(v));
+		r = check_nul(l, k);
+		if (r < 0)
+			return r;
+		if (val->type != YAML_SEQUENCE_NODE) {
+			r = load_dns_one(l, k, val);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		for (yaml_node_item_t *i = val->data.sequence.items.start;
+		     i < val->data.sequence.items.top; i++) {
+			yaml_node_t *a = yaml_document_get_node(l->doc, *i);
+
+			r = a ? load_dns_one(l, k, a) : -EINVAL;
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 enum key {
 	KEY_NAME,
 	KEY_LINK,
@@ -204,6 +350,9 @@ enum key {
 	KEY_USER,
 	KEY_SUBNET_POOL,
 	KEY_VERBOSE,
+	KEY_FORWARD,
+	KEY_DNS,
+	KEY_ISOLATE,
 	_KEY_MAX,
 };
 
@@ -216,6 +365,9 @@ static const char *const key_names[_KEY_MAX] = {
     [KEY_USER] = "user",
     [KEY_SUBNET_POOL] = "subnet_pool",
     [KEY_VERBOSE] = "verbose",
+    [KEY_FORWARD] = "forward",
+    [KEY_DNS] = "dns",
+    [KEY_ISOLATE] = "isolate_streams",
 };
 
 static int load_key(struct loader *l, enum key key, yaml_node_t *v)
@@ -237,6 +389,12 @@ static int load_key(struct loader *l, enum key key, yaml_node_t *v)
 		return load_string(l, "subnet_pool", v, policy_set_pool);
 	case KEY_VERBOSE:
 		return load_bool(l, "verbose", v, &l->p->verbose);
+	case KEY_FORWARD:
+		return load_forward(l, v);
+	case KEY_DNS:
+		return load_dns(l, v);
+	case KEY_ISOLATE:
+		return load_bool(l, "isolate_streams", v, &l->p->isolate_streams);
 	default:
 		return -EINVAL;
 	}

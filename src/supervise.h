@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "loop.h"
+
 /* The signals sluice forwards to the cage (and blocks in itself while a cage runs). */
 void supervise_signals(sigset_t *ret);
 
@@ -17,10 +19,11 @@ struct child_report {
 };
 
 /*
- * Wait for the cage's first process (pidfd) to exit, forwarding signals that were sent to
- * the supervisor with kill(2) (a terminal's signals already reach the command's process
- * group), and collecting a child_report from err_fd if one arrives before it closes.
- * Returns 0 with *ret_status (exit code or 128+signal) and *ret_report filled if reported.
+ * Run LOOP (where the forwards and the DNS stub are served too) until the cage's first
+ * process (PIDFD) exits, forwarding signals that were sent to the supervisor with kill(2) (a
+ * terminal's signals already reach the command's process group), and collecting a
+ * child_report from ERR_FD if one arrives before it closes. Returns 0 with *ret_status
+ * (exit code or 128+signal) and *ret_report filled if reported.
  */
-int supervise(pid_t pid, int pidfd, int err_fd, int *ret_status, struct child_report *ret_report,
-	      bool *ret_reported);
+int supervise(struct loop *loop, int pidfd, int err_fd, int *ret_status,
+	      struct child_report *ret_report, bool *ret_reported);

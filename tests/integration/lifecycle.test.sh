@@ -1,6 +1,7 @@
 # lifecycle.test.sh: nothing leaks after a run, a failed setup at any step, or a killed supervisor.
 
-FAIL_STEPS="cgroup bpf clone veth host-link host-nft cage-link cage-nft start"
+FAIL_STEPS="cgroup bpf clone inside veth host-link host-nft cage-link cage-nft serve start"
+FAIL_STEPS_NONE="cgroup bpf clone inside cage-nft serve start"
 
 TESTS="$TESTS nothing_left_after_run"
 test_nothing_left_after_run()
@@ -31,6 +32,16 @@ test_nothing_left_after_each_injected_failure()
 		grep -q "injected failure at $step" "$ERR" || fail "SLUICE_FAIL_AT=$step: message: $(said)"
 		[ -e "$marker" ] && fail "SLUICE_FAIL_AT=$step: the command ran"
 		same_counts "$base" "SLUICE_FAIL_AT=$step"
+	done
+	# link none has no veth steps; its forwards and DNS stub are served from "serve" on
+	for step in $FAIL_STEPS_NONE; do
+		marker=$T/out/ran.none.$step
+		LINK=none SLUICE_FAIL_AT=$step cage root -- /bin/sh -c ': >"$1"' sh "$marker"
+		[ "$RC" = 125 ] || fail "link none, SLUICE_FAIL_AT=$step: $(said)"
+		grep -q "injected failure at $step" "$ERR" ||
+			fail "link none, SLUICE_FAIL_AT=$step: message: $(said)"
+		[ -e "$marker" ] && fail "link none, SLUICE_FAIL_AT=$step: the command ran"
+		same_counts "$base" "link none, SLUICE_FAIL_AT=$step"
 	done
 	SLUICE_FAIL_AT=no-such-step cage root -- /bin/sh -c ': >"$1"' sh "$T/out/ran.unknown"
 	[ "$RC" = 125 ] || fail "SLUICE_FAIL_AT=no-such-step: $(said)"

@@ -130,16 +130,18 @@ static const char *env_get(char **env, const char *k)
 	return NULL;
 }
 
-static void build(struct plan *p, struct policy *pol, const char *proxy, const char *allow)
+static void build_link(struct plan *p, struct policy *pol, enum link_mode link, bool unprivileged,
+		       const char *proxy, const char *allow)
 {
 	struct prefix local[1] = {v4prefix("198.51.100.1", 32)};
-	struct host_facts f = {.local = local, .n_local = 1};
+	struct host_facts f = {.local = local, .n_local = 1, .unprivileged = unprivileged};
 	char *argv[] = {"curl", "-s", NULL};
 	char *env[] = {"PATH=/bin", "SECRET_TOKEN=x", "LC_ALL=C", "HOME=/root", NULL};
 	struct identity id = {.uid = 1000, .gid = 1000, .user = "dev", .home = "/home/dev"};
 	char err[256];
 
 	policy_init(pol);
+	pol->link = link;
 	assert_int_equal(policy_set_name(pol, "agent", err, sizeof(err)), 0);
 	if (proxy)
 		assert_int_equal(policy_set_proxy(pol, proxy, err, sizeof(err)), 0);
@@ -148,6 +150,119 @@ static void build(struct plan *p, struct policy *pol, const char *proxy, const c
 	assert_int_equal(policy_add_env(pol, "HTTP_PROXY=http://override:1", err, sizeof(err)), 0);
 	assert_int_equal(policy_finish(pol), 0);
 	assert_int_equal(plan_build(pol, &f, argv, env, &id, p), 0);
+}
+
+static void build(struct plan *p, struct policy *pol, const char *proxy, const char *allow)
+{
+	build_link(p, pol, LINK_VETH, false, proxy, allow);
+}
+
+static const char *dns_get(const struct plan *p, const char *name, char *buf)
+{
+	for (size_t i = 0; i < p->n_dns; i++)
+		if (streq(p->dns[i].name, name))
+			return inet_ntop(p->dns[i].family, &p->dns[i].ip, buf, INET6_ADDRSTRLEN);
+	return NULL;
+}
+
+static void link_none_plans_forwards_and_no_link(void **state)
+{
+	struct policy pol;
+	struct plan p;
+	char a[INET6_ADDRSTRLEN];
+
+	build_link(&p, &pol, LINK_NONE, false, "http://198.51.100.1:8888", NULL);
+	assert_int_equal(p.link, LINK_NONE);
+	assert_int_equal(p.n_allowed, 0);
+	assert_int_equal(p.n_forwards, 1);
+	assert_true(p.forwards[0].is_proxy);
+	assert_string_equal(p.host_if, "");
+	assert_string_equal(p.host_table, "");
+	assert_string_equal(p.cgroup, "sluice/agent");
+	assert_false(p.userns);
+	/* the proxy as the cage reaches it: its forward on the cage's loopback */
+	assert_string_equal(env_get(p.env, "https_proxy"), "http://127.0.0.1:8888");
+	assert_string_equal(p.proxy_url, "http://127.0.0.1:8888");
+	assert_string_equal(dns_get(&p, "proxy.internal", a), "127.0.0.1");
+	plan_free(&p);
+	policy_free(&pol);
+}
+
+static void veth_proxy_on_host_is_routed_and_named(void **state)
+{
+	struct policy pol;
+	struct plan p;
+	char a[INET6_ADDRSTRLEN];
+
+	build(&p, &pol, "http://198.51.100.1:8888", NULL);
+	assert_int_equal(p.n_forwards, 0);
+	assert_string_equal(dns_get(&p, "proxy.internal", a), "198.51.100.1");
+	plan_free(&p);
+	policy_free(&pol);
+}
+
+static void unprivileged_plan_has_no_cgroup_and_refuses_veth(void **state)
+{
+	struct prefix local[1] = {v4prefix("198.51.100.1", 32)};
+	struct host_facts f = {.local = local, .n_local = 1, .unprivileged = true};
+	struct identity id = {.uid = 1000, .gid = 1000, .user = "dev", .home = "/home/dev"};
+	char *argv[] = {"true", NULL};
+	struct policy pol;
+	struct plan p;
+	char *env[] = {NULL};
+	int r;
+
+	build_link(&p, &pol, LINK_NONE, true, "http://127.0.0.1:8888", NULL);
+	assert_true(p.userns);
+	assert_string_equal(p.cgroup, "");
+	plan_free(&p);
+	policy_free(&pol);
+
+	policy_init(&pol);
+	pol.link = LINK_VETH;
+	assert_int_equal(policy_finish(&pol), 0);
+	r = plan_build(&pol, &f, argv, env, &id, &p);
+	assert_int_equal(r, -EINVAL);
+	assert_non_null(strstr(err_message(r), "link veth needs root"));
+	policy_free(&pol);
+}
+
+static void generated_etc_files_list_the_names(void **state)
+{
+	struct policy pol;
+	struct plan p;
+	char *buf = NULL, err[128];
+	size_t len = 0;
+	FILE *f;
+
+	policy_init(&pol);
+	assert_int_equal(policy_set_name(&pol, "agent", err, sizeof(err)), 0);
+	assert_int_equal(policy_set_proxy(&pol, "http://127.0.0.1:3128", err, sizeof(err)), 0);
+	assert_int_equal(policy_add_dns(&pol, "db.internal=fd00::5", err, sizeof(err)), 0);
+	assert_int_equal(policy_finish(&pol), 0);
+	{
+		struct host_facts fa = {0};
+		struct identity id = {.uid = 1000, .gid = 1000, .user = "dev"};
+		char *argv[] = {"true", NULL}, *env[] = {NULL};
+
+		assert_int_equal(plan_build(&pol, &fa, argv, env, &id, &p), 0);
+	}
+	f = open_memstream(&buf, &len);
+	plan_write_hosts(&p, f);
+	fclose(f);
+	assert_non_null(strstr(buf, "127.0.0.1\tlocalhost agent\n"));
+	assert_non_null(strstr(buf, "127.0.0.1\tproxy.internal\n"));
+	assert_non_null(strstr(buf, "fd00::5\tdb.internal\n"));
+	free(buf);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	plan_write_resolv(&p, f);
+	fclose(f);
+	assert_non_null(strstr(buf, "\nnameserver 127.0.0.1\n"));
+	assert_null(strstr(buf, "search"));
+	free(buf);
+	plan_free(&p);
+	policy_free(&pol);
 }
 
 static void plan_marks_proxy_on_host_and_allow_off_host(void **state)
@@ -217,6 +332,10 @@ int main(void)
 		cmocka_unit_test(plan_marks_proxy_on_host_and_allow_off_host),
 		cmocka_unit_test(plan_env_is_filtered_and_policy_wins),
 		cmocka_unit_test(ipv6_endpoint_turns_ipv6_on),
+		cmocka_unit_test(link_none_plans_forwards_and_no_link),
+		cmocka_unit_test(veth_proxy_on_host_is_routed_and_named),
+		cmocka_unit_test(unprivileged_plan_has_no_cgroup_and_refuses_veth),
+		cmocka_unit_test(generated_etc_files_list_the_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -70,18 +70,18 @@ static void name_refuses_bad_names(void **state)
 	assert_set_fails(policy_set_name, "a\nb", "\"a?b\" is not a valid cage name");
 }
 
-static void link_veth_is_the_only_mode_available(void **state)
+static void link_none_and_veth_are_available(void **state)
 {
 	struct policy p;
 
 	policy_init(&p);
 	set_ok(&p, policy_set_link, "veth");
 	assert_int_equal(p.link, LINK_VETH);
+	set_ok(&p, policy_set_link, "none");
+	assert_int_equal(p.link, LINK_NONE);
 	policy_free(&p);
-	assert_set_fails(policy_set_link, "none",
-			 "link mode \"none\" is not available in this version (only veth)");
 	assert_set_fails(policy_set_link, "wireguard",
-			 "link mode \"wireguard\" is not available in this version (only veth)");
+			 "link mode \"wireguard\" is not available in this version (none or veth)");
 	assert_set_fails(policy_set_link, "tun",
 			 "unknown link mode \"tun\" (veth, none or wireguard)");
 }
@@ -261,7 +261,8 @@ static void finish_fills_in_defaults(void **state)
 
 	policy_init(&p);
 	assert_int_equal(policy_finish(&p), 0);
-	assert_int_equal(p.link, LINK_VETH);
+	assert_int_equal(p.link, LINK_NONE);
+	assert_int_equal(p.n_forward, 0);
 	assert_true(p.has_pool);
 	assert_int_equal(p.pool.len, 16);
 	assert_string_equal(inet_ntop(AF_INET, &p.pool.base, ip, sizeof(ip)), "10.200.0.0");
@@ -279,27 +280,212 @@ static void finish_refuses_link_modes_set_directly(void **state)
 	struct policy p;
 
 	policy_init(&p);
-	p.link = LINK_NONE;
-	assert_finish_fails(&p, "link mode \"none\" is not available in this version (only veth)");
 	p.link = LINK_WIREGUARD;
 	assert_finish_fails(&p, "link mode \"wireguard\" is not available");
 	policy_free(&p);
 }
 
-static void finish_refuses_loopback_proxy_in_veth_mode(void **state)
+/* A proxy the cage cannot route to becomes the first forward, at 127.0.0.1 on its port. */
+static void finish_forwards_a_loopback_proxy_in_any_mode(void **state)
 {
 	const char *proxies[] = {"http://127.0.0.1:8888", "socks5://[::1]:1080",
 				 "http://[::ffff:127.0.0.1]:3128"};
+	const uint16_t ports[] = {8888, 1080, 3128};
 
-	for (size_t i = 0; i < ARRAY_SIZE(proxies); i++) {
-		struct policy p;
+	for (int link = LINK_NONE; link <= LINK_VETH; link++)
+		for (size_t i = 0; i < ARRAY_SIZE(proxies); i++) {
+			struct policy p;
 
-		policy_init(&p);
-		set_ok(&p, policy_set_proxy, proxies[i]);
-		assert_finish_fails(&p, "a loopback proxy is not reachable from a veth cage; use a "
-					"host address");
-		policy_free(&p);
-	}
+			policy_init(&p);
+			p.link = (enum link_mode)link;
+			set_ok(&p, policy_add_forward, "9000=10.0.0.9:80");
+			set_ok(&p, policy_set_proxy, proxies[i]);
+			assert_int_equal(policy_finish(&p), 0);
+			assert_int_equal(p.n_forward, 2);
+			assert_true(p.forward[0].is_proxy);
+			assert_false(p.forward[1].is_proxy);
+			assert_int_equal(p.forward[0].listen.family, AF_INET);
+			assert_int_equal(p.forward[0].listen.ip.v4.s_addr, htonl(INADDR_LOOPBACK));
+			assert_int_equal(p.forward[0].listen.port, ports[i]);
+			assert_true(addr_equal(&p.forward[0].target, &p.proxy));
+			policy_free(&p);
+		}
+}
+
+static void finish_forwards_any_proxy_in_link_none_only(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_set_proxy, "http://10.0.0.1:8888");
+	assert_int_equal(policy_finish(&p), 0);
+	assert_int_equal(p.n_forward, 1);
+	assert_true(p.forward[0].is_proxy);
+	policy_free(&p);
+
+	policy_init(&p);
+	p.link = LINK_VETH;
+	set_ok(&p, policy_set_proxy, "http://10.0.0.1:8888");
+	assert_int_equal(policy_finish(&p), 0);
+	assert_int_equal(p.n_forward, 0);
+	policy_free(&p);
+
+	/* The proxy's port is taken by a forward the user declared. */
+	policy_init(&p);
+	set_ok(&p, policy_add_forward, "8888=/run/x.sock");
+	set_ok(&p, policy_set_proxy, "http://127.0.0.1:8888");
+	assert_finish_fails(&p, "its forward would listen on tcp 127.0.0.1:8888, which another "
+				"forward already takes");
+	policy_free(&p);
+}
+
+static void forward_parses_listen_and_every_target_form(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_add_forward, "8080=10.0.0.1:80");
+	set_ok(&p, policy_add_forward, "127.0.0.2:8080=[fd00::1]:443");
+	set_ok(&p, policy_add_forward, "[::1]:9000=/ip4/10.0.0.1/tcp/9000");
+	set_ok(&p, policy_add_forward, "5432=/run/postgresql/.s.PGSQL.5432");
+	set_ok(&p, policy_add_forward, "5433=/unix/run/db.sock");
+	set_ok(&p, policy_add_forward, "9050=socks5h://127.0.0.1:9050,isolate_streams");
+	set_ok(&p, policy_add_forward, "9051=socks5://127.0.0.1:9050");
+	assert_int_equal(p.n_forward, 7);
+
+	assert_int_equal(p.forward[0].listen.ip.v4.s_addr, htonl(INADDR_LOOPBACK));
+	assert_int_equal(p.forward[0].listen.port, 8080);
+	assert_int_equal(p.forward[0].kind, TARGET_TCP);
+	assert_int_equal(p.forward[0].target.port, 80);
+	assert_int_equal(p.forward[1].listen.ip.v4.s_addr, htonl(0x7f000002));
+	assert_int_equal(p.forward[1].target.family, AF_INET6);
+	assert_int_equal(p.forward[2].listen.family, AF_INET6);
+	assert_int_equal(p.forward[2].target.port, 9000);
+	assert_int_equal(p.forward[3].kind, TARGET_UNIX);
+	assert_string_equal(p.forward[3].path, "/run/postgresql/.s.PGSQL.5432");
+	assert_int_equal(p.forward[4].kind, TARGET_UNIX);
+	assert_string_equal(p.forward[4].path, "/run/db.sock");
+	assert_true(p.forward[5].isolate_streams);
+	assert_int_equal(p.forward[5].target.scheme, SCHEME_SOCKS5H);
+	assert_false(p.forward[6].isolate_streams);
+	assert_int_equal(p.forward[6].target.scheme, SCHEME_SOCKS5);
+	policy_free(&p);
+}
+
+static void forward_refusals_say_why(void **state)
+{
+	char longpath[200];
+
+	memset(longpath, 'a', sizeof(longpath));
+	memcpy(longpath, "1=/", 3);
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_set_fails(policy_add_forward, "8080", "expected LISTEN=TARGET");
+	assert_set_fails(policy_add_forward, "10.0.0.1:8080=10.0.0.2:80",
+			 "a forward listens on the cage's loopback");
+	assert_set_fails(policy_add_forward, "udp:127.0.0.1:53=10.0.0.2:53",
+			 "a forward listens on a TCP port");
+	assert_set_fails(policy_add_forward, "8080=udp:10.0.0.2:53",
+			 "a forward's target is TCP or a unix socket");
+	assert_set_fails(policy_add_forward, "8080=10.0.0.2:80,isolate_streams",
+			 "isolate_streams needs a socks5:// or socks5h:// target");
+	assert_set_fails(policy_add_forward, "8080=http://10.0.0.2:80,isolate_streams",
+			 "isolate_streams needs a socks5:// or socks5h:// target");
+	assert_set_fails(policy_add_forward, longpath, "a unix socket path is at most 107 bytes");
+	assert_set_fails(policy_add_forward, "8080=host.example:80", "host names are not resolved");
+	assert_set_fails(policy_add_forward, "99999=10.0.0.2:80", "");
+}
+
+static void forward_same_listener_twice_is_refused(void **state)
+{
+	struct policy p;
+	char err[256] = "";
+
+	policy_init(&p);
+	set_ok(&p, policy_add_forward, "8080=10.0.0.1:80");
+	assert_int_equal(policy_add_forward(&p, "127.0.0.1:8080=/run/x", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "tcp 127.0.0.1:8080 is forwarded twice"));
+	/* another loopback address, same port: a different listener */
+	set_ok(&p, policy_add_forward, "127.0.0.2:8080=/run/x");
+	policy_free(&p);
+}
+
+static void forward_on_the_dns_stub_is_refused(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_add_forward, "53=10.0.0.1:53");
+	assert_finish_fails(&p, "forward 127.0.0.1:53: that is where the cage's DNS stub listens");
+	policy_free(&p);
+}
+
+static void dns_entries_parse_lower_and_dedupe(void **state)
+{
+	struct policy p;
+	char a[INET6_ADDRSTRLEN];
+
+	policy_init(&p);
+	set_ok(&p, policy_add_dns, "Web.Test.=10.0.0.5");
+	set_ok(&p, policy_add_dns, "web.test=fd00::5");
+	set_ok(&p, policy_add_dns, "WEB.test=10.0.0.5"); /* the same entry again */
+	set_ok(&p, policy_add_dns, "db_1.internal=127.0.0.1");
+	assert_int_equal(p.n_dns, 3);
+	assert_string_equal(p.dns[0].name, "web.test");
+	assert_int_equal(p.dns[0].family, AF_INET);
+	assert_string_equal(inet_ntop(AF_INET, &p.dns[0].ip, a, sizeof(a)), "10.0.0.5");
+	assert_int_equal(p.dns[1].family, AF_INET6);
+	assert_string_equal(inet_ntop(AF_INET6, &p.dns[1].ip, a, sizeof(a)), "fd00::5");
+	assert_string_equal(p.dns[2].name, "db_1.internal");
+	policy_free(&p);
+
+	assert_set_fails(policy_add_dns, "web.test", "expected NAME=ADDRESS");
+	assert_set_fails(policy_add_dns, "web..test=10.0.0.1", "is not a valid host name");
+	assert_set_fails(policy_add_dns, "-=10.0.0.1", "");
+	assert_set_fails(policy_add_dns, "a b=10.0.0.1", "is not a valid host name");
+	assert_set_fails(policy_add_dns, "web.test=example.org", "is not an IPv4 or IPv6 address");
+	assert_set_fails(policy_add_dns, "proxy.internal=10.0.0.1",
+			 "proxy.internal always names the proxy");
+}
+
+static void isolate_streams_needs_a_forwarded_socks_proxy(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	p.isolate_streams = true;
+	assert_finish_fails(&p, "isolate_streams needs a socks5:// or socks5h:// proxy");
+	policy_free(&p);
+
+	policy_init(&p);
+	p.isolate_streams = true;
+	set_ok(&p, policy_set_proxy, "http://127.0.0.1:8888");
+	assert_finish_fails(&p, "isolate_streams needs a socks5:// or socks5h:// proxy");
+	policy_free(&p);
+
+	policy_init(&p);
+	p.isolate_streams = true;
+	p.link = LINK_VETH;
+	set_ok(&p, policy_set_proxy, "socks5h://10.0.0.1:9050");
+	assert_finish_fails(&p, "stream isolation needs it forwarded");
+	policy_free(&p);
+
+	policy_init(&p);
+	p.isolate_streams = true;
+	set_ok(&p, policy_set_proxy, "socks5h://127.0.0.1:9050");
+	assert_int_equal(policy_finish(&p), 0);
+	assert_true(p.forward[0].isolate_streams);
+	policy_free(&p);
+}
+
+static void allow_needs_a_link(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_add_allow, "10.0.0.1:80");
+	assert_finish_fails(&p, "allow tcp 10.0.0.1:80: link none has no route to anything; reach "
+				"it through a forward");
+	policy_free(&p);
 }
 
 static void finish_refuses_loopback_allow_in_veth_mode(void **state)
@@ -307,10 +493,11 @@ static void finish_refuses_loopback_allow_in_veth_mode(void **state)
 	struct policy p;
 
 	policy_init(&p);
+	p.link = LINK_VETH;
 	set_ok(&p, policy_add_allow, "10.0.0.1:80");
 	set_ok(&p, policy_add_allow, "127.0.0.53:53");
-	assert_finish_fails(&p, "allow tcp 127.0.0.53:53: a loopback endpoint is not reachable "
-				"from a veth cage");
+	assert_finish_fails(&p, "allow tcp 127.0.0.53:53: the cage's loopback is its own, not the "
+				"host's; reach a host loopback service through a forward");
 	policy_free(&p);
 }
 
@@ -337,6 +524,7 @@ static void finish_dedupes_allow_and_drops_the_proxy(void **state)
 	char err[128];
 
 	policy_init(&p);
+	p.link = LINK_VETH;
 	set_ok(&p, policy_set_proxy, "http://10.0.0.1:8888");
 	set_ok(&p, policy_add_allow, "10.0.0.1:8888"); /* the proxy itself */
 	set_ok(&p, policy_add_allow, "10.0.0.2:80");
@@ -381,7 +569,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(name_accepts_valid_names),
 	    cmocka_unit_test(name_refuses_bad_names),
-	    cmocka_unit_test(link_veth_is_the_only_mode_available),
+	    cmocka_unit_test(link_none_and_veth_are_available),
 	    cmocka_unit_test(proxy_takes_a_url_and_later_wins),
 	    cmocka_unit_test(allow_appends_and_drops_repeats),
 	    cmocka_unit_test(allow_list_has_a_limit),
@@ -395,7 +583,15 @@ int main(void)
 	    cmocka_unit_test(pool_refusals_say_why),
 	    cmocka_unit_test(finish_fills_in_defaults),
 	    cmocka_unit_test(finish_refuses_link_modes_set_directly),
-	    cmocka_unit_test(finish_refuses_loopback_proxy_in_veth_mode),
+	    cmocka_unit_test(finish_forwards_a_loopback_proxy_in_any_mode),
+	    cmocka_unit_test(finish_forwards_any_proxy_in_link_none_only),
+	    cmocka_unit_test(forward_parses_listen_and_every_target_form),
+	    cmocka_unit_test(forward_refusals_say_why),
+	    cmocka_unit_test(forward_same_listener_twice_is_refused),
+	    cmocka_unit_test(forward_on_the_dns_stub_is_refused),
+	    cmocka_unit_test(dns_entries_parse_lower_and_dedupe),
+	    cmocka_unit_test(isolate_streams_needs_a_forwarded_socks_proxy),
+	    cmocka_unit_test(allow_needs_a_link),
 	    cmocka_unit_test(finish_refuses_loopback_allow_in_veth_mode),
 	    cmocka_unit_test(finish_refuses_unspecified_addresses),
 	    cmocka_unit_test(finish_dedupes_allow_and_drops_the_proxy),

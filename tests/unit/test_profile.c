@@ -204,10 +204,7 @@ static void bad_values_carry_the_value_position(void **state)
 	    "prof.yaml:3:5: allow: /ip4/10.0.0.300/tcp/80: bad IPv4 address at byte 5");
 	assert_load_fails("name: \"a b\"\n",
 			  "prof.yaml:1:7: name: \"a b\" is not a valid cage name");
-	assert_load_fails(
-	    "link: none\n",
-	    "prof.yaml:1:7: link: link mode \"none\" is not available in this version "
-	    "(only veth)");
+	assert_load_fails("link: tun\n", "prof.yaml:1:7: link: unknown link mode \"tun\"");
 	assert_load_fails("link: wireguard\n",
 			  "prof.yaml:1:7: link: link mode \"wireguard\" is not available");
 	assert_load_fails("user: a:b\n", "prof.yaml:1:7: user: \"a:b\" is not a valid user name");
@@ -288,6 +285,72 @@ static void list_limits_apply_to_profiles(void **state)
 			       "prof.yaml:258:5: allow: too many allowed endpoints (at most 256)"));
 	policy_free(&p);
 	free(text);
+}
+
+static void forward_dns_and_isolation_keys_load(void **state)
+{
+	struct policy p;
+
+	assert_int_equal(load("proxy: socks5h://127.0.0.1:9050\n"
+			      "isolate_streams: true\n"
+			      "forward:\n"
+			      "  - 5432=/run/postgresql/.s.PGSQL.5432\n"
+			      "  - listen: 127.0.0.1:1080\n"
+			      "    target: socks5h://127.0.0.1:9150\n"
+			      "    isolate_streams: yes\n"
+			      "  - {listen: \"[::1]:8443\", target: \"[fd00::1]:443\"}\n"
+			      "dns:\n"
+			      "  db.internal: 127.0.0.1\n"
+			      "  web.test: [10.0.0.5, \"fd00::5\"]\n",
+			      &p),
+			 0);
+	assert_true(p.isolate_streams);
+	assert_int_equal(p.n_forward, 3);
+	assert_int_equal(p.forward[0].kind, TARGET_UNIX);
+	assert_string_equal(p.forward[0].path, "/run/postgresql/.s.PGSQL.5432");
+	assert_int_equal(p.forward[1].listen.port, 1080);
+	assert_true(p.forward[1].isolate_streams);
+	assert_int_equal(p.forward[1].target.scheme, SCHEME_SOCKS5H);
+	assert_int_equal(p.forward[2].listen.family, AF_INET6);
+	assert_false(p.forward[2].isolate_streams);
+	assert_int_equal(p.n_dns, 3);
+	assert_string_equal(p.dns[0].name, "db.internal");
+	assert_string_equal(p.dns[2].name, "web.test");
+	assert_int_equal(p.dns[2].family, AF_INET6);
+	assert_int_equal(policy_finish(&p), 0);
+	assert_int_equal(p.n_forward, 4); /* the proxy's, first */
+	assert_true(p.forward[0].is_proxy);
+	assert_true(p.forward[0].isolate_streams);
+	policy_free(&p);
+}
+
+static void forward_and_dns_errors_carry_positions(void **state)
+{
+	assert_load_fails("forward: 8080=10.0.0.1:80\n",
+			  "prof.yaml:1:10: \"forward\" must be a list");
+	assert_load_fails("forward:\n  - 8080\n",
+			  "prof.yaml:2:5: forward: \"8080\": expected LISTEN=TARGET");
+	assert_load_fails("forward:\n  - listen: 8080\n",
+			  "prof.yaml:2:5: forward: needs both listen and target");
+	assert_load_fails("forward:\n  - listen: 8080\n    target: /run/x\n    isolate: true\n",
+			  "prof.yaml:4:5: forward: unknown key \"isolate\"");
+	assert_load_fails("forward:\n  - listen: 8080\n    target: [a]\n",
+			  "prof.yaml:3:13: forward: target must be an address");
+	assert_load_fails("forward:\n  - listen: 8080\n    target: /run/x\n"
+			  "    isolate_streams: maybe\n",
+			  "prof.yaml:4:22: \"isolate_streams\" must be true or false");
+	assert_load_fails("forward:\n  - listen: 8080\n    target: 10.0.0.1:80\n"
+			  "    isolate_streams: true\n",
+			  "prof.yaml:2:5: forward: isolate_streams needs a socks5");
+	assert_load_fails("dns: [a]\n", "prof.yaml:1:6: \"dns\" must be a mapping");
+	assert_load_fails("dns:\n  web.test: nowhere\n",
+			  "prof.yaml:2:13: dns: web.test: \"nowhere\" is not an IPv4 or IPv6");
+	assert_load_fails("dns:\n  web.test: [10.0.0.1, {a: b}]\n",
+			  "prof.yaml:2:24: dns: web.test: each value must be an address");
+	assert_load_fails("dns:\n  \"bad name\": 10.0.0.1\n",
+			  "prof.yaml:2:3: dns: \"bad name\" is not a valid host name");
+	assert_load_fails("isolate_streams: 1\n",
+			  "prof.yaml:1:18: \"isolate_streams\" must be true or false");
 }
 
 static void profile_fills_policy_before_command_line(void **state)
@@ -407,6 +470,8 @@ int main(void)
 	    cmocka_unit_test(invalid_utf8_names_byte_offset),
 	    cmocka_unit_test(second_document_is_refused),
 	    cmocka_unit_test(list_limits_apply_to_profiles),
+	    cmocka_unit_test(forward_dns_and_isolation_keys_load),
+	    cmocka_unit_test(forward_and_dns_errors_carry_positions),
 	    cmocka_unit_test(profile_fills_policy_before_command_line),
 	    cmocka_unit_test(unreadable_file_reports_errno),
 	    cmocka_unit_test(oversized_file_is_refused),
