@@ -28,7 +28,10 @@ const char options_help[] =
 	"  -d, --dns NAME=ADDR      NAME resolves to ADDR in the cage (repeatable); all\n"
 	"                           other names but proxy.internal are NXDOMAIN\n"
 	"  -a, --allow ADDR         also allow ADDR: host:port, [v6]:port, udp:host:port\n"
-	"                           or /ip4/A/tcp/P (repeatable)\n"
+	"                           /ip4/A/tcp/P, or a unix socket /unix/PATH (a PATH\n"
+	"                           ending in / allows the sockets below it) (repeatable)\n"
+	"      --unix auto|strict   pathname unix sockets outside the cage are refused\n"
+	"                           where the kernel can; strict: refuse to run where not\n"
 	"  -e, --env K=V            set K in the command's environment (repeatable)\n"
 	"  -u, --user USER          run the command as USER (default: the user who ran\n"
 	"                           sudo; as plain root, --user root must be given)\n"
@@ -36,7 +39,7 @@ const char options_help[] =
 	"  -v, --verbose            say what is done, step by step\n"
 	"  -h, --help               this help\n";
 
-enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE };
+enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX };
 
 static const struct option longopts[] = {
 	{"profile", required_argument, NULL, 'p'}, {"name", required_argument, NULL, 'n'},
@@ -45,7 +48,7 @@ static const struct option longopts[] = {
 	{"user", required_argument, NULL, 'u'},      {"pool", required_argument, NULL, OPT_POOL},
 	{"verbose", no_argument, NULL, 'v'},         {"help", no_argument, NULL, 'h'},
 	{"forward", required_argument, NULL, 'f'},   {"dns", required_argument, NULL, 'd'},
-	{"isolate-streams", no_argument, NULL, OPT_ISOLATE},
+	{"isolate-streams", no_argument, NULL, OPT_ISOLATE}, {"unix", required_argument, NULL, OPT_UNIX},
 	{0},
 };
 
@@ -121,6 +124,10 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 		case 'd':
 			what = "--dns";
 			r = policy_add_dns(p, optarg, err, sizeof(err));
+			break;
+		case OPT_UNIX:
+			what = "--unix";
+			r = policy_set_unix(p, optarg, err, sizeof(err));
 			break;
 		case OPT_ISOLATE:
 			p->isolate_streams = true;

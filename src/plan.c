@@ -283,7 +283,8 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	p.allowed = calloc(pol->n_allow + 1, sizeof(*p.allowed));
 	p.forwards = calloc(pol->n_forward + 1, sizeof(*p.forwards));
 	p.dns = calloc(pol->n_dns + 2, sizeof(*p.dns));
-	if (!p.allowed || !p.forwards || !p.dns) {
+	p.unix_allow = calloc(pol->n_allow_unix + 1, sizeof(*p.unix_allow));
+	if (!p.allowed || !p.forwards || !p.dns || !p.unix_allow) {
 		plan_free(&p);
 		return -ENOMEM;
 	}
@@ -310,6 +311,9 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 		p.forwards[p.n_forwards++] = pol->forward[i];
 	for (size_t i = 0; i < pol->n_dns; i++)
 		p.dns[p.n_dns++] = pol->dns[i];
+	for (size_t i = 0; i < pol->n_allow_unix; i++)
+		p.unix_allow[p.n_unix_allow++] = pol->allow_unix[i];
+	p.unix_mode = pol->unix_mode;
 
 	while (argv && argv[argc])
 		argc++;
@@ -341,6 +345,7 @@ void plan_free(struct plan *p)
 	free(p->allowed);
 	free(p->forwards);
 	free(p->dns);
+	free(p->unix_allow);
 	strv_free(p->argv);
 	strv_free(p->env);
 	free(p->user);

@@ -73,6 +73,11 @@ struct plan {
 	size_t n_dns;
 	char proxy_url[ADDR_STR_MAX + 16]; /* as the cage reaches it; empty: no proxy */
 
+	/* pathname unix sockets outside the cage it may reach (copied from the policy) */
+	struct unix_allow *unix_allow;
+	size_t n_unix_allow;
+	enum unix_mode unix_mode;
+
 	/* the nftables tables, by name */
 	char cage_table[32]; /* "sluice" (family inet) in the cage netns */
 	char host_table[32]; /* "sluice_<name>" (family inet) in the host netns */

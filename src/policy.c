@@ -58,6 +58,7 @@ void policy_free(struct policy *p)
 	free(p->allow);
 	free(p->forward);
 	free(p->dns);
+	free(p->allow_unix);
 	strv_free(p->env);
 	free(p->user);
 	policy_init(p);
@@ -118,10 +119,59 @@ int policy_set_proxy(struct policy *p, const char *v, char *err, size_t errlen)
 
 /* Duplicates are dropped here (and again in policy_finish): the same endpoint named by the
  * profile and by --allow is one endpoint, not a mistake worth stopping for. */
+static int add_allow_unix(struct policy *p, const char *path, char *err, size_t errlen)
+{
+	struct unix_allow u = {0}, *a;
+	size_t n = strlen(path);
+	char e[80];
+
+	if (path[0] != '/' || n < 2)
+		return fail(err, errlen, "\"%s\": a unix socket is allowed by its absolute path",
+			    echo(path, e, sizeof(e)));
+	if (n >= sizeof(u.path))
+		return fail(err, errlen, "\"%s\": a unix socket path is at most %zu bytes",
+			    echo(path, e, sizeof(e)), sizeof(u.path) - 1);
+	if (strstr(path, "/../") || strstr(path, "/./") || strstr(path, "//") ||
+	    (n >= 3 && streq(path + n - 3, "/..")))
+		return fail(err, errlen, "\"%s\": the path must be plain (no //, . or ..)",
+			    echo(path, e, sizeof(e)));
+	memcpy(u.path, path, n + 1);
+	u.prefix = path[n - 1] == '/';
+	for (size_t i = 0; i < p->n_allow_unix; i++)
+		if (streq(p->allow_unix[i].path, u.path))
+			return 0;
+	if (p->n_allow_unix >= POLICY_ALLOW_MAX)
+		return fail(err, errlen, "too many allowed unix sockets (at most %d)",
+			    POLICY_ALLOW_MAX);
+	a = realloc(p->allow_unix, (p->n_allow_unix + 1) * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a[p->n_allow_unix++] = u;
+	p->allow_unix = a;
+	return 0;
+}
+
+int policy_set_unix(struct policy *p, const char *v, char *err, size_t errlen)
+{
+	char e[80];
+
+	if (streq(v, "auto"))
+		p->unix_mode = UNIX_AUTO;
+	else if (streq(v, "strict"))
+		p->unix_mode = UNIX_STRICT;
+	else
+		return fail(err, errlen, "unknown unix mode \"%s\" (auto or strict)",
+			    echo(v, e, sizeof(e)));
+	return 0;
+}
+
 int policy_add_allow(struct policy *p, const char *v, char *err, size_t errlen)
 {
 	struct endpoint e, *a;
 	int r;
+
+	if (startswith(v, "/unix/"))
+		return add_allow_unix(p, v + 5, err, errlen);
 
 	r = addr_parse(v, &e, err, errlen);
 	if (r < 0)

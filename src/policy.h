@@ -46,6 +46,18 @@ struct forward {
 	bool is_proxy;        /* made for --proxy */
 };
 
+/* A pathname unix socket the cage may connect or send to although no process of the cage
+ * serves it (--allow /unix/PATH); PATH ending in '/' allows every socket below it. */
+struct unix_allow {
+	char path[UNIX_PATH_MAX];
+	bool prefix;
+};
+
+enum unix_mode {
+	UNIX_AUTO = 0, /* isolate pathname sockets where the kernel can; say so where not */
+	UNIX_STRICT,   /* refuse to start where the kernel cannot */
+};
+
 /* A name the cage's DNS stub answers, with one of its addresses (a name may repeat). */
 #define DNS_NAME_MAX 253
 struct dns_entry {
@@ -69,6 +81,9 @@ struct policy {
 	size_t n_forward;
 	struct dns_entry *dns; /* --dns, dns: */
 	size_t n_dns;
+	struct unix_allow *allow_unix; /* --allow /unix/PATH */
+	size_t n_allow_unix;
+	enum unix_mode unix_mode; /* --unix, unix: */
 	bool isolate_streams; /* for the proxy's forward (a socks5:// or socks5h:// proxy) */
 	char *user; /* NULL: the invoking user (SUDO_UID) or refuse root */
 	struct pool pool;
@@ -95,6 +110,8 @@ int policy_add_forward(struct policy *p, const char *v, char *err, size_t errlen
 /* The same from its parts (a profile's mapping form). */
 int policy_add_forward_parts(struct policy *p, const char *listen, const char *target,
 			     bool isolate_streams, char *err, size_t errlen);
+/* "auto" or "strict". */
+int policy_set_unix(struct policy *p, const char *v, char *err, size_t errlen);
 /* "NAME=ADDR": NAME resolves to ADDR (IPv4 or IPv6) in the cage's DNS stub; repeatable. */
 int policy_add_dns(struct policy *p, const char *name_eq_addr, char *err, size_t errlen);
 int policy_add_dns_parts(struct policy *p, const char *name, const char *addr, char *err,
@@ -102,7 +119,7 @@ int policy_add_dns_parts(struct policy *p, const char *name, const char *addr, c
 
 /*
  * Load a profile (YAML, libyaml) into p. Keys: name, link, proxy, allow (list), env (map),
- * user, subnet_pool, verbose, forward (list of "LISTEN=TARGET" or {listen, target,
+ * user, subnet_pool, verbose, unix (auto, strict), forward (list of "LISTEN=TARGET" or {listen, target,
  * isolate_streams}), dns (map of name to an address or a list of them), isolate_streams.
  * Unknown keys, wrong node types and bad values fail with
  * err_invalid("FILE:LINE:COLUMN: what is wrong") (1-based line and column).

@@ -353,6 +353,7 @@ enum key {
 	KEY_FORWARD,
 	KEY_DNS,
 	KEY_ISOLATE,
+	KEY_UNIX,
 	_KEY_MAX,
 };
 
@@ -368,6 +369,7 @@ static const char *const key_names[_KEY_MAX] = {
     [KEY_FORWARD] = "forward",
     [KEY_DNS] = "dns",
     [KEY_ISOLATE] = "isolate_streams",
+    [KEY_UNIX] = "unix",
 };
 
 static int load_key(struct loader *l, enum key key, yaml_node_t *v)
@@ -395,6 +397,8 @@ static int load_key(struct loader *l, enum key key, yaml_node_t *v)
 		return load_dns(l, v);
 	case KEY_ISOLATE:
 		return load_bool(l, "isolate_streams", v, &l->p->isolate_streams);
+	case KEY_UNIX:
+		return load_string(l, "unix", v, policy_set_unix);
 	default:
 		return -EINVAL;
 	}
