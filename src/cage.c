@@ -322,6 +322,17 @@ static int open_inside(const struct plan *p, int *in, size_t *n)
 		if (r < 0)
 			goto fail;
 	}
+	/* glibc's getaddrinfo() with AI_ADDRCONFIG (Node's default, getent ahosts) returns no
+	 * IPv4 address at all on a host whose only one is 127.0.0.1, so the names the DNS stub
+	 * answers would not resolve in a link-none cage. A second loopback address on lo makes
+	 * IPv4 "configured" without adding any way out. */
+	if (p->link == LINK_NONE) {
+		struct in_addr lo2 = {htonl(INADDR_LOOPBACK + 1)};
+
+		r = nl_addr_add(rt, 1, AF_INET, &lo2, 32);
+		if (r < 0)
+			goto fail;
+	}
 	in[(*n)++] = mnl_socket_get_fd(rt);
 	in[(*n)++] = mnl_socket_get_fd(nft);
 

@@ -13,6 +13,7 @@ WORLD_IP6=2001:db8:1::1
 NET_IP6=2001:db8:1::2
 PROXY_PORT=8888
 PROXY_URL=http://$WORLD_IP:$PROXY_PORT
+LOPROXY_URL=http://127.0.0.1:$PROXY_PORT	# a tinyproxy on the world's loopback only
 HOSTSVC_PORT=2222		# a world service cages must not reach
 UDP_PORT=9999			# the internet's UDP listener
 CAGE_PREFIX=st$$x		# every cage name the tests make starts with this
@@ -66,7 +67,7 @@ bg_start() {
 }
 
 world_up() {
-	for tool in ip nft nsenter tinyproxy socat curl bpftool python3 awk; do
+	for tool in ip nft nsenter tinyproxy socat curl bpftool python3 awk runuser getent; do
 		command -v $tool >/dev/null || die "missing prerequisite: $tool"
 	done
 	[ "$(id -u)" = 0 ] || die "must run as root"
@@ -82,6 +83,11 @@ world_up() {
 	cp "$PROBE_BUILT" "$T/bin/probe"
 	chmod 755 "$T/bin/probe"
 	PROBE=$T/bin/probe
+	# the test tools, where a cage's user (nobody) can run them, with Debian's python
+	cp "$ROOT"/tests/lib/streams.py "$ROOT"/tests/lib/socks5d.py "$ROOT"/tests/lib/dnslog.py \
+		"$T/bin/"
+	chmod 755 "$T"/bin/*.py
+	PY=/usr/bin/python3
 	CONTENT="sluice world $$ $(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
 	echo "$CONTENT" >"$T/www/index.html"
 
@@ -126,12 +132,17 @@ world_up() {
 	LogLevel Info
 	EOF
 	bg_start "$T/tinyproxy.out" $W tinyproxy -d -c "$T/tinyproxy.conf"
+	# the same on the world's loopback only: the proxy of the one-liner users type
+	sed -e "s/^Listen .*/Listen 127.0.0.1/" -e "s/tinyproxy\./tinyproxy-lo./g" \
+		"$T/tinyproxy.conf" >"$T/tinyproxy-lo.conf"
+	bg_start "$T/tinyproxy-lo.out" $W tinyproxy -d -c "$T/tinyproxy-lo.conf"
 	bg_start "$T/hostsvc.log" $W socat \
 		"TCP4-LISTEN:$HOSTSVC_PORT,bind=$WORLD_IP,reuseaddr,fork" "SYSTEM:echo host-service"
 
 	wait_for 50 in_world "$PROBE" connect tcp $NET_IP 80 || die "web server (v4) not up"
 	wait_for 50 in_world "$PROBE" connect tcp $NET_IP6 80 || die "web server (v6) not up"
 	wait_for 50 in_world "$PROBE" connect tcp $WORLD_IP $PROXY_PORT || die "tinyproxy not up"
+	wait_for 50 in_world "$PROBE" connect tcp 127.0.0.1 $PROXY_PORT || die "loopback tinyproxy not up"
 	wait_for 50 in_world "$PROBE" connect tcp $WORLD_IP $HOSTSVC_PORT || die "host service not up"
 	wait_for 50 sh -c "ss -H -N $I -uln | grep -q :$UDP_PORT" || die "UDP listener not up"
 }
@@ -174,6 +185,7 @@ world_down() {
 		kill "$p" 2>/dev/null
 	done
 	[ -n "$T" ] && [ -f "$T/out/tinyproxy.pid" ] && kill "$(cat "$T/out/tinyproxy.pid")" 2>/dev/null
+	[ -n "$T" ] && [ -f "$T/out/tinyproxy-lo.pid" ] && kill "$(cat "$T/out/tinyproxy-lo.pid")" 2>/dev/null
 	cages_scrub
 	# the sigkill test's cage loop, should it have outlived its cage
 	for p in $(pgrep -f "sluice-sigkill-test-$$"); do
