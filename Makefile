@@ -121,7 +121,12 @@ check:
 demo: sluice
 	sh contrib/demo.sh
 
-bench: sluice $(TOOLS)
+$(B)/bench/tcpblast: bench/tcpblast.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $<
+
+bench: sluice $(TOOLS) $(B)/bench/tcpblast
 	sh bench/run.sh
 
 install: sluice

@@ -22,6 +22,7 @@
 #define ACCEPT_BATCH	64	  /* accepts per wakeup before other sources get a turn */
 #define PUMP_ROUNDS	16	  /* splices per flow per wakeup, likewise */
 #define FLOW_CHUNK	(1 << 20) /* asked of each splice into a pipe; the pipe's size bounds it */
+#define PIPE_SIZE	(1 << 20) /* asked of each pipe (the default is 64 KiB) */
 #define ACCEPT_PAUSE_MS 100	  /* how long listeners rest when fds or memory run out */
 #define HS_BUF		512	  /* holds any one greeting or request (SOCKS5_*_MAX) and more */
 #define CRED_BYTES	16	  /* random bytes in each of username and password */
@@ -307,8 +308,14 @@ static int flow_pump(struct flow *f, int from, int to, uint64_t *total)
 			f->done = true;
 			return 0;
 		}
-		if (f->pipe[0] < 0 && pipe2(f->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-			return negative_errno();
+		if (f->pipe[0] < 0) {
+			if (pipe2(f->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+				return negative_errno();
+			/* A larger pipe moves a bulk stream in fewer splices; its pages are
+			 * taken only while data waits in it. Best effort: past the user's pipe
+			 * quota the kernel refuses, and the default size still works. */
+			(void)fcntl(f->pipe[0], F_SETPIPE_SZ, PIPE_SIZE);
+		}
 		n = splice(from, NULL, f->pipe[1], NULL, FLOW_CHUNK,
 			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0)
