@@ -29,6 +29,21 @@ struct endpoint {
 		struct in6_addr v6;
 	} ip;
 	enum addr_scheme scheme;
+
+	/* A WireGuard multiaddr: the key of the peer that carries this endpoint
+	 * (/.../wg/u<key>), and in the infix form that peer's UDP endpoint, the bearer
+	 * (/ip4/B/udp/P/wg/u<key>/ip4/...). */
+	bool has_wg;
+	uint8_t wg_key[32];
+	bool has_bearer;
+	struct wg_bearer {
+		int family;
+		uint16_t port; /* host byte order */
+		union {
+			struct in_addr v4;
+			struct in6_addr v6;
+		} ip;
+	} bearer;
 };
 
 /*

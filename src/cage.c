@@ -33,10 +33,11 @@
 #include "relay.h"
 #include "state.h"
 #include "supervise.h"
+#include "wg.h"
 
-const char *const cage_steps[] = {"cgroup",   "bpf",	 "clone",    "inside", "veth",
-				  "host-link", "host-nft", "cage-link", "cage-nft", "serve",
-				  "start",     NULL};
+const char *const cage_steps[] = {"cgroup",   "bpf",	 "clone",    "inside",	 "veth",
+				  "host-link", "host-nft", "wireguard", "cage-link", "cage-nft",
+				  "serve",     "start",	 NULL};
 
 /* What the cage's first process opens inside the cage's netns and hands over, in order: its
  * two netlink sockets, the DNS stub's sockets, then one listener per forward. */
@@ -66,6 +67,8 @@ struct cage {
 	struct loop *loop;
 	struct relay *relay;
 	struct dns *dns;
+	struct wggo wggo;   /* link wireguard, userspace: the wireguard-go process */
+	bool wg_made;       /* link wireguard: wg_if exists here (not yet in the cage) */
 	bool reaped; /* the cage's first process has exited and been waited for */
 	undo_fn undo[16];
 	size_t n_undo;
@@ -177,6 +180,16 @@ static void undo_child(struct cage *c)
 	if (c->cage_nft)
 		mnl_socket_close(c->cage_nft);
 	c->cage_rt = c->cage_nft = NULL;
+}
+
+static void undo_wireguard(struct cage *c)
+{
+	/* A kernel link still here (setup failed before the move) is deleted; in the cage it
+	 * goes with the netns. wireguard-go is stopped: its tun goes with it. */
+	if (c->plan->wg_backend == WG_BACKEND_KERNEL && c->wg_made)
+		(void)nl_link_del(c->nl_host, c->plan->wg_if);
+	if (c->plan->wg_backend == WG_BACKEND_USERSPACE)
+		(void)wggo_stop(&c->wggo);
 }
 
 static void undo_serve(struct cage *c)
@@ -658,6 +671,84 @@ static int step_host_link(struct cage *c)
 	return nl_link_up(c->nl_host, idx);
 }
 
+/* The tunnel is made here, in the netns sluice runs in, so that its UDP socket is made here
+ * too; configured; then moved into the cage as wg0. */
+static int step_wireguard(struct cage *c)
+{
+	const struct plan *p = c->plan;
+	int r;
+
+	if (p->wg_backend == WG_BACKEND_KERNEL) {
+		_cleanup_(mnl_socket_closep) struct mnl_socket *genl = NULL;
+
+		r = wg_kernel_link_add(c->nl_host, p->wg_if, p->wg.mtu);
+		if (r < 0)
+			return r;
+		c->wg_made = true;
+		undo_push(c, undo_wireguard);
+		r = nl_open(NETLINK_GENERIC, &genl);
+		if (r == 0)
+			r = wg_kernel_set(genl, p->wg_if, &p->wg);
+	} else {
+		char log[512];
+
+		r = wggo_start(p->wg_if, NULL, &c->wggo);
+		if (r < 0) {
+			wggo_log(&c->wggo, log, sizeof(log));
+			if (log[0])
+				log_error("wireguard-go: %s", log);
+			return r;
+		}
+		c->wg_made = true;
+		undo_push(c, undo_wireguard);
+		r = wg_uapi_set(c->wggo.sock_path, &p->wg);
+	}
+	if (r < 0)
+		return r;
+	r = nl_link_move(c->nl_host, p->wg_if, c->cage_netns_fd, p->cage_if);
+	if (r == 0)
+		c->wg_made = false;
+	return r;
+}
+
+static int step_cage_wireguard(struct cage *c)
+{
+	const struct plan *p = c->plan;
+	struct mnl_socket *rt = c->cage_rt;
+	unsigned idx;
+	int r;
+
+	r = nl_link_index(rt, p->cage_if, &idx);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < p->wg.n_addresses; i++) {
+		r = nl_addr_add(rt, idx, p->wg.addresses[i].family, &p->wg.addresses[i].ip,
+				p->wg.addresses[i].cidr);
+		if (r < 0)
+			return r;
+	}
+	if (p->wg.mtu) {
+		r = nl_link_mtu(rt, idx, p->wg.mtu);
+		if (r < 0)
+			return r;
+	}
+	r = nl_link_up(rt, idx);
+	if (r < 0)
+		return r;
+	/* The cage's only routes: what each peer carries. */
+	for (size_t i = 0; i < p->wg.n_peers; i++)
+		for (size_t j = 0; j < p->wg.peers[i].n_allowed_ips; j++) {
+			const struct wg_prefix *a = &p->wg.peers[i].allowed_ips[j];
+
+			if (a->family == AF_INET6 && !p->ipv6)
+				continue;
+			r = nl_route_add_dev(rt, idx, a->family, &a->ip, a->cidr);
+			if (r < 0)
+				return r;
+		}
+	return 0;
+}
+
 static int step_cage_link(struct cage *c)
 {
 	const struct plan *p = c->plan;
@@ -790,6 +881,19 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 			return r;
 	}
 
+	if (p->link == LINK_WIREGUARD) {
+		r = fault("wireguard");
+		if (r == 0)
+			r = step_wireguard(c);
+		if (r < 0)
+			return r;
+		r = fault("cage-link");
+		if (r == 0)
+			r = step_cage_wireguard(c);
+		if (r < 0)
+			return r;
+	}
+
 	r = fault("cage-nft");
 	if (r == 0)
 		r = nft_load_cage(c->cage_nft, p);
@@ -834,7 +938,9 @@ int cage_run(const struct plan *p, int *ret_status)
 	r = loop_new(&c.loop);
 	if (r < 0)
 		return r;
-	if (p->link == LINK_VETH) {
+	c.wggo.pidfd = -1;
+	c.wggo.log_fd = -1;
+	if (p->link != LINK_NONE) {
 		r = nl_open(NETLINK_ROUTE, &c.nl_host);
 		if (r == 0)
 			r = nl_open(NETLINK_NETFILTER, &c.nft_host);

@@ -2,6 +2,8 @@
  * recorded cages first, then any sluice object no live cage owns (a crash can come before
  * the record is complete). */
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <libmnl/libmnl.h>
 
@@ -12,6 +14,7 @@
 #include "nft.h"
 #include "nl.h"
 #include "state.h"
+#include "wg.h"
 
 struct live {
 	struct cage_state *s;
@@ -29,6 +32,35 @@ static bool owned(const struct live *l, const char *what, const char *name)
 			return true;
 	}
 	return false;
+}
+
+/* A wireguard-go of a cage dies with its supervisor, but killed it cannot remove its UAPI
+ * socket: remove the sockets of cage tunnels (sw-*) that nothing answers on any more. */
+static int remove_dead_wg_sockets(void)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	int ret = 0;
+
+	if (dir_list(WG_RUN_DIR, false, &names) < 0)
+		return 0;
+	for (char **n = names; *n; n++) {
+		char path[sizeof(WG_RUN_DIR) + 32];
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		_cleanup_close_ int fd = -1;
+
+		if (!startswith(*n, "sw-") || strlen(*n) > 20)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", WG_RUN_DIR, *n);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			continue; /* a live cage's tunnel */
+		if (unlink(path) < 0 && errno != ENOENT)
+			ret = log_errno(negative_errno(), "remove %s", path);
+		else
+			printf("removed %s\n", path);
+	}
+	return ret;
 }
 
 static int remove_orphans(const char *cgmount, const struct live *live)
@@ -63,6 +95,8 @@ static int remove_orphans(const char *cgmount, const struct live *live)
 			}
 		mnl_socket_close(nl);
 	}
+	if (remove_dead_wg_sockets() < 0)
+		ret = -EIO;
 	if (nl_open(NETLINK_NETFILTER, &nl) == 0) {
 		if (nft_list_tables(nl, "sluice_", &tables) == 0)
 			for (char **t = tables; *t; t++) {

@@ -27,6 +27,9 @@ int cmd_run(int argc, char **argv)
 	if (p.link == LINK_VETH)
 		log_debug("cage %s: link veth %s, host table inet %s, cgroup %s", p.name, p.host_if,
 			  p.host_table, p.cgroup);
+	else if (p.link == LINK_WIREGUARD)
+		log_debug("cage %s: link wireguard %s (%s), cgroup %s", p.name, p.wg_if,
+			  p.wg_backend == WG_BACKEND_KERNEL ? "kernel" : "wireguard-go", p.cgroup);
 	else
 		log_debug("cage %s: link none, %zu forward(s), cgroup %s", p.name, p.n_forwards,
 			  p.userns ? "none (unprivileged)" : p.cgroup);

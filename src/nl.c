@@ -325,6 +325,84 @@ int nl_route_add_default(struct mnl_socket *nl, unsigned ifindex, int family, co
 	return r < 0 ? err_set(r, "add default route via link %u", ifindex) : 0;
 }
 
+struct nlmsghdr *nl_build_link_move(void *buf, uint32_t seq, unsigned ifindex, int netns_fd,
+				    const char *new_name)
+{
+	struct nlmsghdr *nlh = put_header(buf, RTM_NEWLINK, NLM_F_ACK, seq);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
+	if (new_name)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, new_name);
+	return nlh;
+}
+
+int nl_link_move(struct mnl_socket *nl, const char *name, int netns_fd, const char *new_name)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	unsigned idx;
+	int r;
+
+	r = nl_link_index(nl, name, &idx);
+	if (r < 0)
+		return r;
+	r = nl_talk(nl, nl_build_link_move(buf, nl_seq(), idx, netns_fd, new_name), NULL, NULL);
+	return r < 0 ? err_set(r, "move link %s into the cage", name) : 0;
+}
+
+struct nlmsghdr *nl_build_link_mtu(void *buf, uint32_t seq, unsigned ifindex, unsigned mtu)
+{
+	struct nlmsghdr *nlh = put_header(buf, RTM_NEWLINK, NLM_F_ACK, seq);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	return nlh;
+}
+
+int nl_link_mtu(struct mnl_socket *nl, unsigned ifindex, unsigned mtu)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int r = nl_talk(nl, nl_build_link_mtu(buf, nl_seq(), ifindex, mtu), NULL, NULL);
+
+	return r < 0 ? err_set(r, "set the MTU of link %u to %u", ifindex, mtu) : 0;
+}
+
+struct nlmsghdr *nl_build_route_dev(void *buf, uint32_t seq, unsigned ifindex, int family,
+				    const void *dst, unsigned dst_len)
+{
+	struct nlmsghdr *nlh =
+		put_header(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK, seq);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+
+	rtm->rtm_family = (uint8_t)family;
+	rtm->rtm_dst_len = (uint8_t)dst_len;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	if (dst_len)
+		mnl_attr_put(nlh, RTA_DST, addr_len(family), dst);
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	return nlh;
+}
+
+int nl_route_add_dev(struct mnl_socket *nl, unsigned ifindex, int family, const void *dst,
+		     unsigned dst_len)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char a[INET6_ADDRSTRLEN];
+	int r = nl_talk(nl, nl_build_route_dev(buf, nl_seq(), ifindex, family, dst, dst_len), NULL,
+			NULL);
+
+	return r < 0 ? err_set(r, "add route %s/%u via link %u",
+			       inet_ntop(family, dst, a, sizeof(a)), dst_len, ifindex)
+		     : 0;
+}
+
 /* --- dumps ---------------------------------------------------------------------------- */
 
 struct prefix_list {

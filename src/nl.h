@@ -28,6 +28,14 @@ int nl_addr_add(struct mnl_socket *nl, unsigned ifindex, int family, const void 
 /* Add a default route via gw on ifindex. */
 int nl_route_add_default(struct mnl_socket *nl, unsigned ifindex, int family, const void *gw);
 
+/* Move link NAME into the netns NETNS_FD, renaming it NEW_NAME there (NULL: keep it). */
+int nl_link_move(struct mnl_socket *nl, const char *name, int netns_fd, const char *new_name);
+int nl_link_mtu(struct mnl_socket *nl, unsigned ifindex, unsigned mtu);
+/* A route to DST/DST_LEN straight out of link IFINDEX (no gateway: a tunnel's peers). A
+ * route already there is replaced. */
+int nl_route_add_dev(struct mnl_socket *nl, unsigned ifindex, int family, const void *dst,
+		     unsigned dst_len);
+
 /* Fill facts->taken with the subnets of every host address and every non-default route
  * (both families, main and local tables left as they are), and facts->local with the
  * host's own addresses (full-length prefixes). Arrays are malloc'd; caller frees. */
@@ -47,3 +55,8 @@ struct nlmsghdr *nl_build_addr_add(void *buf, uint32_t seq, unsigned ifindex, in
 struct nlmsghdr *nl_build_route_default(void *buf, uint32_t seq, unsigned ifindex, int family,
 					const void *gw);
 struct nlmsghdr *nl_build_link_up(void *buf, uint32_t seq, unsigned ifindex);
+struct nlmsghdr *nl_build_link_move(void *buf, uint32_t seq, unsigned ifindex, int netns_fd,
+				    const char *new_name);
+struct nlmsghdr *nl_build_link_mtu(void *buf, uint32_t seq, unsigned ifindex, unsigned mtu);
+struct nlmsghdr *nl_build_route_dev(void *buf, uint32_t seq, unsigned ifindex, int family,
+				    const void *dst, unsigned dst_len);

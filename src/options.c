@@ -11,9 +11,15 @@ const char options_help[] =
 	"  -p, --profile FILE|NAME  read a profile (NAME: ./profiles/NAME.yaml, then\n"
 	"                           /etc/sluice/NAME.yaml); options given here override it\n"
 	"  -n, --name NAME          the cage's name (default: from the command)\n"
-	"      --link none|veth     the cage's link: none (default: lo only, the way out\n"
-	"                           is forwards; works without root) or veth (a routed\n"
-	"                           link to this host; needs root)\n"
+	"      --link none|veth|wireguard\n"
+	"                           the cage's link: none (default: lo only, the way out\n"
+	"                           is forwards; works without root), veth (a routed\n"
+	"                           link to this host; root) or wireguard (a tunnel whose\n"
+	"                           encrypted UDP stays outside; root)\n"
+	"      --wg-config FILE     link wireguard: the tunnel, as a wg-quick file\n"
+	"      --wg-backend auto|kernel|userspace\n"
+	"                           kernel WireGuard, or wireguard-go (auto: the kernel's\n"
+	"                           where it has WireGuard)\n"
 	"      --proxy URL          the one way out: http://, socks5:// or socks5h://\n"
 	"                           host:port; sets the proxy variables in the cage. A\n"
 	"                           loopback proxy (any proxy with link none) is served\n"
@@ -28,7 +34,9 @@ const char options_help[] =
 	"  -d, --dns NAME=ADDR      NAME resolves to ADDR in the cage (repeatable); all\n"
 	"                           other names but proxy.internal are NXDOMAIN\n"
 	"  -a, --allow ADDR         also allow ADDR: host:port, [v6]:port, udp:host:port\n"
-	"                           /ip4/A/tcp/P, or a unix socket /unix/PATH (a PATH\n"
+	"                           /ip4/A/tcp/P, /ip4/A/tcp/P/wg/uKEY (through the peer\n"
+	"                           whose key is KEY), /ip4/B/udp/P/wg/uKEY/ip4/A/tcp/P\n"
+	"                           (that peer at B:P), or a unix socket /unix/PATH (a PATH\n"
 	"                           ending in / allows the sockets below it) (repeatable)\n"
 	"      --unix auto|strict   pathname unix sockets outside the cage are refused\n"
 	"                           where the kernel can; strict: refuse to run where not\n"
@@ -39,7 +47,7 @@ const char options_help[] =
 	"  -v, --verbose            say what is done, step by step\n"
 	"  -h, --help               this help\n";
 
-enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX };
+enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX, OPT_WG_CONFIG, OPT_WG_BACKEND };
 
 static const struct option longopts[] = {
 	{"profile", required_argument, NULL, 'p'}, {"name", required_argument, NULL, 'n'},
@@ -49,6 +57,8 @@ static const struct option longopts[] = {
 	{"verbose", no_argument, NULL, 'v'},         {"help", no_argument, NULL, 'h'},
 	{"forward", required_argument, NULL, 'f'},   {"dns", required_argument, NULL, 'd'},
 	{"isolate-streams", no_argument, NULL, OPT_ISOLATE}, {"unix", required_argument, NULL, OPT_UNIX},
+	{"wg-config", required_argument, NULL, OPT_WG_CONFIG},
+	{"wg-backend", required_argument, NULL, OPT_WG_BACKEND},
 	{0},
 };
 
@@ -124,6 +134,14 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 		case 'd':
 			what = "--dns";
 			r = policy_add_dns(p, optarg, err, sizeof(err));
+			break;
+		case OPT_WG_CONFIG:
+			what = "--wg-config";
+			r = policy_set_wg_config(p, optarg, err, sizeof(err));
+			break;
+		case OPT_WG_BACKEND:
+			what = "--wg-backend";
+			r = policy_set_wg_backend(p, optarg, err, sizeof(err));
 			break;
 		case OPT_UNIX:
 			what = "--unix";

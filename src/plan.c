@@ -218,6 +218,130 @@ static int plan_env(const struct policy *pol, char *const *environ_in, const str
 	return 0;
 }
 
+static bool prefix_covers(const struct wg_prefix *pf, const struct endpoint *e)
+{
+	const uint8_t *a = (const uint8_t *)&pf->ip, *b = (const uint8_t *)&e->ip;
+	unsigned bits = pf->cidr;
+
+	if (pf->family != e->family)
+		return false;
+	for (unsigned i = 0; bits > 0; i++, bits = bits > 8 ? bits - 8 : 0) {
+		uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+
+		if ((a[i] & mask) != (b[i] & mask))
+			return false;
+	}
+	return true;
+}
+
+static const struct wg_peer_config *wg_find_peer(const struct wg_config *wg, const uint8_t *key)
+{
+	for (size_t i = 0; i < wg->n_peers; i++)
+		if (!memcmp(wg->peers[i].public_key, key, WG_KEY_LEN))
+			return &wg->peers[i];
+	return NULL;
+}
+
+static int push_allowed_ip(struct wg_peer_config *peer, const struct endpoint *e)
+{
+	struct wg_prefix *v;
+
+	for (size_t i = 0; i < peer->n_allowed_ips; i++)
+		if (prefix_covers(&peer->allowed_ips[i], e))
+			return 0;
+	v = realloc(peer->allowed_ips, (peer->n_allowed_ips + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	peer->allowed_ips = v;
+	v[peer->n_allowed_ips] = (struct wg_prefix){
+	    .family = e->family, .cidr = e->family == AF_INET ? 32 : 128};
+	memcpy(&v[peer->n_allowed_ips].ip, &e->ip, sizeof(v->ip));
+	peer->n_allowed_ips++;
+	return 0;
+}
+
+int plan_wg_merge_allow(struct wg_config *wg, const struct endpoint *allow, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct endpoint *e = &allow[i];
+		struct wg_peer_config *peer = (struct wg_peer_config *)wg_find_peer(wg, e->wg_key);
+		int r;
+
+		if (!e->has_wg || !e->has_bearer)
+			continue;
+		if (!peer) {
+			struct wg_peer_config *v = realloc(wg->peers, (wg->n_peers + 1) * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			wg->peers = v;
+			peer = &v[wg->n_peers++];
+			memset(peer, 0, sizeof(*peer));
+			memcpy(peer->public_key, e->wg_key, WG_KEY_LEN);
+		}
+		if (!peer->endpoint.sa.sa_family) {
+			if (e->bearer.family == AF_INET) {
+				peer->endpoint.in.sin_family = AF_INET;
+				peer->endpoint.in.sin_port = htons(e->bearer.port);
+				memcpy(&peer->endpoint.in.sin_addr, &e->bearer.ip, 4);
+			} else {
+				peer->endpoint.in6.sin6_family = AF_INET6;
+				peer->endpoint.in6.sin6_port = htons(e->bearer.port);
+				memcpy(&peer->endpoint.in6.sin6_addr, &e->bearer.ip, 16);
+			}
+		}
+		r = push_allowed_ip(peer, e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Every endpoint declared with /wg/u<key> must name a peer of the tunnel, and lie inside
+ * what that peer carries: checked before anything is made. */
+static int check_wg_allowed(const struct plan *p, const struct wg_config *wg)
+{
+	for (size_t i = 0; i < p->n_allowed; i++) {
+		const struct endpoint *e = &p->allowed[i].ep;
+		const struct wg_peer_config *peer;
+		char ep[ADDR_STR_MAX + 64], want[WG_KEY_B64_LEN + 1];
+		bool inside = false;
+
+		if (!e->has_wg)
+			continue;
+		addr_format(e, ep, sizeof(ep));
+		wg_key_b64_encode(e->wg_key, want);
+		peer = wg_find_peer(wg, e->wg_key);
+		if (!peer) {
+			char *peers = NULL;
+			size_t len = 0;
+			FILE *f = open_memstream(&peers, &len);
+
+			if (!f)
+				return -ENOMEM;
+			for (size_t k = 0; k < wg->n_peers; k++) {
+				char b64[WG_KEY_B64_LEN + 1];
+
+				wg_key_b64_encode(wg->peers[k].public_key, b64);
+				fprintf(f, "%s%s", k ? ", " : "", b64);
+			}
+			fclose(f);
+			int r = err_invalid("allow %s: WireGuard key %s is not a peer of the tunnel "
+					    "(its peers: %s)",
+					    ep, want, wg->n_peers ? peers : "none");
+			free(peers);
+			return r;
+		}
+		for (size_t k = 0; k < peer->n_allowed_ips && !inside; k++)
+			inside = prefix_covers(&peer->allowed_ips[k], e);
+		if (!inside)
+			return err_invalid("allow %s: not inside the AllowedIPs of peer %s, so the "
+					   "tunnel would not carry it",
+					   ep, want);
+	}
+	return 0;
+}
+
 static int add_allowed(struct plan *p, const struct host_facts *f, const struct endpoint *e,
 		       bool is_proxy)
 {
@@ -247,13 +371,27 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	p.link = pol->link;
 	p.userns = facts->unprivileged;
 	if (p.userns && p.link != LINK_NONE)
-		return err_invalid("link veth needs root (CAP_NET_ADMIN in this host's network "
-				   "namespace, to make the pair and its rules): run with sudo, or "
-				   "use link none with forwards, which works without");
+		return err_invalid("link %s needs root (CAP_NET_ADMIN in this host's network "
+				   "namespace, to make the %s): run with sudo, or use link none "
+				   "with forwards, which works without",
+				   p.link == LINK_VETH ? "veth" : "wireguard",
+				   p.link == LINK_VETH ? "pair and its rules" : "tunnel");
 	if (!p.userns)
 		snprintf(p.cgroup, sizeof(p.cgroup), "sluice/%s", p.name);
 	snprintf(p.cage_table, sizeof(p.cage_table), "sluice");
 
+	if (p.link == LINK_WIREGUARD) {
+		if (!facts->wg)
+			return err_invalid("link wireguard: no tunnel configuration loaded");
+		snprintf(p.cage_if, sizeof(p.cage_if), "wg0");
+		snprintf(p.wg_if, sizeof(p.wg_if), "sw-%08x",
+			 (uint32_t)name_hash(p.name, 0x7700000000ULL | facts->nonce));
+		p.wg_backend = pol->wg_backend;
+		if (p.wg_backend == WG_BACKEND_AUTO)
+			p.wg_backend = facts->wg_kernel ? WG_BACKEND_KERNEL : WG_BACKEND_USERSPACE;
+		for (size_t i = 0; i < facts->wg->n_addresses; i++)
+			p.ipv6 |= facts->wg->addresses[i].family == AF_INET6;
+	}
 	if (p.link == LINK_VETH) {
 		plan_host_ifname(p.name, facts->nonce, p.host_if);
 		snprintf(p.cage_if, sizeof(p.cage_if), "eth0");
@@ -307,6 +445,15 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	}
 	for (size_t i = 0; i < pol->n_allow; i++)
 		add_allowed(&p, facts, &pol->allow[i], false);
+	if (p.link == LINK_WIREGUARD) {
+		/* beyond the tunnel: nothing is masqueraded on this host */
+		p.masquerade = false;
+		r = check_wg_allowed(&p, facts->wg);
+		if (r < 0) {
+			plan_free(&p);
+			return r;
+		}
+	}
 	for (size_t i = 0; i < pol->n_forward; i++)
 		p.forwards[p.n_forwards++] = pol->forward[i];
 	for (size_t i = 0; i < pol->n_dns; i++)
@@ -346,6 +493,7 @@ void plan_free(struct plan *p)
 	free(p->forwards);
 	free(p->dns);
 	free(p->unix_allow);
+	wg_config_free(&p->wg);
 	strv_free(p->argv);
 	strv_free(p->env);
 	free(p->user);
@@ -380,6 +528,10 @@ void plan_print_layers(const struct plan *p, FILE *f, const char *indent)
 {
 	if (p->link == LINK_VETH)
 		fprintf(f, "%stopology: lo + one veth, one route (via the host side)\n", indent);
+	else if (p->link == LINK_WIREGUARD)
+		fprintf(f, "%stopology: lo + one WireGuard tunnel whose encrypted UDP stays "
+			   "outside; routes only to its peers' AllowedIPs\n",
+			indent);
 	else
 		fprintf(f, "%stopology: lo only, no route out; forwards and DNS served from "
 			   "outside\n",
@@ -451,6 +603,31 @@ void plan_print(const struct plan *p, FILE *f)
 			fprintf(f, "  route6     default via %s dev %s\n", h6, p->cage_if);
 		else
 			fprintf(f, "  ipv6       off in the cage (no allowed endpoint is IPv6)\n");
+	} else if (p->link == LINK_WIREGUARD) {
+		char a[WG_PREFIX_STR_MAX], e[WG_ENDPOINT_STR_MAX], k[WG_KEY_B64_LEN + 1];
+
+		fprintf(f, "  link       wireguard %s (%s), made as %s here and moved into the cage; "
+			   "its UDP socket stays here\n",
+			p->cage_if, p->wg_backend == WG_BACKEND_KERNEL ? "kernel" : "wireguard-go",
+			p->wg_if);
+		for (size_t i = 0; i < p->wg.n_addresses; i++) {
+			wg_prefix_format(&p->wg.addresses[i], a);
+			fprintf(f, "  %-10s %s\n", i ? "" : "address", a);
+		}
+		for (size_t i = 0; i < p->wg.n_peers; i++) {
+			const struct wg_peer_config *pe = &p->wg.peers[i];
+
+			wg_key_b64_encode(pe->public_key, k);
+			if (pe->endpoint.sa.sa_family)
+				wg_endpoint_format(&pe->endpoint, e);
+			else
+				snprintf(e, sizeof(e), "(none)");
+			fprintf(f, "  peer       %s at %s\n", k, e);
+			for (size_t j = 0; j < pe->n_allowed_ips; j++) {
+				wg_prefix_format(&pe->allowed_ips[j], a);
+				fprintf(f, "  route      %s dev %s\n", a, p->cage_if);
+			}
+		}
 	} else {
 		fprintf(f, "  link       none: lo only\n");
 		fprintf(f, "  route      none (loopback only)\n");
@@ -461,7 +638,9 @@ void plan_print(const struct plan *p, FILE *f)
 		fprintf(f, "  %-10s %s%s, %s\n", i ? "" : "allowed",
 			addr_format(&p->allowed[i].ep, ep, sizeof(ep)),
 			p->allowed[i].is_proxy ? " (proxy)" : "",
-			p->allowed[i].on_host ? "on this host" : "off-host, forwarded and masqueraded");
+			p->link == LINK_WIREGUARD ? "through the tunnel"
+			: p->allowed[i].on_host	  ? "on this host"
+						  : "off-host, forwarded and masqueraded");
 	if (!p->n_forwards)
 		fprintf(f, "  forwards   none\n");
 	for (size_t i = 0; i < p->n_forwards; i++)

@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "policy.h"
+#include "wgconf.h"
 
 /* An IPv4 or IPv6 prefix the host already uses (an address's subnet or a route). */
 struct prefix {
@@ -32,6 +33,8 @@ struct host_facts {
 	size_t n_live_names;
 	uint32_t nonce; /* differs between runs (the supervisor's pid): see plan_host_ifname */
 	bool unprivileged; /* sluice runs without root: a user namespace, no cgroup, no eBPF */
+	const struct wg_config *wg; /* link wireguard: the tunnel's configuration, loaded */
+	bool wg_kernel;             /* the kernel has WireGuard */
 };
 
 /* An endpoint the cage may reach, and whether it is the host itself or beyond it. */
@@ -64,6 +67,12 @@ struct plan {
 	struct allowed *allowed; /* proxy first, then --allow in order */
 	size_t n_allowed;
 	bool masquerade; /* some allowed endpoint is off-host */
+
+	/* link wireguard: the tunnel, made where sluice runs as wg_if and moved into the cage as
+	 * cage_if ("wg0"), so its encrypted UDP socket stays outside */
+	struct wg_config wg; /* owned (prepare moves the loaded configuration in) */
+	enum wg_backend wg_backend; /* resolved: kernel or userspace */
+	char wg_if[IFNAMSIZ];       /* "sw-<8 hex>", new each run like host_if */
 
 	/* forwards (the proxy's first, if it has one), served by the supervisor */
 	struct forward *forwards;
@@ -124,6 +133,11 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	       char *const *environ_in, const struct identity *id, struct plan *ret);
 void plan_free(struct plan *p);
 void host_facts_free(struct host_facts *f);
+
+/* Merge the peers that allowed endpoints in the infix wg form declare (bearer, key, overlay
+ * endpoint) into the tunnel's configuration: a new peer at the bearer with the overlay host
+ * as its AllowedIPs, or that host added to the peer with the same key. */
+int plan_wg_merge_allow(struct wg_config *wg, const struct endpoint *allow, size_t n);
 
 /* Print the plan for `sluice check` (names, addresses, routes, nft text, hooks, env). */
 void plan_print(const struct plan *p, FILE *f);

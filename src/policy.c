@@ -59,6 +59,9 @@ void policy_free(struct policy *p)
 	free(p->forward);
 	free(p->dns);
 	free(p->allow_unix);
+	free(p->wg_config);
+	free(p->wg_text);
+	free(p->wg_text_name);
 	strv_free(p->env);
 	free(p->user);
 	policy_init(p);
@@ -97,9 +100,10 @@ int policy_set_link(struct policy *p, const char *v, char *err, size_t errlen)
 		p->link = LINK_NONE;
 		return 0;
 	}
-	if (streq(v, "wireguard"))
-		return fail(err, errlen,
-			    "link mode \"%s\" is not available in this version (none or veth)", v);
+	if (streq(v, "wireguard")) {
+		p->link = LINK_WIREGUARD;
+		return 0;
+	}
 	return fail(err, errlen, "unknown link mode \"%s\" (veth, none or wireguard)",
 		    echo(v, e, sizeof(e)));
 }
@@ -148,6 +152,36 @@ static int add_allow_unix(struct policy *p, const char *path, char *err, size_t 
 		return -ENOMEM;
 	a[p->n_allow_unix++] = u;
 	p->allow_unix = a;
+	return 0;
+}
+
+int policy_set_wg_config(struct policy *p, const char *v, char *err, size_t errlen)
+{
+	char *dup;
+
+	if (!*v)
+		return fail(err, errlen, "the WireGuard config path is empty");
+	dup = strdup(v);
+	if (!dup)
+		return -ENOMEM;
+	free(p->wg_config);
+	p->wg_config = dup;
+	return 0;
+}
+
+int policy_set_wg_backend(struct policy *p, const char *v, char *err, size_t errlen)
+{
+	char e[80];
+
+	if (streq(v, "auto"))
+		p->wg_backend = WG_BACKEND_AUTO;
+	else if (streq(v, "kernel"))
+		p->wg_backend = WG_BACKEND_KERNEL;
+	else if (streq(v, "userspace"))
+		p->wg_backend = WG_BACKEND_USERSPACE;
+	else
+		return fail(err, errlen, "unknown WireGuard backend \"%s\" (auto, kernel or "
+			    "userspace)", echo(v, e, sizeof(e)));
 	return 0;
 }
 
@@ -508,6 +542,8 @@ static int check_reachable(const struct policy *p, const struct endpoint *e)
 		return err_invalid("allow %s: link none has no route to anything; reach it "
 				   "through a forward (--forward PORT=%s)",
 				   s, s);
+	if (e->has_wg && p->link != LINK_WIREGUARD)
+		return err_invalid("allow %s: a WireGuard endpoint needs link wireguard", s);
 	if (addr_is_loopback(e))
 		return err_invalid("allow %s: the cage's loopback is its own, not the host's; "
 				   "reach a host loopback service through a forward (--forward)",
@@ -565,9 +601,12 @@ int policy_finish(struct policy *p)
 
 	if (p->link == LINK_UNSET)
 		p->link = LINK_NONE;
-	if (p->link == LINK_WIREGUARD)
-		return err_invalid("link mode \"wireguard\" is not available in this version "
-				   "(none or veth)");
+	if (p->link == LINK_WIREGUARD && !p->wg_config && !p->wg_text)
+		return err_invalid("link wireguard needs the tunnel's configuration: --wg-config "
+				   "FILE (a wg-quick file) or a wireguard: mapping in the profile");
+	if (p->link != LINK_WIREGUARD && (p->wg_config || p->wg_text))
+		return err_invalid("a WireGuard configuration is given, but the link is not "
+				   "wireguard (--link wireguard)");
 
 	if (!p->has_pool) {
 		inet_pton(AF_INET, DEFAULT_POOL, &p->pool.base);

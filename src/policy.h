@@ -69,6 +69,12 @@ struct dns_entry {
 	} ip;
 };
 
+enum wg_backend {
+	WG_BACKEND_AUTO = 0, /* the kernel's where it has WireGuard, else wireguard-go */
+	WG_BACKEND_KERNEL,
+	WG_BACKEND_USERSPACE,
+};
+
 struct policy {
 	char name[CAGE_NAME_MAX + 1]; /* empty: derived from the command */
 	enum link_mode link;
@@ -85,6 +91,10 @@ struct policy {
 	size_t n_allow_unix;
 	enum unix_mode unix_mode; /* --unix, unix: */
 	bool isolate_streams; /* for the proxy's forward (a socks5:// or socks5h:// proxy) */
+	char *wg_config;   /* link wireguard: a wg-quick file (--wg-config, wg_config:) */
+	char *wg_text;     /* or wg-quick text made from a profile's wireguard: mapping */
+	char *wg_text_name; /* "FILE:LINE:COLUMN" of that mapping, for messages */
+	enum wg_backend wg_backend;
 	char *user; /* NULL: the invoking user (SUDO_UID) or refuse root */
 	struct pool pool;
 	bool has_pool;
@@ -110,6 +120,9 @@ int policy_add_forward(struct policy *p, const char *v, char *err, size_t errlen
 /* The same from its parts (a profile's mapping form). */
 int policy_add_forward_parts(struct policy *p, const char *listen, const char *target,
 			     bool isolate_streams, char *err, size_t errlen);
+int policy_set_wg_config(struct policy *p, const char *v, char *err, size_t errlen);
+/* "auto", "kernel" or "userspace". */
+int policy_set_wg_backend(struct policy *p, const char *v, char *err, size_t errlen);
 /* "auto" or "strict". */
 int policy_set_unix(struct policy *p, const char *v, char *err, size_t errlen);
 /* "NAME=ADDR": NAME resolves to ADDR (IPv4 or IPv6) in the cage's DNS stub; repeatable. */

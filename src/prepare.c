@@ -77,7 +77,7 @@ static int gather_facts(enum link_mode link, struct host_facts *f)
 	int r;
 
 	f->unprivileged = geteuid() != 0;
-	/* Only a routed link needs a subnet, and so the host's addresses and routes. */
+	/* Only a veth link needs a subnet, and so the host's addresses and routes. */
 	if (link == LINK_VETH) {
 		r = nl_open(NETLINK_ROUTE, &nl);
 		if (r < 0)
@@ -97,9 +97,26 @@ static int gather_facts(enum link_mode link, struct host_facts *f)
 	return 0;
 }
 
+/* link wireguard: read the tunnel's configuration (a wg-quick file, or the text made from a
+ * profile's wireguard: mapping) and add the peers that infix maddrs in --allow declare. */
+static int load_wg(const struct policy *pol, struct wg_config *ret)
+{
+	int r;
+
+	if (pol->wg_config)
+		r = wgconf_load(pol->wg_config, ret);
+	else
+		r = wgconf_parse(pol->wg_text, strlen(pol->wg_text), pol->wg_text_name, ret);
+	if (r < 0)
+		return r;
+	r = plan_wg_merge_allow(ret, pol->allow, pol->n_allow);
+	return r < 0 ? err_set(r, "WireGuard peers from --allow") : 0;
+}
+
 int prepare_plan(int argc, char **argv, bool need_command, struct plan *ret)
 {
 	struct policy pol;
+	struct wg_config wg = {0};
 	struct host_facts facts = {0};
 	struct ident_store ident = {0};
 	char **cmd = NULL;
@@ -128,6 +145,13 @@ int prepare_plan(int argc, char **argv, bool need_command, struct plan *ret)
 	r = gather_facts(pol.link, &facts);
 	if (r < 0)
 		goto out;
+	if (pol.link == LINK_WIREGUARD) {
+		r = load_wg(&pol, &wg);
+		if (r < 0)
+			goto out;
+		facts.wg = &wg;
+		facts.wg_kernel = access("/sys/module/wireguard", F_OK) == 0;
+	}
 	if (!pol.name[0]) {
 		r = plan_default_name(cmd ? cmd[0] : "cage", facts.live_names, facts.n_live_names,
 				      pol.name, sizeof(pol.name));
@@ -137,7 +161,12 @@ int prepare_plan(int argc, char **argv, bool need_command, struct plan *ret)
 		}
 	}
 	r = plan_build(&pol, &facts, cmd, environ, &ident.id, ret);
+	if (r == 0 && pol.link == LINK_WIREGUARD) {
+		ret->wg = wg; /* the plan owns the configuration now */
+		memset(&wg, 0, sizeof(wg));
+	}
 out:
+	wg_config_free(&wg);
 	host_facts_free(&facts);
 	policy_free(&pol);
 	return r;

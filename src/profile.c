@@ -341,6 +341,159 @@ static int load_dns(struct loader *l, yaml_node_t *v)
 	return 0;
 }
 
+/*
+ * wireguard: the keys of a wg-quick file in YAML, written out as wg-quick text for the one
+ * parser (wgconf.c) to read, so the two forms cannot drift apart:
+ *   wireguard:
+ *     private_key_file: /etc/sluice/actor.key
+ *     address: 10.0.11.2/24            (or a list)
+ *     listen_port: 51820   mtu: 1420
+ *     peers:
+ *       - public_key: g3x7...=
+ *         preshared_key_file: /etc/sluice/psk
+ *         endpoint: 192.168.1.50:51820
+ *         allowed_ips: [10.0.11.1/32]   (or one string)
+ *         persistent_keepalive: 25
+ * Key files are read here; a key never sits in the profile itself.
+ */
+static int wg_scalar_or_list(struct loader *l, yaml_node_t *v, const char *key, FILE *out,
+			     const char *wgkey)
+{
+	if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
+		fprintf(out, "%s = %s\n", wgkey, scalar(v));
+		return 0;
+	}
+	if (v->type != YAML_SEQUENCE_NODE)
+		return err_invalid("%s:%u:%u: wireguard: %s must be a string or a list", l->path,
+				   line_of(v), col_of(v), key);
+	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+	     i++) {
+		yaml_node_t *it = yaml_document_get_node(l->doc, *i);
+
+		if (!it || it->type != YAML_SCALAR_NODE || is_null(it))
+			return err_invalid("%s:%u:%u: wireguard: each %s must be a string", l->path,
+					   line_of(v), col_of(v), key);
+		fprintf(out, "%s = %s\n", wgkey, scalar(it));
+	}
+	return 0;
+}
+
+static int wg_key_file(struct loader *l, yaml_node_t *v, FILE *out, const char *wgkey)
+{
+	char key[128] = "";
+	FILE *f;
+	size_t n;
+
+	if (v->type != YAML_SCALAR_NODE || is_null(v))
+		return err_invalid("%s:%u:%u: wireguard: a key file must be a path", l->path,
+				   line_of(v), col_of(v));
+	f = fopen(scalar(v), "re");
+	if (!f)
+		return err_invalid("%s:%u:%u: wireguard: read %s: %s", l->path, line_of(v),
+				   col_of(v), scalar(v), strerror(errno));
+	n = fread(key, 1, sizeof(key) - 1, f);
+	fclose(f);
+	key[n] = '\0';
+	key[strcspn(key, "\r\n")] = '\0';
+	if (strchr(key, '=') != key + strlen(key) - 1 || strlen(key) != 44)
+		return err_invalid("%s:%u:%u: wireguard: %s does not hold one key as wg(8) writes "
+				   "it (44 characters of base64)",
+				   l->path, line_of(v), col_of(v), scalar(v));
+	fprintf(out, "%s = %s\n", wgkey, key);
+	explicit_bzero(key, sizeof(key));
+	return 0;
+}
+
+static int wg_map(struct loader *l, yaml_node_t *m, FILE *out, bool peer)
+{
+	static const char *const iface_keys[][2] = {
+	    {"address", "Address"}, {"listen_port", "ListenPort"}, {"mtu", "MTU"}};
+	static const char *const peer_keys[][2] = {{"public_key", "PublicKey"},
+						   {"endpoint", "Endpoint"},
+						   {"allowed_ips", "AllowedIPs"},
+						   {"persistent_keepalive", "PersistentKeepalive"}};
+	const char *const(*keys)[2] = peer ? peer_keys : iface_keys;
+	size_t nkeys = peer ? ARRAY_SIZE(peer_keys) : ARRAY_SIZE(iface_keys);
+	char q[72];
+	int r;
+
+	if (m->type != YAML_MAPPING_NODE)
+		return err_invalid("%s:%u:%u: wireguard: %s must be a mapping", l->path,
+				   line_of(m), col_of(m), peer ? "a peer" : "the interface");
+	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
+	     pr++) {
+		yaml_node_t *k = yaml_document_get_node(l->doc, pr->key);
+		yaml_node_t *v = yaml_document_get_node(l->doc, pr->value);
+		size_t i;
+
+		if (!k || !v || k->type != YAML_SCALAR_NODE)
+			return err_invalid("%s:%u:%u: wireguard: keys must be strings", l->path,
+					   line_of(m), col_of(m));
+		r = check_nul(l, k);
+		if (r == 0 && v->type == YAML_SCALAR_NODE)
+			r = check_nul(l, v);
+		if (r < 0)
+			return r;
+		if (!peer && streq(scalar(k), "peers")) {
+			if (v->type != YAML_SEQUENCE_NODE)
+				return err_invalid("%s:%u:%u: wireguard: peers must be a list",
+						   l->path, line_of(v), col_of(v));
+			for (yaml_node_item_t *it = v->data.sequence.items.start;
+			     it < v->data.sequence.items.top; it++) {
+				yaml_node_t *pn = yaml_document_get_node(l->doc, *it);
+
+				fprintf(out, "\n[Peer]\n");
+				r = pn ? wg_map(l, pn, out, true) : -EINVAL;
+				if (r < 0)
+					return r;
+			}
+			continue;
+		}
+		if (streq(scalar(k), peer ? "preshared_key_file" : "private_key_file")) {
+			r = wg_key_file(l, v, out, peer ? "PresharedKey" : "PrivateKey");
+			if (r < 0)
+				return r;
+			continue;
+		}
+		for (i = 0; i < nkeys && !streq(scalar(k), keys[i][0]); i++)
+			;
+		if (i == nkeys)
+			return err_invalid("%s:%u:%u: wireguard: unknown key \"%s\"", l->path,
+					   line_of(k), col_of(k), quote(k, q));
+		r = wg_scalar_or_list(l, v, keys[i][0], out, keys[i][1]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int load_wireguard(struct loader *l, yaml_node_t *v)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	fprintf(out, "[Interface]\n");
+	r = wg_map(l, v, out, false);
+	if (fclose(out) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		if (text)
+			explicit_bzero(text, len);
+		return r;
+	}
+	free(l->p->wg_text);
+	free(l->p->wg_text_name);
+	l->p->wg_text = TAKE_PTR(text);
+	if (asprintf(&l->p->wg_text_name, "%s:%u:%u: wireguard", l->path, line_of(v),
+		     col_of(v)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 enum key {
 	KEY_NAME,
 	KEY_LINK,
@@ -354,6 +507,9 @@ enum key {
 	KEY_DNS,
 	KEY_ISOLATE,
 	KEY_UNIX,
+	KEY_WG_CONFIG,
+	KEY_WG_BACKEND,
+	KEY_WIREGUARD,
 	_KEY_MAX,
 };
 
@@ -370,6 +526,9 @@ static const char *const key_names[_KEY_MAX] = {
     [KEY_DNS] = "dns",
     [KEY_ISOLATE] = "isolate_streams",
     [KEY_UNIX] = "unix",
+    [KEY_WG_CONFIG] = "wg_config",
+    [KEY_WG_BACKEND] = "wg_backend",
+    [KEY_WIREGUARD] = "wireguard",
 };
 
 static int load_key(struct loader *l, enum key key, yaml_node_t *v)
@@ -399,6 +558,12 @@ static int load_key(struct loader *l, enum key key, yaml_node_t *v)
 		return load_bool(l, "isolate_streams", v, &l->p->isolate_streams);
 	case KEY_UNIX:
 		return load_string(l, "unix", v, policy_set_unix);
+	case KEY_WG_CONFIG:
+		return load_string(l, "wg_config", v, policy_set_wg_config);
+	case KEY_WG_BACKEND:
+		return load_string(l, "wg_backend", v, policy_set_wg_backend);
+	case KEY_WIREGUARD:
+		return load_wireguard(l, v);
 	default:
 		return -EINVAL;
 	}

@@ -70,7 +70,7 @@ static void name_refuses_bad_names(void **state)
 	assert_set_fails(policy_set_name, "a\nb", "\"a?b\" is not a valid cage name");
 }
 
-static void link_none_and_veth_are_available(void **state)
+static void link_none_veth_and_wireguard_are_available(void **state)
 {
 	struct policy p;
 
@@ -79,9 +79,9 @@ static void link_none_and_veth_are_available(void **state)
 	assert_int_equal(p.link, LINK_VETH);
 	set_ok(&p, policy_set_link, "none");
 	assert_int_equal(p.link, LINK_NONE);
+	set_ok(&p, policy_set_link, "wireguard");
+	assert_int_equal(p.link, LINK_WIREGUARD);
 	policy_free(&p);
-	assert_set_fails(policy_set_link, "wireguard",
-			 "link mode \"wireguard\" is not available in this version (none or veth)");
 	assert_set_fails(policy_set_link, "tun",
 			 "unknown link mode \"tun\" (veth, none or wireguard)");
 }
@@ -275,14 +275,23 @@ static void finish_fills_in_defaults(void **state)
 	policy_free(&p);
 }
 
-static void finish_refuses_link_modes_set_directly(void **state)
+static void finish_checks_the_wireguard_configuration(void **state)
 {
 	struct policy p;
 
 	policy_init(&p);
 	p.link = LINK_WIREGUARD;
-	assert_finish_fails(&p, "link mode \"wireguard\" is not available");
+	assert_finish_fails(&p, "link wireguard needs the tunnel's configuration: --wg-config");
 	policy_free(&p);
+
+	policy_init(&p);
+	set_ok(&p, policy_set_wg_config, "/etc/sluice/wg0.conf");
+	assert_finish_fails(&p, "a WireGuard configuration is given, but the link is not "
+				"wireguard");
+	p.link = LINK_WIREGUARD;
+	assert_int_equal(policy_finish(&p), 0);
+	policy_free(&p);
+	assert_set_fails(policy_set_wg_backend, "bpf", "unknown WireGuard backend \"bpf\"");
 }
 
 /* A proxy the cage cannot route to becomes the first forward, at 127.0.0.1 on its port. */
@@ -569,7 +578,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(name_accepts_valid_names),
 	    cmocka_unit_test(name_refuses_bad_names),
-	    cmocka_unit_test(link_none_and_veth_are_available),
+	    cmocka_unit_test(link_none_veth_and_wireguard_are_available),
 	    cmocka_unit_test(proxy_takes_a_url_and_later_wins),
 	    cmocka_unit_test(allow_appends_and_drops_repeats),
 	    cmocka_unit_test(allow_list_has_a_limit),
@@ -582,7 +591,7 @@ int main(void)
 	    cmocka_unit_test(pool_parses_and_masks),
 	    cmocka_unit_test(pool_refusals_say_why),
 	    cmocka_unit_test(finish_fills_in_defaults),
-	    cmocka_unit_test(finish_refuses_link_modes_set_directly),
+	    cmocka_unit_test(finish_checks_the_wireguard_configuration),
 	    cmocka_unit_test(finish_forwards_a_loopback_proxy_in_any_mode),
 	    cmocka_unit_test(finish_forwards_any_proxy_in_link_none_only),
 	    cmocka_unit_test(forward_parses_listen_and_every_target_form),

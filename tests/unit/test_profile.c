@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "policy.h"
+#include "wgconf.h"
 
 static char dir[] = "/tmp/sluice-test-profile-XXXXXX";
 static char path[256];
@@ -205,8 +206,12 @@ static void bad_values_carry_the_value_position(void **state)
 	assert_load_fails("name: \"a b\"\n",
 			  "prof.yaml:1:7: name: \"a b\" is not a valid cage name");
 	assert_load_fails("link: tun\n", "prof.yaml:1:7: link: unknown link mode \"tun\"");
-	assert_load_fails("link: wireguard\n",
-			  "prof.yaml:1:7: link: link mode \"wireguard\" is not available");
+	assert_load_fails("wireguard:\n  private_key: x\n",
+			  "prof.yaml:2:3: wireguard: unknown key \"private_key\"");
+	assert_load_fails("wireguard:\n  peers: {a: b}\n",
+			  "prof.yaml:2:10: wireguard: peers must be a list");
+	assert_load_fails("wireguard:\n  private_key_file: /nonexistent/key\n",
+			  "prof.yaml:2:21: wireguard: read /nonexistent/key");
 	assert_load_fails("user: a:b\n", "prof.yaml:1:7: user: \"a:b\" is not a valid user name");
 	assert_load_fails("subnet_pool: 10.200.1.0/16\n",
 			  "prof.yaml:1:14: subnet_pool: \"10.200.1.0/16\": host bits set");
@@ -353,6 +358,41 @@ static void forward_and_dns_errors_carry_positions(void **state)
 			  "prof.yaml:1:18: \"isolate_streams\" must be true or false");
 }
 
+static void wireguard_mapping_becomes_a_wg_quick_config(void **state)
+{
+	char keyfile[300], text[1024];
+	struct wg_config c = {0};
+	struct policy p;
+
+	snprintf(keyfile, sizeof(keyfile), "%s/actor.key", dir);
+	write_file(keyfile, "YEkDD8wpBW0hIjEv2vubJGTt+JfdyBHZMoMb/yDmFWk=\n");
+	snprintf(text, sizeof(text),
+		 "link: wireguard\n"
+		 "wireguard:\n"
+		 "  private_key_file: %s\n"
+		 "  address: [10.0.11.2/24, \"fd11::2/64\"]\n"
+		 "  listen_port: 51820\n"
+		 "  peers:\n"
+		 "    - public_key: g3x7z0AdV1rM6UQU22CC7IL3/ivn4DzrE7ikDhCZ/Dc=\n"
+		 "      endpoint: 192.168.1.50:51820\n"
+		 "      allowed_ips: [10.0.11.1/32, 10.0.11.3/32]\n"
+		 "      persistent_keepalive: 25\n",
+		 keyfile);
+	assert_int_equal(load(text, &p), 0);
+	assert_int_equal(p.link, LINK_WIREGUARD);
+	assert_non_null(p.wg_text);
+	assert_non_null(strstr(p.wg_text_name, "prof.yaml:3:3: wireguard"));
+	assert_int_equal(wgconf_parse(p.wg_text, strlen(p.wg_text), p.wg_text_name, &c), 0);
+	assert_int_equal(c.n_addresses, 2);
+	assert_int_equal(c.listen_port, 51820);
+	assert_int_equal(c.n_peers, 1);
+	assert_int_equal(c.peers[0].n_allowed_ips, 2);
+	assert_int_equal(c.peers[0].persistent_keepalive, 25);
+	wg_config_free(&c);
+	assert_int_equal(policy_finish(&p), 0);
+	policy_free(&p);
+}
+
 static void profile_fills_policy_before_command_line(void **state)
 {
 	struct policy p;
@@ -472,6 +512,7 @@ int main(void)
 	    cmocka_unit_test(list_limits_apply_to_profiles),
 	    cmocka_unit_test(forward_dns_and_isolation_keys_load),
 	    cmocka_unit_test(forward_and_dns_errors_carry_positions),
+	    cmocka_unit_test(wireguard_mapping_becomes_a_wg_quick_config),
 	    cmocka_unit_test(profile_fills_policy_before_command_line),
 	    cmocka_unit_test(unreadable_file_reports_errno),
 	    cmocka_unit_test(oversized_file_is_refused),
