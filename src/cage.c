@@ -325,9 +325,10 @@ static int open_inside(const struct plan *p, int *in, size_t *n)
 		r = nl_open(NETLINK_NETFILTER, &nft);
 	if (r < 0)
 		goto fail;
-	/* /proc/sys/net is the opener's netns's. "default" covers the veth end that arrives
-	 * later; "all" would take ::1 from lo too, which a [::1] forward needs. */
-	if (!p->ipv6) {
+	/* /proc/sys/net is the opener's netns's. "default" covers the link that arrives later;
+	 * "all" would take ::1 from lo too, which a [::1] forward needs. With no link at all,
+	 * IPv6 on lo goes nowhere and stays, as /etc/hosts' ::1 localhost expects. */
+	if (!p->ipv6 && p->link != LINK_NONE) {
 		if (!v6_listen)
 			r = write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 		if (r == 0)

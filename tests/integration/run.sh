@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/cage.sh
 
 TESTS=
-for f in egress privilege status cli lifecycle linknone; do
+for f in egress privilege status cli lifecycle rootless forward dns linknone; do
 	. tests/integration/$f.test.sh
 done
 
@@ -19,6 +19,7 @@ trap 'world_down' EXIT
 trap 'exit 130' INT TERM HUP
 
 world_up
+rm -f "$T/test.pids"	# the world's own servers stay for every test
 
 [ $# -gt 0 ] && TESTS="$*"
 passed=0
@@ -38,6 +39,7 @@ for t in $TESTS; do
 		[ -n "$VERBOSE" ] && sed 's/^/    | /' "$T/test.log"
 		failed=$((failed + 1))
 	fi
+	bg_stop_test
 	cages_scrub
 	control_down
 done

@@ -57,13 +57,24 @@ wait_for() {
 }
 
 # bg_start LOG NETNS CMD...: start a server in a netns, in the background; nsenter execs CMD, so
-# the pid we keep is the server's own and world_down can kill and reap it.
+# the pid we keep is the server's own and world_down can kill and reap it. A test runs in a
+# subshell, whose PIDS the runner never sees: its servers are also listed in $T/test.pids,
+# which the runner kills after each test (bg_stop_test).
 bg_start() {
 	log=$1
 	ns=$2
 	shift 2
 	nsenter --net=/run/netns/$ns "$@" >"$log" 2>&1 </dev/null &
 	PIDS="$PIDS $!"
+	[ -n "$T" ] && echo $! >>"$T/test.pids"
+}
+
+bg_stop_test() {
+	[ -f "$T/test.pids" ] || return 0
+	for p in $(cat "$T/test.pids"); do
+		kill "$p" 2>/dev/null
+	done
+	rm -f "$T/test.pids"
 }
 
 world_up() {
