@@ -126,7 +126,12 @@ $(B)/bench/tcpblast: bench/tcpblast.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $<
 
-bench: sluice $(TOOLS) $(B)/bench/tcpblast
+$(B)/bench/hookcost: bench/hookcost.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $<
+
+bench: sluice $(TOOLS) $(B)/bench/tcpblast $(B)/bench/hookcost
 	sh bench/run.sh
 
 install: sluice

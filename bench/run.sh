@@ -1,27 +1,70 @@
 #!/bin/sh
 # run.sh: sluice's benchmarks, all in one go, inside a private network namespace with
 # loopback only (no packet leaves this machine). Writes bench/RESULTS.md.
-# Usage: sudo make bench   (installs its peers first; RUNS=N for more runs)
+# Usage: sudo make bench   (installs its peers first; RUNS=N to change the run counts)
 set -e
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (sudo make bench)" >&2; exit 1; }
 if [ -z "$SLUICE_BENCH_INSIDE" ]; then
 	sh contrib/deps.sh >/dev/null
+	sh bench/deps.sh
 	export SLUICE_BENCH_INSIDE=1
 	exec unshare -n sh -c 'ip link set lo up && exec sh bench/run.sh'
 fi
 
+. bench/lib.sh
 OUT=bench/RESULTS.md
+phase() {
+	# the per-phase breakdown of one run, from sluice itself (SLUICE_TRACE), median of 50
+	f=$(mktemp)
+	for i in $(seq 50); do
+		SLUICE_TRACE=1 $SLUICE run --user root --name benchtrace "$@" -- /bin/true 2>&1 |
+			awk '$2 == "trace" { print $5, $3 }'
+	done >"$f"
+	for k in $(awk '!seen[$1]++ { print $1 }' "$f"); do
+		m=$(awk -v k="$k" '$1 == k { print $2 }' "$f" | stats)
+		echo "| $k | ${m%% *} |"
+	done
+	rm -f "$f"
+}
 {
 	echo "# sluice benchmarks"
 	echo
-	echo "Written by \`make bench\` on $(date -u +%Y-%m-%d), $(uname -sr), $(nproc) cores;"
-	echo "every figure is the median of several runs, with min and max, inside a private"
-	echo "network namespace (loopback only)."
+	echo "Written by \`sudo make bench\` on $(date -u +%Y-%m-%d), $(uname -sr), $(nproc) cores,"
+	echo "inside a private network namespace with loopback only. Medians of many runs, with"
+	echo "min and max; whole-process times by hyperfine, in-process ones by bench/*.c."
+	echo
+	echo "## Start: /bin/true"
+	echo
+	sh bench/start.sh
+	echo
+	echo "## Where the start time goes (sluice's own trace, ms since the run began, median of 50)"
+	echo
+	echo "link none, root: each line is when the step starts (\"inside\" is the cage's first"
+	echo "process opening its sockets, concurrently with \"bpf\"; \"start\" to \"teardown\" is"
+	echo "the cage's mounts, fork and exec of the command and its exit):"
+	echo
+	echo "| step | ms |"
+	echo "|---|---|"
+	phase
+	echo
+	echo "link veth, root:"
+	echo
+	echo "| step | ms |"
+	echo "|---|---|"
+	phase --link veth
+	echo
+	echo "## Hook cost"
+	echo
+	sh bench/hooks.sh
 	echo
 	echo "## Throughput: one large TCP transfer"
 	echo
 	sh bench/relay.sh
+	echo
+	echo "## Scale: cages alive at once"
+	echo
+	sh bench/scale.sh
 } >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"

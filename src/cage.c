@@ -35,7 +35,7 @@
 #include "supervise.h"
 #include "wg.h"
 
-const char *const cage_steps[] = {"cgroup",   "bpf",	 "clone",    "inside",	 "veth",
+const char *const cage_steps[] = {"cgroup",   "clone",	 "bpf",	     "inside",	 "veth",
 				  "host-link", "host-nft", "wireguard", "cage-link", "cage-nft",
 				  "serve",     "start",	 NULL};
 
@@ -86,18 +86,22 @@ int cage_check_fault_env(void)
 	return err_invalid("SLUICE_FAIL_AT=%s: no such setup step", f);
 }
 
-/* -v shows when each step starts, in ms since the run began: where the start time goes. */
+/* -v shows when each step starts, in ms since the run began: where the start time goes.
+ * SLUICE_TRACE=1 shows only that (without -v's other messages, which cost time to print). */
 static void trace(const char *step)
 {
 	static struct timespec t0;
 	struct timespec now;
+	double ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (!t0.tv_sec)
 		t0 = now;
-	log_debug("%8.3f ms  %s", (double)(now.tv_sec - t0.tv_sec) * 1e3 +
-					  (double)(now.tv_nsec - t0.tv_nsec) / 1e6,
-		  step);
+	ms = (double)(now.tv_sec - t0.tv_sec) * 1e3 + (double)(now.tv_nsec - t0.tv_nsec) / 1e6;
+	if (getenv("SLUICE_TRACE"))
+		fprintf(stderr, "sluice: trace %8.3f ms  %s\n", ms, step);
+	else
+		log_debug("%8.3f ms  %s", ms, step);
 }
 
 static int fault(const char *step)
@@ -599,19 +603,28 @@ static int step_clone(struct cage *c, const sigset_t *oldmask)
 }
 
 /* Let the child open the cage's sockets, and take them. */
+/* Let the cage's first process go on to open its sockets (once its user namespace is
+ * mapped, unprivileged); it works on them while the supervisor loads the hooks. */
+static int step_release(struct cage *c)
+{
+	if (c->plan->userns) {
+		int r = map_userns(c->pid);
+
+		if (r < 0)
+			return r;
+	}
+	if (send(c->sync_fd, "m", 1, MSG_NOSIGNAL) != 1)
+		return err_set(negative_errno(), "start the cage");
+	return 0;
+}
+
+/* Take the sockets the cage's first process opened inside. */
 static int step_inside(struct cage *c)
 {
 	const struct plan *p = c->plan;
 	size_t want = IN_FORWARD + p->n_forwards;
 	int r;
 
-	if (p->userns) {
-		r = map_userns(c->pid);
-		if (r < 0)
-			return r;
-	}
-	if (send(c->sync_fd, "m", 1, MSG_NOSIGNAL) != 1)
-		return err_set(negative_errno(), "start the cage");
 	r = recv_fds(c->sync_fd, c->in, want);
 	if (r == -ECHILD) {
 		struct child_report rep;
@@ -827,7 +840,20 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 		if (r < 0)
 			return r;
 		undo_push(c, undo_cgroup);
+	}
 
+	r = fault("clone");
+	if (r == 0)
+		r = step_clone(c, oldmask);
+	if (r == 0)
+		r = step_release(c);
+	if (r < 0)
+		return r;
+
+	/* The hooks load while the cage's first process makes its namespaces' insides (on
+	 * another CPU): they are attached before it is told to go, and it runs nothing of the
+	 * user's before that. */
+	if (!p->userns) {
 		r = fault("bpf");
 		if (r == 0)
 			r = bpf_cage_attach(c->cgroup_fd, p->allowed, p->n_allowed, &c->bpf);
@@ -836,11 +862,7 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 		undo_push(c, undo_bpf);
 	}
 
-	r = fault("clone");
-	if (r == 0)
-		r = step_clone(c, oldmask);
-	if (r == 0)
-		r = step_inside(c);
+	r = step_inside(c);
 	if (r < 0)
 		return r;
 

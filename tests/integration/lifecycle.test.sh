@@ -1,7 +1,7 @@
 # lifecycle.test.sh: nothing leaks after a run, a failed setup at any step, or a killed supervisor.
 
-FAIL_STEPS="cgroup bpf clone inside veth host-link host-nft cage-link cage-nft serve start"
-FAIL_STEPS_NONE="cgroup bpf clone inside cage-nft serve start"
+FAIL_STEPS="cgroup clone bpf inside veth host-link host-nft cage-link cage-nft serve start"
+FAIL_STEPS_NONE="cgroup clone bpf inside cage-nft serve start"
 
 TESTS="$TESTS nothing_left_after_run"
 test_nothing_left_after_run()
