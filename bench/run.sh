@@ -62,6 +62,10 @@ phase() {
 	echo
 	sh bench/relay.sh
 	echo
+	echo "## Throughput through WireGuard (this kernel has none: wireguard-go at both ends)"
+	echo
+	sh bench/wg.sh
+	echo
 	echo "## Scale: cages alive at once"
 	echo
 	sh bench/scale.sh

@@ -1,6 +1,6 @@
 /* tcpblast.c: the two ends of a throughput measurement, at C speed so that they are not
  * what is measured.
- *   tcpblast sink PORT            accept connections on 127.0.0.1:PORT, read and discard
+ *   tcpblast sink PORT [ADDR]     accept connections on ADDR:PORT (127.0.0.1), discard
  *   tcpblast send HOST PORT BYTES connect, send BYTES from a buffer, half-close, wait for the
  *                                 sink to close; print "BYTES SECONDS MB/s" */
 #include <arpa/inet.h>
@@ -14,13 +14,16 @@
 
 #define CHUNK (1 << 20)
 
-static int sink(int port)
+static int sink(int port, const char *addr)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	int one = 1, s = socket(AF_INET, SOCK_STREAM, 0);
 	static char buf[CHUNK];
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1) {
+		fprintf(stderr, "tcpblast sink: bad address %s\n", addr);
+		return 2;
+	}
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 16) < 0) {
 		perror("tcpblast sink");
@@ -73,10 +76,10 @@ static int send_(const char *host, int port, long long bytes)
 
 int main(int argc, char **argv)
 {
-	if (argc == 3 && !strcmp(argv[1], "sink"))
-		return sink(atoi(argv[2]));
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "sink"))
+		return sink(atoi(argv[2]), argc == 4 ? argv[3] : "127.0.0.1");
 	if (argc == 5 && !strcmp(argv[1], "send"))
 		return send_(argv[2], atoi(argv[3]), atoll(argv[4]));
-	fprintf(stderr, "usage: tcpblast sink PORT | send HOST PORT BYTES\n");
+	fprintf(stderr, "usage: tcpblast sink PORT [ADDR] | send HOST PORT BYTES\n");
 	return 2;
 }
