@@ -938,6 +938,24 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 	return 0;
 }
 
+/*
+ * The last close of a netfilter netlink socket that changed the host's ruleset waits for an
+ * RCU grace period (about 15 ms here), on the path the user waits on as sluice exits. A
+ * child that holds nothing else makes that close instead, after sluice is gone; the
+ * table itself was deleted already. If the child cannot be made, the close is ours.
+ */
+static void close_in_background(int fd)
+{
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return; /* the caller closes its own copy, which is no longer the last */
+	(void)syscall(SYS_close_range, 0U, (unsigned)fd - 1, 0U);
+	(void)syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0U);
+	close(fd);
+	_exit(0);
+}
+
 int cage_run(const struct plan *p, int *ret_status)
 {
 	struct cage c = {
@@ -1000,8 +1018,10 @@ int cage_run(const struct plan *p, int *ret_status)
 out:
 	if (c.nl_host)
 		mnl_socket_close(c.nl_host);
-	if (c.nft_host)
+	if (c.nft_host) {
+		close_in_background(mnl_socket_get_fd(c.nft_host));
 		mnl_socket_close(c.nft_host);
+	}
 	loop_free(c.loop);
 	return r;
 }
