@@ -207,8 +207,72 @@ static bool seg_is(const char *seg, size_t n, const char *name)
 
 /* Protocols of the multiaddr table that sluice will take later (DESIGN.md, Addresses). */
 static const char *const later_protocols[] = {
-    "dns", "dns4", "dns6", "dnsaddr", "unix", "wg", "ip6zone", "sctp", "quic", "quic-v1",
+    "dnsaddr", "ip6zone", "sctp", "quic", "quic-v1",
 };
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* base64url without padding: 43 characters carry 32 bytes and 2 bits more, which must be 0. */
+int addr_wg_key_decode(const char *s, size_t n, uint8_t key[32], const char **why)
+{
+	uint32_t acc = 0;
+	unsigned bits = 0;
+	size_t o = 0;
+
+	if (n == 0 || s[0] != 'u') {
+		*why = "a WireGuard key is multibase base64url: 'u' and 43 characters";
+		return -EINVAL;
+	}
+	if (n != 44) {
+		*why = n < 44 ? "WireGuard key too short (32 bytes: 'u' and 43 characters)"
+			      : "WireGuard key too long (32 bytes: 'u' and 43 characters)";
+		return -EINVAL;
+	}
+	for (size_t i = 1; i < n; i++) {
+		const char *c = memchr(b64url, s[i], 64);
+
+		if (!c || !s[i]) {
+			*why = s[i] == '=' ? "a WireGuard key in a multiaddr has no '=' padding"
+			       : (s[i] == '+' || s[i] == '/')
+				   ? "a WireGuard key in a multiaddr is base64url ('-' and '_', not "
+				     "'+' and '/')"
+				   : "bad character in a WireGuard key";
+			return -EINVAL;
+		}
+		acc = (acc << 6) | (uint32_t)(c - b64url);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o < 32)
+				key[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	if (acc & ((1U << bits) - 1)) {
+		*why = "WireGuard key: the last character has bits set beyond the 32 bytes";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void addr_wg_key_encode(const uint8_t key[32], char out[45])
+{
+	uint32_t acc = 0;
+	unsigned bits = 0;
+	size_t o = 0;
+
+	out[o++] = 'u';
+	for (size_t i = 0; i < 32; i++) {
+		acc = (acc << 8) | key[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			out[o++] = b64url[(acc >> bits) & 63];
+		}
+	}
+	if (bits)
+		out[o++] = b64url[(acc << (6 - bits)) & 63];
+	out[o] = '\0';
+}
 
 static int multiaddr_unsupported(const struct parse *ps, const char *seg, size_t n)
 {
@@ -218,10 +282,55 @@ static int multiaddr_unsupported(const struct parse *ps, const char *seg, size_t
 	return fail_at(ps, seg - 1, "malformed multiaddr: unknown protocol \"%.*s\"", (int)n, seg);
 }
 
-/* /ip4/<a>/tcp|udp/<port> and /ip6/<a>/tcp|udp/<port>. */
+static int parse_multiaddr_at(const struct parse *ps, const char *pos, struct endpoint *e);
+
+/*
+ * After /wg: the peer's key, then either nothing (suffix form: what came before is the
+ * service, carried by that peer) or the service in the overlay (infix form: what came
+ * before is the peer's UDP endpoint, the bearer).
+ */
+static int parse_wg(const struct parse *ps, const char *pos, struct endpoint *e)
+{
+	const char *seg, *why = NULL;
+	size_t n;
+	struct endpoint svc = {.proto = IPPROTO_TCP};
+	int r;
+
+	if (!*pos)
+		return fail_at(ps, pos, "malformed multiaddr: missing key after /wg");
+	n = next_segment(&pos, &seg);
+	if (addr_wg_key_decode(seg, n, e->wg_key, &why) < 0)
+		return fail_at(ps, seg, "%s (segment /wg/%.*s)", why, (int)(n > 50 ? 50 : n), seg);
+	e->has_wg = true;
+	if (!*pos)
+		return 0;
+	if (e->proto != IPPROTO_UDP)
+		return fail_at(ps, pos, "malformed multiaddr: a WireGuard bearer is UDP "
+					"(/ip4/A/udp/P/wg/u<key>/ip4/...)");
+	r = parse_multiaddr_at(ps, pos, &svc);
+	if (r < 0)
+		return r;
+	if (svc.has_wg)
+		return fail_at(ps, pos, "malformed multiaddr: a second /wg");
+	svc.has_wg = true;
+	memcpy(svc.wg_key, e->wg_key, sizeof(svc.wg_key));
+	svc.has_bearer = true;
+	svc.bearer.family = e->family;
+	svc.bearer.port = e->port;
+	memcpy(&svc.bearer.ip, &e->ip, sizeof(svc.bearer.ip));
+	*e = svc;
+	return 0;
+}
+
+/* /ip4/<a>/tcp|udp/<port> and /ip6/<a>/tcp|udp/<port>, optionally with /wg/u<key>. */
 static int parse_multiaddr(const struct parse *ps, struct endpoint *e)
 {
-	const char *pos = ps->in, *seg;
+	return parse_multiaddr_at(ps, ps->in, e);
+}
+
+static int parse_multiaddr_at(const struct parse *ps, const char *pos, struct endpoint *e)
+{
+	const char *seg;
 	size_t n;
 	int r;
 
@@ -240,6 +349,11 @@ static int parse_multiaddr(const struct parse *ps, struct endpoint *e)
 			return r;
 	} else if (n == 0) {
 		return fail_at(ps, seg, "malformed multiaddr: empty protocol");
+	} else if (seg_is(seg, n, "dns") || seg_is(seg, n, "dns4") || seg_is(seg, n, "dns6")) {
+		return fail_at(ps, seg - 1, "host names are not resolved: give an IP address "
+					    "(/ip4 or /ip6)");
+	} else if (seg_is(seg, n, "unix")) {
+		return fail_at(ps, seg - 1, "a unix socket is not an IP endpoint here");
 	} else {
 		return multiaddr_unsupported(ps, seg, n);
 	}
@@ -270,7 +384,9 @@ static int parse_multiaddr(const struct parse *ps, struct endpoint *e)
 		n = next_segment(&pos, &seg);
 		if (n == 0)
 			return fail_at(ps, seg, "malformed multiaddr: empty protocol");
-		return multiaddr_unsupported(ps, seg, n);
+		if (!seg_is(seg, n, "wg"))
+			return multiaddr_unsupported(ps, seg, n);
+		return parse_wg(ps, pos, e);
 	}
 	return 0;
 }
@@ -417,9 +533,12 @@ bool addr_is_loopback(const struct endpoint *e)
 }
 
 /* Same place: address, protocol and port. The scheme is how one talks there, not where. */
+/* The same endpoint through another WireGuard peer (or none) is another declaration. */
 bool addr_equal(const struct endpoint *a, const struct endpoint *b)
 {
 	if (a->family != b->family || a->proto != b->proto || a->port != b->port)
+		return false;
+	if (a->has_wg != b->has_wg || (a->has_wg && memcmp(a->wg_key, b->wg_key, 32) != 0))
 		return false;
 	if (a->family == AF_INET)
 		return a->ip.v4.s_addr == b->ip.v4.s_addr;

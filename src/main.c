@@ -14,6 +14,7 @@ static const struct {
 	{"run", cmd_run, "run a command in a cage whose one way out is the declared endpoint"},
 	{"check", cmd_check, "validate options and profile, then print the plan"},
 	{"gc", cmd_gc, "remove what crashed runs left behind"},
+	{"maddr", cmd_maddr, "parse multiaddrs, convert WireGuard keys, verify a key"},
 };
 
 static void usage(FILE *f)

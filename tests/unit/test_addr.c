@@ -5,11 +5,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* cmocka.h needs <stdarg.h>, <stddef.h>, <setjmp.h> and <stdint.h> first. */
 #include <cmocka.h>
 
 #include "addr.h"
+#include "wgconf.h"
 #include "util.h"
 
 static struct endpoint parse_ok(const char *s)
@@ -229,10 +231,11 @@ static void bad_ipv4_in_multiaddr_names_byte_offset(void **state)
 
 static void multiaddr_later_protocols_are_not_supported_yet(void **state)
 {
-	assert_parse_fails("/dns4/example.com/tcp/80", "/dns4 is not supported yet at byte 0");
-	assert_parse_fails("/unix/run/x.sock", "/unix is not supported yet at byte 0");
+	assert_parse_fails("/dnsaddr/example.com", "/dnsaddr is not supported yet at byte 0");
+	assert_parse_fails("/ip4/10.0.0.1/udp/443/quic", "/quic is not supported yet at byte 21");
 	assert_parse_fails("/ip4/10.0.11.1/tcp/1616/wg/uAAAA",
-			   "/wg is not supported yet at byte 23");
+			   "WireGuard key too short (32 bytes: 'u' and 43 characters) (segment "
+			   "/wg/uAAAA) at byte 27");
 }
 
 static void multiaddr_malformed_forms(void **state)
@@ -344,6 +347,110 @@ static void failed_parse_leaves_result_untouched(void **state)
 	assert_int_equal(e.port, 4242);
 }
 
+/* wg(8)'s key and its multibase form, from the project's test vectors. */
+static const char *const KEY_B64 = "g3x7z0AdV1rM6UQU22CC7IL3/ivn4DzrE7ikDhCZ/Dc=";
+static const char *const KEY_U = "ug3x7z0AdV1rM6UQU22CC7IL3_ivn4DzrE7ikDhCZ_Dc";
+
+static void wg_key_multibase_round_trip(void **state)
+{
+	uint8_t k[32], k2[32];
+	char out[45];
+	const char *why = NULL;
+
+	assert_int_equal(wg_key_b64_decode(KEY_B64, k), 0);
+	addr_wg_key_encode(k, out);
+	assert_string_equal(out, KEY_U);
+	assert_int_equal(addr_wg_key_decode(KEY_U, strlen(KEY_U), k2, &why), 0);
+	assert_memory_equal(k, k2, 32);
+	/* every byte value survives, in every position */
+	for (int v = 0; v < 256; v++) {
+		memset(k, v, sizeof(k));
+		k[v % 32] = (uint8_t)~v;
+		addr_wg_key_encode(k, out);
+		assert_int_equal(addr_wg_key_decode(out, strlen(out), k2, &why), 0);
+		assert_memory_equal(k, k2, 32);
+	}
+}
+
+static void wg_key_multibase_refusals(void **state)
+{
+	static const struct {
+		const char *in, *why;
+	} bad[] = {
+	    {"udG9vIHNob3J0", "too short"},
+	    {"ug3x7z0AdV1rM6UQU22CC7IL3_ivn4DzrE7ikDhCZ_DcA", "too long"},
+	    {"mg3x7z0AdV1rM6UQU22CC7IL3_ivn4DzrE7ikDhCZ_Dc", "multibase base64url"},
+	    {"ug3x7z0AdV1rM6UQU22CC7IL3/ivn4DzrE7ikDhCZ_Dc", "base64url ('-' and '_'"},
+	    {"ug3x7z0AdV1rM6UQU22CC7IL3+ivn4DzrE7ikDhCZ_Dc", "base64url ('-' and '_'"},
+	    {"ug3x7z0AdV1rM6UQU22CC7IL3_ivn4DzrE7ikDhCZ_D=", "no '=' padding"},
+	    {"ug3x7z0AdV1rM6UQU22CC7IL3_ivn4DzrE7ikDhCZ_Dd", "bits set beyond"},
+	    {"ug3x7z0AdV1rM6UQU22CC7IL3_ivn4DzrE7ikDhCZ_D!", "bad character"},
+	};
+	uint8_t k[32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		const char *why = NULL;
+
+		assert_int_equal(addr_wg_key_decode(bad[i].in, strlen(bad[i].in), k, &why), -EINVAL);
+		if (!strstr(why, bad[i].why))
+			fail_msg("%s: got \"%s\", want \"%s\"", bad[i].in, why, bad[i].why);
+	}
+}
+
+static void wg_multiaddr_suffix_and_infix_forms(void **state)
+{
+	char s[200];
+	uint8_t k[32];
+	struct endpoint e;
+
+	assert_int_equal(wg_key_b64_decode(KEY_B64, k), 0);
+	snprintf(s, sizeof(s), "/ip4/10.0.11.1/tcp/1616/wg/%s", KEY_U);
+	e = parse_ok(s);
+	assert_true(e.has_wg);
+	assert_false(e.has_bearer);
+	assert_memory_equal(e.wg_key, k, 32);
+	assert_int_equal(e.port, 1616);
+	assert_int_equal(e.proto, IPPROTO_TCP);
+	assert_int_equal(e.ip.v4.s_addr, htonl(0x0a000b01));
+
+	snprintf(s, sizeof(s), "/ip4/192.168.1.50/udp/51820/wg/%s/ip4/10.0.11.1/tcp/1616", KEY_U);
+	e = parse_ok(s);
+	assert_true(e.has_wg);
+	assert_true(e.has_bearer);
+	assert_int_equal(e.bearer.family, AF_INET);
+	assert_int_equal(e.bearer.port, 51820);
+	assert_int_equal(e.bearer.ip.v4.s_addr, htonl(0xc0a80132));
+	assert_int_equal(e.port, 1616);
+	assert_int_equal(e.ip.v4.s_addr, htonl(0x0a000b01));
+
+	/* the tractor peer form: bearer and key alone */
+	e = parse_ok("/ip4/1.2.3.4/udp/51820/wg/urCzgw_sszhsg-SpR8V5IPmVnYPg2PliWW739_SWemwY");
+	assert_true(e.has_wg);
+	assert_int_equal(e.proto, IPPROTO_UDP);
+
+	/* the same endpoint through another peer, or none, is another declaration */
+	snprintf(s, sizeof(s), "/ip4/10.0.11.1/tcp/1616/wg/%s", KEY_U);
+	e = parse_ok(s);
+	{
+		struct endpoint plain = parse_ok("10.0.11.1:1616");
+
+		assert_false(addr_equal(&e, &plain));
+	}
+}
+
+static void wg_multiaddr_errors_name_offset_and_segment(void **state)
+{
+	assert_parse_fails("/ip4/10.0.11.1/tcp/1616/wg/udG9vIHNob3J0",
+			   "WireGuard key too short (32 bytes: 'u' and 43 characters) (segment "
+			   "/wg/udG9vIHNob3J0) at byte 27");
+	assert_parse_fails("/ip4/10.0.11.1/tcp/1616/wg", "missing key after /wg");
+	assert_parse_fails("/ip4/10.0.11.1/tcp/51820/wg/ug3x7z0AdV1rM6UQU22CC7IL3_ivn4DzrE7ikDhCZ_Dc"
+			   "/ip4/10.0.11.1/tcp/1",
+			   "a WireGuard bearer is UDP");
+	assert_parse_fails("/dns4/registrar.lan/tcp/1616", "host names are not resolved");
+	assert_parse_fails("/unix/run/x.sock", "a unix socket is not an IP endpoint here");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +476,10 @@ int main(void)
 	    cmocka_unit_test(proxy_must_be_url),
 	    cmocka_unit_test(error_echo_is_one_line_and_bounded),
 	    cmocka_unit_test(failed_parse_leaves_result_untouched),
+	    cmocka_unit_test(wg_key_multibase_round_trip),
+	    cmocka_unit_test(wg_key_multibase_refusals),
+	    cmocka_unit_test(wg_multiaddr_suffix_and_infix_forms),
+	    cmocka_unit_test(wg_multiaddr_errors_name_offset_and_segment),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
