@@ -15,7 +15,7 @@
 #include "log.h"
 #include "nl.h"
 
-static uint32_t nl_seq(void)
+uint32_t nl_seq(void)
 {
 	static uint32_t seq;
 
@@ -56,7 +56,7 @@ static void nl_drain(struct mnl_socket *nl, char *buf, size_t len)
 
 /* Send one request and read answers until its ack (or the end of a dump). The kernel's
  * verdict comes back as -1 with errno from mnl_cb_run. */
-static int nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+int nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	char buf[32768]; /* a dump batch is up to 32 KiB */
 	uint32_t portid = mnl_socket_get_portid(nl);

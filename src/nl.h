@@ -7,9 +7,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <libmnl/libmnl.h>
+
 #include "plan.h"
 
 struct mnl_socket;
+
+/* A fresh sequence number for a request. */
+uint32_t nl_seq(void);
+/* Send one request and read answers until its ack (or the end of a dump, which cb sees
+ * message by message); a dump the kernel interrupted or a failure mid-dump is read off, so
+ * the socket stays usable. 0 or the kernel's negative errno. Shared by every netlink family
+ * sluice speaks (rtnetlink, nfnetlink, WireGuard's generic netlink). */
+int nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
 
 /* Open and bind a NETLINK_ROUTE (bus) socket in the current netns. */
 int nl_open(int bus, struct mnl_socket **ret);

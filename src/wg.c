@@ -58,56 +58,6 @@ bool wg_ifname_valid(const char *name)
 
 /* --- netlink plumbing ------------------------------------------------------------------- */
 
-static uint32_t wg_seq(void)
-{
-	static uint32_t seq;
-
-	if (!seq)
-		seq = (uint32_t)time(NULL) ^ 0x5a5a0000u;
-	return ++seq;
-}
-
-/* Send one request and read answers until its ack or the end of its dump; the kernel's
- * verdict comes back as -1 with errno from mnl_cb_run. The same exchange as nl.c's, which
- * keeps its own static. */
-static int wg_nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
-{
-	char buf[32768];
-	uint32_t portid = mnl_socket_get_portid(nl), seq = nlh->nlmsg_seq;
-	bool dump = (nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
-	ssize_t n;
-	int r;
-
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return negative_errno();
-	for (;;) {
-		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0)
-			return negative_errno();
-		errno = 0;
-		r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
-		if (r == MNL_CB_STOP)
-			return 0;
-		if (r < 0) {
-			r = errno ? -errno : -EINVAL;
-			/* read off the rest of a failed dump so the socket stays usable */
-			while (dump) {
-				const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
-				int left;
-
-				n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-				if (n <= 0)
-					break;
-				for (left = (int)n; mnl_nlmsg_ok(h, left);
-				     h = mnl_nlmsg_next(h, &left))
-					if (h->nlmsg_type == NLMSG_DONE ||
-					    h->nlmsg_type == NLMSG_ERROR)
-						dump = false;
-			}
-			return r;
-		}
-	}
-}
 
 static struct nlmsghdr *put_header(void *buf, uint16_t type, uint16_t flags, uint32_t seq)
 {
@@ -311,7 +261,7 @@ int wg_genl_family(struct mnl_socket *genl, uint16_t *ret)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	uint16_t id = 0;
-	int r = wg_nl_talk(genl, wg_build_getfamily(buf, wg_seq()), family_cb, &id);
+	int r = nl_talk(genl, wg_build_getfamily(buf, nl_seq()), family_cb, &id);
 
 	if (r == -ENOENT)
 		return err_set(r, "the kernel has no WireGuard (genetlink family \"%s\")",
@@ -331,7 +281,7 @@ int wg_kernel_link_add(struct mnl_socket *rtnl, const char *ifname, unsigned mtu
 
 	if (!wg_ifname_valid(ifname))
 		return err_invalid("\"%s\" is not a valid interface name", ifname);
-	r = wg_nl_talk(rtnl, wg_build_newlink(buf, wg_seq(), ifname, mtu), NULL, NULL);
+	r = nl_talk(rtnl, wg_build_newlink(buf, nl_seq(), ifname, mtu), NULL, NULL);
 	if (r == -EOPNOTSUPP)
 		return err_set(r, "create WireGuard link %s (no WireGuard in this kernel)", ifname);
 	return r < 0 ? err_set(r, "create WireGuard link %s", ifname) : 0;
@@ -351,11 +301,11 @@ int wg_kernel_set(struct mnl_socket *genl, const char *ifname, const struct wg_c
 		return r;
 	while (!cur.done) {
 		struct nlmsghdr *nlh =
-		    wg_build_set_device(buf, sizeof(buf), wg_seq(), family, ifname, c, &cur);
+		    wg_build_set_device(buf, sizeof(buf), nl_seq(), family, ifname, c, &cur);
 
 		if (!nlh)
 			return err_set(-E2BIG, "configure WireGuard device %s", ifname);
-		r = wg_nl_talk(genl, nlh, NULL, NULL);
+		r = nl_talk(genl, nlh, NULL, NULL);
 		explicit_bzero(buf, sizeof(buf)); /* the first held the private key */
 		if (r < 0)
 			return err_set(r, "configure WireGuard device %s", ifname);
@@ -633,7 +583,7 @@ int wg_kernel_get(struct mnl_socket *genl, const char *ifname, struct wg_device_
 	r = wg_genl_family(genl, &family);
 	if (r < 0)
 		return r;
-	r = wg_nl_talk(genl, wg_build_get_device(buf, wg_seq(), family, ifname), device_cb, &ctx);
+	r = nl_talk(genl, wg_build_get_device(buf, nl_seq(), family, ifname), device_cb, &ctx);
 	if (ctx.err < 0)
 		r = ctx.err;
 	if (r < 0) {
@@ -1166,10 +1116,10 @@ static int list_kernel(struct name_list *l)
 		return r;
 	/* an interrupted dump (links changed meanwhile) is taken again */
 	for (int tries = 0; tries < 5; tries++) {
-		nlh = put_header(buf, RTM_GETLINK, NLM_F_DUMP, wg_seq());
+		nlh = put_header(buf, RTM_GETLINK, NLM_F_DUMP, nl_seq());
 		ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 		ifi->ifi_family = AF_UNSPEC;
-		r = wg_nl_talk(nl, nlh, wg_link_cb, l);
+		r = nl_talk(nl, nlh, wg_link_cb, l);
 		if (l->err < 0)
 			return l->err;
 		if (r != -EINTR)

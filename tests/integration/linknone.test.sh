@@ -87,23 +87,23 @@ TESTS="$TESTS unix_socket_forward_moves_checked_bytes"
 test_unix_socket_forward_moves_checked_bytes()
 {
 	sock=$T/out/app.$TESTNO.sock
-	bg_start "$T/unix.$TESTNO.log" $W "$PY" "$T/bin/streams.py" serve-unix "$sock"
+	bg_start "$T/unix.$TESTNO.log" $W "$PY" "$T/bin/relayload.py" serve-unix "$sock"
 	wait_for 50 test -S "$sock" || fail "unix server not up"
-	rl_cage --forward "7001=$sock" -- "$PY" "$T/bin/streams.py" client 127.0.0.1 7001 \
-		--conns 8 --up 300000 --down 500000
+	rl_cage --forward "7001=$sock" -- "$PY" "$T/bin/relayload.py" client 127.0.0.1 7001 \
+		--conns 8 --bytes 300000 --down 500000
 	[ "$RC" = 0 ] && grep -q '^ok 8 conns' "$OUT" || fail "unix forward: $(said)"
 }
 
 TESTS="$TESTS relay_many_connections_both_ways"
 test_relay_many_connections_both_ways()
 {
-	bg_start "$T/streams.$TESTNO.log" $W "$PY" "$T/bin/streams.py" serve 127.0.0.1 7100
+	bg_start "$T/streams.$TESTNO.log" $W "$PY" "$T/bin/relayload.py" serve 127.0.0.1 7100
 	wait_for 50 in_world "$PROBE" connect tcp 127.0.0.1 7100 || fail "server not up"
 	# 250 at once, each half-closing after its upload and then reading a larger reply; then
 	# a few large ones. Bytes are checked end to end (hash up, pattern down).
 	TMO=180 LINK=none cage root --forward 7100=127.0.0.1:7100 -- /bin/sh -c "
-		$PY $T/bin/streams.py client 127.0.0.1 7100 --conns 250 --up 200000 --down 400000 &&
-		$PY $T/bin/streams.py client 127.0.0.1 7100 --conns 4 --up 20000000 --down 20000000"
+		$PY $T/bin/relayload.py client 127.0.0.1 7100 --conns 250 --bytes 200000 --down 400000 &&
+		$PY $T/bin/relayload.py client 127.0.0.1 7100 --conns 4 --bytes 20000000 --down 20000000"
 	[ "$RC" = 0 ] || fail "relay under load: $(said)"
 	grep -q '^ok 250 conns' "$OUT" && grep -q '^ok 4 conns' "$OUT" || fail "relay: $(said)"
 }
@@ -112,7 +112,7 @@ TESTS="$TESTS relay_target_down_is_reset_at_once"
 test_relay_target_down_is_reset_at_once()
 {
 	rl_cage --forward 7200=127.0.0.1:7299 --forward 7201=$T/out/no-such.sock -- /bin/sh -c "
-		$PY $T/bin/streams.py refused 127.0.0.1 7200; $PY $T/bin/streams.py refused 127.0.0.1 7201"
+		$PY $T/bin/relayload.py refused 127.0.0.1 7200; $PY $T/bin/relayload.py refused 127.0.0.1 7201"
 	[ "$RC" = 0 ] || fail "down targets: $(said)"
 	[ "$(grep -c '^\(reset\|eof\|refused\) ' "$OUT")" = 2 ] || fail "down targets: $(said)"
 	awk '$2 > 1000 { exit 1 }' "$OUT" || fail "a down target took over a second: $(said)"
@@ -122,7 +122,7 @@ TESTS="$TESTS dns_stub_answers_only_listed_names"
 test_dns_stub_answers_only_listed_names()
 {
 	: >"$T/out/dns.log"
-	bg_start "$T/dnslog.log" $W "$PY" "$T/bin/dnslog.py" "$T/out/dns.log" 127.0.0.1 $WORLD_IP
+	bg_start "$T/dnslog.log" $W "$PY" "$T/bin/dnsd.py" serve --log "$T/out/dns.log" 127.0.0.1 $WORLD_IP
 	wait_for 50 sh -c "ss -N $W -uln | grep -q '127.0.0.1:53 '" || fail "world DNS server not up"
 	rl_cage --proxy "$LOPROXY_URL" --dns web.test=$NET_IP --dns v6.test=$NET_IP6 -- /bin/sh -c "
 		getent ahostsv4 proxy.internal | head -1; echo rc=\$?
@@ -155,8 +155,8 @@ except socket.gaierror as e:
 	s.recv(512)
 	PYEOF
 	sleep 0.2
-	grep -v ' live$' "$T/out/dns.log" && fail "a cage's query reached the world's DNS server"
-	grep -q ' live$' "$T/out/dns.log" || fail "the world DNS server logs nothing (the test is void)"
+	grep -v ' live ' "$T/out/dns.log" && fail "a cage's query reached the world's DNS server"
+	grep -q ' live ' "$T/out/dns.log" || fail "the world DNS server logs nothing (the test is void)"
 }
 
 TESTS="$TESTS socks5_isolate_streams_fresh_credentials_names_kept"
@@ -164,7 +164,7 @@ test_socks5_isolate_streams_fresh_credentials_names_kept()
 {
 	slog=$T/out/socks.$TESTNO.log
 	: >"$slog"
-	bg_start "$T/socks.$TESTNO.out" $W "$PY" "$T/bin/socks5d.py" 127.0.0.1 9050 "$slog" \
+	bg_start "$T/socks.$TESTNO.out" $W "$PY" "$T/bin/socks5.py" 127.0.0.1 9050 --log "$slog" \
 		--host web.test=$NET_IP
 	wait_for 50 in_world "$PROBE" connect tcp 127.0.0.1 9050 || fail "SOCKS5 server not up"
 	rl_cage --forward 127.0.0.1:1080=socks5h://127.0.0.1:9050,isolate_streams -- /bin/sh -c "

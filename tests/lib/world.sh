@@ -95,7 +95,7 @@ world_up() {
 	chmod 755 "$T/bin/probe"
 	PROBE=$T/bin/probe
 	# the test tools, where a cage's user (nobody) can run them, with Debian's python
-	cp "$ROOT"/tests/lib/streams.py "$ROOT"/tests/lib/socks5d.py "$ROOT"/tests/lib/dnslog.py \
+	cp "$ROOT"/tests/lib/relayload.py "$ROOT"/tests/lib/socks5.py "$ROOT"/tests/lib/dnsd.py \
 		"$T/bin/"
 	chmod 755 "$T"/bin/*.py
 	PY=/usr/bin/python3
