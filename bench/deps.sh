@@ -2,7 +2,9 @@
 # deps.sh: the peers sluice is measured beside (Debian packages), and Anthropic's
 # sandbox-runtime from npm into /opt/sluice-bench. Idempotent; a peer that cannot be
 # installed is left out of the tables with a note.
-PKGS="hyperfine bubblewrap firejail passt slirp4netns ripgrep socat nodejs npm"
+PKGS="hyperfine bubblewrap firejail passt slirp4netns ripgrep socat"
+# npm from Debian, unless the machine has a node and npm of its own already
+command -v npm >/dev/null || PKGS="$PKGS nodejs npm"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
