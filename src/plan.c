@@ -634,13 +634,18 @@ void plan_print(const struct plan *p, FILE *f)
 	}
 	if (p->link == LINK_VETH && !p->n_allowed)
 		fprintf(f, "  allowed    nothing routed\n");
-	for (size_t i = 0; i < p->n_allowed; i++)
-		fprintf(f, "  %-10s %s%s, %s\n", i ? "" : "allowed",
+	for (size_t i = 0; i < p->n_allowed; i++) {
+		char key[WG_KEY_B64_LEN + 1] = "";
+
+		if (p->allowed[i].ep.has_wg)
+			wg_key_b64_encode(p->allowed[i].ep.wg_key, key);
+		fprintf(f, "  %-10s %s%s%s%s, %s\n", i ? "" : "allowed",
 			addr_format(&p->allowed[i].ep, ep, sizeof(ep)),
-			p->allowed[i].is_proxy ? " (proxy)" : "",
+			p->allowed[i].is_proxy ? " (proxy)" : "", key[0] ? " via peer " : "", key,
 			p->link == LINK_WIREGUARD ? "through the tunnel"
 			: p->allowed[i].on_host	  ? "on this host"
 						  : "off-host, forwarded and masqueraded");
+	}
 	if (!p->n_forwards)
 		fprintf(f, "  forwards   none\n");
 	for (size_t i = 0; i < p->n_forwards; i++)
