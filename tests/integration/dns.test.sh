@@ -10,15 +10,6 @@ dn_tools() {
 	DNSQ="$DN_PY $T/bin/dnsd.py query"
 }
 
-# dn_sluice: a sluice binary user nobody can execute.
-dn_sluice() {
-	if runuser -u nobody -- test -x "$SLUICE"; then
-		echo "$SLUICE"
-	else
-		cp "$SLUICE" "$T/bin/sluice" && chmod 755 "$T/bin/sluice" && echo "$T/bin/sluice"
-	fi
-}
-
 # dn_run USER [sluice run options] -- CMD...: a link-none cage started by USER (nobody: an
 # unprivileged run; root: --user root), in a mount namespace of its own whose
 # /etc/resolv.conf is $DN_RESOLV when that is set (so that a stub that forwarded would
@@ -32,7 +23,7 @@ dn_run() {
 	if [ "$who" = root ]; then
 		set -- "$SLUICE" run --name "$NAME" --user root "$@"
 	else
-		set -- runuser -u "$who" -- "$(dn_sluice)" run --name "$NAME" "$@"
+		set -- runuser -u "$who" -- "$(nobody_sluice)" run --name "$NAME" "$@"
 	fi
 	timeout -k 3 "${TMO:-60}" nsenter --net=/run/netns/$W unshare -m /bin/sh -c '
 		[ -z "$DN_RESOLV" ] || mount --bind "$DN_RESOLV" /etc/resolv.conf || exit 124

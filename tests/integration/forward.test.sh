@@ -15,32 +15,6 @@ fw_tools() {
 	RLOAD="$FW_PY $T/bin/relayload.py"
 }
 
-# fw_sluice: a sluice binary user nobody can execute.
-fw_sluice() {
-	if runuser -u nobody -- test -x "$SLUICE"; then
-		echo "$SLUICE"
-	else
-		cp "$SLUICE" "$T/bin/sluice" && chmod 755 "$T/bin/sluice" && echo "$T/bin/sluice"
-	fi
-}
-
-# fw_run USER [sluice run options] -- CMD...: a link-none cage started by USER (nobody: an
-# unprivileged run; root: --user root). Sets NAME, RC, OUT, ERR.
-fw_run() {
-	who=$1
-	shift
-	next_name
-	OUT=$T/out.$NAME
-	ERR=$T/err.$NAME
-	if [ "$who" = root ]; then
-		sluice_w run --name "$NAME" --user root "$@" >"$OUT" 2>"$ERR"
-	else
-		timeout -k 3 "${TMO:-60}" nsenter --net=/run/netns/$W runuser -u "$who" -- \
-			"$(fw_sluice)" run --name "$NAME" "$@" </dev/null >"$OUT" 2>"$ERR"
-	fi
-	RC=$?
-}
-
 # fw_serve LOG CMD...: a server in the world for this test; waits for its "ready" line. It is
 # stopped when the test ends (the test's subshell never hands bg_start's PIDS to world_down).
 fw_serve() {
@@ -75,7 +49,7 @@ test_forward_every_listen_and_target_form()
 	fw_tools
 	# one dual-stack server, reached as the world's 127.0.0.1, ::1, $WORLD_IP and $WORLD_IP6
 	fw_serve "$T/fw-srv.$TESTNO.log" $RLOAD serve :: $FW_PORT
-	fw_run nobody --forward 7401=127.0.0.1:$FW_PORT --forward "127.0.0.1:7402=[::1]:$FW_PORT" \
+	run_as nobody --forward 7401=127.0.0.1:$FW_PORT --forward "127.0.0.1:7402=[::1]:$FW_PORT" \
 		--forward 127.0.0.7:7403=$WORLD_IP:$FW_PORT \
 		--forward "[::1]:7404=[$WORLD_IP6]:$FW_PORT" -- /bin/sh -c "
 		$RLOAD client 127.0.0.1 7401 --conns 5 --bytes 200000
@@ -98,7 +72,7 @@ fw_unix_socket()
 	sock=$T/out/fw.$TESTNO.sock
 	fw_serve "$T/fw-unix.$TESTNO.log" $RLOAD serve-unix "$sock"
 	for who in nobody root; do
-		fw_run $who --forward 7410=$sock -- $RLOAD client 127.0.0.1 7410 --conns 20 \
+		run_as $who --forward 7410=$sock -- $RLOAD client 127.0.0.1 7410 --conns 20 \
 			--bytes 1000000 --down 1500000
 		[ "$RC" = 0 ] || fail "$who: cage: $(said)"
 		fw_ok_lines 1
@@ -118,7 +92,7 @@ fw_load()
 {
 	fw_tools
 	fw_serve "$T/fw-load.$TESTNO.log" $RLOAD serve 127.0.0.1 $FW_PORT
-	TMO=240 fw_run "$1" --forward 7420=127.0.0.1:$FW_PORT -- $RLOAD client 127.0.0.1 7420 \
+	TMO=240 run_as "$1" --forward 7420=127.0.0.1:$FW_PORT -- $RLOAD client 127.0.0.1 7420 \
 		--conns 250 --bytes 1048576 --down 1000000 --timeout 200
 	[ "$RC" = 0 ] || fail "$1: relay under load: $(said)"
 	fw_ok_lines 1
@@ -147,7 +121,7 @@ test_forward_half_close_either_side_first()
 	# only then uploads, which must still arrive whole (the server checks it and says so).
 	fw_tools
 	fw_serve "$T/fw-half.$TESTNO.log" $RLOAD serve 127.0.0.1 $FW_PORT
-	fw_run nobody --forward 7430=127.0.0.1:$FW_PORT -- /bin/sh -c "
+	run_as nobody --forward 7430=127.0.0.1:$FW_PORT -- /bin/sh -c "
 		$RLOAD client 127.0.0.1 7430 --conns 20 --bytes 300000 --down 3000000
 		$RLOAD client 127.0.0.1 7430 --conns 20 --bytes 3000000 --down 300000 --server-first
 		sleep 1"
@@ -174,7 +148,7 @@ test_forward_target_down_is_reset_at_once_then_recovers()
 	next_name
 	OUT=$T/out.$NAME
 	ERR=$T/err.$NAME
-	timeout -k 3 60 nsenter --net=/run/netns/$W runuser -u nobody -- "$(fw_sluice)" run \
+	timeout -k 3 60 nsenter --net=/run/netns/$W runuser -u nobody -- "$(nobody_sluice)" run \
 		--name "$NAME" --forward 7440=127.0.0.1:7499 --forward 7441=$T/out/fw-none.sock \
 		--forward 7442="$stale" --forward 7443=$NET_IP:7499 \
 		--forward 7444=socks5h://127.0.0.1:7498 \
@@ -226,7 +200,7 @@ test_forward_socks5_isolate_streams_fresh_credentials_request_unchanged()
 {
 	fw_tools
 	fw_socks
-	fw_run nobody --forward 127.0.0.1:1080=socks5h://127.0.0.1:$FW_SOCKS_PORT,isolate_streams \
+	run_as nobody --forward 127.0.0.1:1080=socks5h://127.0.0.1:$FW_SOCKS_PORT,isolate_streams \
 		-- /bin/sh -c "
 		c() { p=\$(curl -sf --max-time 10 \"\$@\"); echo \"page=\$p curl=\$?\"; }
 		c --socks5-hostname 127.0.0.1:1080 http://web.test/
@@ -260,7 +234,7 @@ test_forward_socks5_without_isolation_is_plain_bytes()
 	# method and credentials arrive as they were sent
 	fw_tools
 	fw_socks
-	fw_run nobody --forward 1081=socks5h://127.0.0.1:$FW_SOCKS_PORT -- /bin/sh -c "
+	run_as nobody --forward 1081=socks5h://127.0.0.1:$FW_SOCKS_PORT -- /bin/sh -c "
 		curl -sf --max-time 10 -x socks5h://alice:secret@127.0.0.1:1081 http://web.test/
 		curl -sf --max-time 10 --socks5-hostname 127.0.0.1:1081 http://web.test/"
 	[ "$RC" = 0 ] || fail "cage: $(said)"
@@ -282,7 +256,7 @@ test_proxy_socks5h_isolate_streams_through_proxy_variables()
 	# proxy variables; every connection upstream has credentials of its own, names stay names
 	fw_tools
 	fw_socks
-	fw_run nobody --proxy socks5h://127.0.0.1:$FW_SOCKS_PORT --isolate-streams -- /bin/sh -c "
+	run_as nobody --proxy socks5h://127.0.0.1:$FW_SOCKS_PORT --isolate-streams -- /bin/sh -c "
 		env | grep -i '^all_proxy='
 		curl -sf --max-time 10 http://web.test/; curl -sf --max-time 10 http://web.test/"
 	[ "$RC" = 0 ] || fail "cage: $(said)"
@@ -303,7 +277,7 @@ TESTS="$TESTS proxy_off_loopback_is_forwarded_at_same_port"
 test_proxy_off_loopback_is_forwarded_at_same_port()
 {
 	# with link none any proxy is served by a forward at 127.0.0.1 on the proxy's port
-	fw_run nobody --proxy "$PROXY_URL" -- /bin/sh -c '
+	run_as nobody --proxy "$PROXY_URL" -- /bin/sh -c '
 		env | grep "^HTTP_PROXY="
 		curl -sf --max-time 10 http://'$NET_IP'/'
 	[ "$RC" = 0 ] || fail "cage: $(said)"
@@ -327,7 +301,7 @@ test_forward_from_profile_both_forms()
 	    isolate_streams: true
 	EOF
 	chmod 644 "$T/out/fw-prof.$TESTNO.yaml"
-	fw_run nobody --profile "$T/out/fw-prof.$TESTNO.yaml" -- /bin/sh -c "
+	run_as nobody --profile "$T/out/fw-prof.$TESTNO.yaml" -- /bin/sh -c "
 		$RLOAD client 127.0.0.1 7450 --conns 4 --bytes 100000
 		curl -sf --max-time 10 --socks5-hostname 127.0.0.1:1082 http://web.test/"
 	[ "$RC" = 0 ] || fail "cage: $(said)"
@@ -348,7 +322,7 @@ test_forward_bad_specs_exit_125_before_anything()
 			"[::]:7460=127.0.0.1:$FW_PORT" 7460=127.0.0.1:$FW_PORT,isolate_streams \
 			7460=$T/out/x.sock,isolate_streams 70000=127.0.0.1:$FW_PORT 7460=127.0.0.1:0 \
 			7460= =127.0.0.1:$FW_PORT 53=127.0.0.1:$FW_PORT; do
-			fw_run $who --forward "$spec" -- /bin/echo ran
+			run_as $who --forward "$spec" -- /bin/echo ran
 			[ "$RC" = 125 ] || fail "$who: --forward $spec: exit $RC, not 125: $(said)"
 			[ -s "$OUT" ] && fail "$who: --forward $spec: the command ran"
 			# naming it: the spec, or at least the listen side of it
@@ -356,7 +330,7 @@ test_forward_bad_specs_exit_125_before_anything()
 				grep -qF -- ":${spec%%=*}" "$ERR"; } ||
 				fail "$who: --forward $spec: not one line naming it: $(tr '\n' '|' <"$ERR")"
 		done
-		fw_run $who --forward 7461=127.0.0.1:$FW_PORT --forward 127.0.0.1:7461=127.0.0.1:1 -- /bin/echo ran
+		run_as $who --forward 7461=127.0.0.1:$FW_PORT --forward 127.0.0.1:7461=127.0.0.1:1 -- /bin/echo ran
 		[ "$RC" = 125 ] && [ ! -s "$OUT" ] || fail "$who: a listen address given twice: $(said)"
 	done
 	same_counts "$base" "refused forwards"

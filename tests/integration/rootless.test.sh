@@ -6,32 +6,6 @@
 RO_PROXY_PORT=8891		# this file's own tinyproxy, on the world's 127.0.0.1 only
 RO_PROXY_URL=http://127.0.0.1:$RO_PROXY_PORT
 
-# ro_sluice_path: a sluice binary user nobody can execute ($SLUICE, or a copy in $T/bin).
-ro_sluice_path() {
-	if runuser -u nobody -- test -x "$SLUICE"; then
-		echo "$SLUICE"
-	else
-		cp "$SLUICE" "$T/bin/sluice" && chmod 755 "$T/bin/sluice" && echo "$T/bin/sluice"
-	fi
-}
-
-# ro_run USER [sluice run options] -- CMD...: a link-none cage started by USER (nobody: an
-# unprivileged run via runuser; root: --user root) in the world. Sets NAME, RC, OUT, ERR.
-ro_run() {
-	who=$1
-	shift
-	next_name
-	OUT=$T/out.$NAME
-	ERR=$T/err.$NAME
-	if [ "$who" = root ]; then
-		sluice_w run --name "$NAME" --user root "$@" >"$OUT" 2>"$ERR"
-	else
-		timeout -k 3 "${TMO:-60}" nsenter --net=/run/netns/$W runuser -u "$who" -- \
-			"$(ro_sluice_path)" run --name "$NAME" "$@" </dev/null >"$OUT" 2>"$ERR"
-	fi
-	RC=$?
-}
-
 # ro_stop: kill the servers this test started (a test runs in a subshell: bg_start's PIDS
 # never reaches world_down, so each test takes its own servers down).
 ro_stop() {
@@ -74,7 +48,7 @@ RO_LABELS="tcp4 worldproxy hostsvc udp4c udp4s udpworld tcp6 udp6s tcp6world map
 # ro_one_liner USER: the one-liner, then every direct path, then the routes, in one cage.
 ro_one_liner() {
 	page=$T/out/ro.page.$TESTNO.$1
-	ro_run "$1" --proxy "$RO_PROXY_URL" -- /bin/sh -c '
+	run_as "$1" --proxy "$RO_PROXY_URL" -- /bin/sh -c '
 		PATH=/usr/sbin:/usr/bin:/sbin:/bin
 		curl -sf --max-time 10 http://'$NET_IP'/ >"$1"; echo "curl=$?"
 		curl -sf --max-time 3 --noproxy "*" http://'$NET_IP'/ >/dev/null; echo "direct=$?"
@@ -163,7 +137,7 @@ test_rootless_gets_enetunreach_root_gets_eperm()
 TESTS="$TESTS check_layers_root_vs_nobody_differ_in_ebpf"
 test_check_layers_root_vs_nobody_differ_in_ebpf()
 {
-	sl=$(ro_sluice_path)
+	sl=$(nobody_sluice)
 	timeout 20 nsenter --net=/run/netns/$W runuser -u nobody -- "$sl" check \
 		--proxy "$RO_PROXY_URL" </dev/null >"$T/out/ro-check.nobody" 2>&1 ||
 		fail "check as nobody: exit $?: $(head -c 300 "$T/out/ro-check.nobody")"

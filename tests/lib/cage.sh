@@ -109,3 +109,29 @@ same_counts() {
 	now=$(counts_settle "$1")
 	[ "$now" = "$1" ] || fail "$2 left objects: before [$1] after [$now]"
 }
+
+# nobody_sluice: a sluice binary user nobody can execute ($SLUICE, or a copy in $T/bin).
+nobody_sluice() {
+	if runuser -u nobody -- test -x "$SLUICE"; then
+		echo "$SLUICE"
+	else
+		cp "$SLUICE" "$T/bin/sluice" && chmod 755 "$T/bin/sluice" && echo "$T/bin/sluice"
+	fi
+}
+
+# run_as USER [sluice run options] -- CMD...: a cage started by USER in the world (nobody: an
+# unprivileged run through runuser; root: with --user root). Sets NAME, RC, OUT, ERR.
+run_as() {
+	who=$1
+	shift
+	next_name
+	OUT=$T/out.$NAME
+	ERR=$T/err.$NAME
+	if [ "$who" = root ]; then
+		sluice_w run --name "$NAME" --user root "$@" >"$OUT" 2>"$ERR"
+	else
+		timeout -k 3 "${TMO:-60}" nsenter --net=/run/netns/$W runuser -u "$who" -- \
+			"$(nobody_sluice)" run --name "$NAME" "$@" </dev/null >"$OUT" 2>"$ERR"
+	fi
+	RC=$?
+}
