@@ -5,7 +5,7 @@
 # layers, and the same outside any cage. Medians of RUNS runs, ns per call.
 . bench/lib.sh
 RUNS=${RUNS:-7}
-T=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+T=$(mktemp -d /var/tmp/sluice-bench.XXXXXX)
 chmod 755 "$T"
 trap 'rm -rf "$T"' EXIT
 cp "$BIN/hookcost" "$T/"

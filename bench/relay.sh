@@ -26,7 +26,7 @@ RUNS=${RUNS:-5}
 "$SLUICE" run --help 2>&1 | grep -q -- '--forward' || { echo "relay.sh: $SLUICE has no --forward" >&2; exit 1; }
 command -v socat >/dev/null || { echo "relay.sh: socat is missing (apt-get install socat)" >&2; exit 1; }
 
-T=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+T=$(mktemp -d /var/tmp/sluice-bench.XXXXXX)
 chmod 755 "$T"			# the rootless run is user nobody's
 cp "$BIN/tcpblast" "$SLUICE" "$T/"
 SL=$T/$(basename "$SLUICE")

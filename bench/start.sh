@@ -5,7 +5,7 @@
 # loopback only (bench/run.sh does). RUNS (default 200) per command.
 . bench/lib.sh
 RUNS=${RUNS:-200}
-T=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+T=$(mktemp -d /var/tmp/sluice-bench.XXXXXX)
 chmod 755 "$T"
 trap 'rm -rf "$T"' EXIT
 SL=$(readlink -f "$SLUICE")

@@ -6,7 +6,7 @@
 RUNS=${RUNS:-5}
 BYTES=${WG_BYTES:-536870912}
 P=sluice-bench-wg-$$
-T=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+T=$(mktemp -d /var/tmp/sluice-bench.XXXXXX)
 chmod 755 "$T"
 cleanup() {
 	pkill -f "wireguard-go wgbp$$" 2>/dev/null

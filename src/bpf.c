@@ -238,6 +238,11 @@ void bpf_cage_free(struct bpf_cage *c)
 	free(c);
 }
 
+void bpf_route_libbpf_log(void)
+{
+	route_libbpf_log();
+}
+
 int bpf_probe(void)
 {
 	_cleanup_(sock_bpf__destroyp) struct sock_bpf *skel = NULL;

@@ -26,3 +26,6 @@ int bpf_cage_denied(const struct bpf_cage *c, uint64_t *ret);
 void bpf_cage_free(struct bpf_cage *c);
 /* 0 if the kernel can load and attach sock_addr programs here, else a negative errno. */
 int bpf_probe(void);
+/* Send libbpf's messages to our logger (log_debug) instead of stderr: call before any other
+ * libbpf call. Process-wide, cheap, idempotent; unixguard.c shares it. */
+void bpf_route_libbpf_log(void);

@@ -33,6 +33,7 @@
 #include "relay.h"
 #include "state.h"
 #include "supervise.h"
+#include "unixguard.h"
 #include "wg.h"
 
 const char *const cage_steps[] = {"cgroup",   "clone",	 "bpf",	     "inside",	 "veth",
@@ -54,6 +55,7 @@ struct cage {
 	char cgmount[4096];
 	int cgroup_fd;
 	struct bpf_cage *bpf;
+	struct unixguard *ug; /* the unix-socket hooks, where the kernel has them */
 	struct mnl_socket *nl_host, *nft_host; /* root only */
 	struct mnl_socket *cage_rt, *cage_nft; /* opened in the cage's netns by its first process */
 	int cage_netns_fd;
@@ -154,6 +156,45 @@ static void undo_bpf(struct cage *c)
 		(void)bpf_cage_detach(c->bpf, c->cgroup_fd);
 	bpf_cage_free(c->bpf);
 	c->bpf = NULL;
+}
+
+static void undo_unixguard(struct cage *c)
+{
+	struct unixguard_denial d[8];
+	uint64_t total = 0;
+	size_t n = 0;
+
+	if (unixguard_denied(c->ug, &total, d, ARRAY_SIZE(d), &n) == 0 && total)
+		for (size_t i = 0; i < n; i++)
+			log_debug("unix socket refused %llu time(s): %s",
+				  (unsigned long long)d[i].count, d[i].path[0] ? d[i].path : "?");
+	if (c->cgroup_fd >= 0)
+		(void)unixguard_detach(c->ug, c->cgroup_fd);
+	unixguard_free(c->ug);
+	c->ug = NULL;
+}
+
+/* Pathname unix sockets outside the cage: refused by the kernel's cgroup unix hooks where it
+ * has them (6.7+); where not, said once, or refused to run with unix: strict. */
+static int step_unixguard(struct cage *c)
+{
+	int r = unixguard_probe();
+
+	if (r == -EOPNOTSUPP) {
+		if (c->plan->unix_mode == UNIX_STRICT)
+			return err_invalid("unix: strict, but this kernel has no cgroup unix socket "
+					   "hooks (Linux 6.7+): pathname unix sockets outside the "
+					   "cage could not be refused");
+		log_info("this kernel has no cgroup unix socket hooks (Linux 6.7+): pathname unix "
+			 "sockets outside the cage stay reachable (unix: strict refuses to run)");
+		return 0;
+	}
+	if (r == 0)
+		r = unixguard_attach(c->cgroup_fd, c->plan, &c->ug);
+	if (r < 0)
+		return r;
+	undo_push(c, undo_unixguard);
+	return 0;
 }
 
 static void undo_child(struct cage *c)
@@ -860,6 +901,9 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 		if (r < 0)
 			return r;
 		undo_push(c, undo_bpf);
+		r = step_unixguard(c);
+		if (r < 0)
+			return r;
 	}
 
 	r = step_inside(c);

@@ -6,8 +6,23 @@
 
 /* Run in the cage's first process (already in its new net, mnt, pid, ipc and uts
  * namespaces and in the cage cgroup): enter a new cgroup namespace rooted at the cage's
- * cgroup, make mounts private, mount a fresh /proc, make /proc/sys read-only, mount a fresh
- * read-only /sys (showing the cage's netns) with the cage's cgroup read-only at
- * /sys/fs/cgroup, bind the generated /etc/resolv.conf and /etc/hosts read-only over the
- * host's, and set the hostname to the cage's name. */
+ * cgroup, make mounts private, mount a fresh /proc, make /proc/sys read-only, replace the
+ * places where host sockets live (/run, /var/run, /tmp) with private tmpfs mounts, the
+ * runtime directory among them, and bind back into them only the allowed sockets
+ * (plan->unix_allow), bind the generated /etc/resolv.conf and /etc/hosts read-only over the
+ * host's, mount a fresh read-only /sys (showing the cage's netns) with the cage's cgroup
+ * read-only at /sys/fs/cgroup, and set the hostname to the cage's name. */
 int ns_setup_cage(const struct plan *p);
+
+/* The host locations a cage's mount namespace replaces with private tmpfs mounts (where host
+ * sockets usually live: /var/run goes with /run), for check and the man page. */
+extern const char *const ns_hidden_dirs[];
+
+#define NS_SOCKET_DIRS_MAX 2
+/*
+ * The directories that are the cage's own for the sockets its processes serve one another,
+ * each ending in '/': "/tmp/" and the runtime directory (the plan's $XDG_RUNTIME_DIR if it is
+ * a plain path below /run or /tmp, else /run/user/UID), both fresh tmpfs mounts. Pure, so
+ * that the unix hooks allow exactly what ns_setup_cage makes. Returns how many (1 or 2).
+ */
+size_t ns_private_socket_dirs(const struct plan *p, char ret[][UNIX_PATH_MAX]);

@@ -550,6 +550,16 @@ void plan_print_layers(const struct plan *p, FILE *f, const char *indent)
 		fprintf(f, "%seBPF: cgroup connect4 connect6 sendmsg4 sendmsg6 hooks, EPERM for all "
 			   "but loopback and the allowed endpoints\n",
 			indent);
+	if (p->userns)
+		fprintf(f, "%sunix: no hooks without root; /run, /var/run, /tmp and the runtime dir "
+			   "are private in the cage, with only the %zu allowed socket(s) bound in\n",
+			indent, p->n_unix_allow);
+	else
+		fprintf(f, "%sunix: cgroup connect_unix and sendmsg_unix hooks (Linux 6.7+): a pathname "
+			   "socket outside the cage's private /tmp and runtime dir is EPERM unless "
+			   "allowed (%zu allowed)%s\n",
+			indent, p->n_unix_allow,
+			p->unix_mode == UNIX_STRICT ? "; strict: no run without the hooks" : "");
 	fprintf(f, "%sprocess: no capabilities (all five sets), no_new_privs, /sys and /proc/sys "
 		   "read-only%s\n",
 		indent, p->userns ? ", a user namespace mapping only the invoking user" : "");

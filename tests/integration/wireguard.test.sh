@@ -107,6 +107,8 @@ test_wireguard_tunnel_socket_stays_outside()
 	in_world ip -o link show | grep -q ' sw-' && fail "the tunnel was not moved into the cage"
 	wait_pid $pid 30
 	[ $? = 0 ] || fail "run: $(said)"
+	wait_for 30 sh -c '[ -z "$(ls /var/run/wireguard 2>/dev/null | grep "^sw-")" ]' ||
+		fail "left after the run: $(wg_leftovers | tr '\n' ' ')"
 }
 
 TESTS="$TESTS wireguard_wrong_key_is_125_and_leaves_nothing"
@@ -162,6 +164,7 @@ test_wireguard_sigkill_then_gc_leaves_nothing()
 {
 	wg_world_up
 	base=$(counts)
+	pre=$(wg_leftovers)
 	next_name
 	nsenter --net=/run/netns/$W "$SLUICE" run --name "$NAME" --link wireguard \
 		--wg-config "$T/client.conf" --allow "10.0.11.1:$OVERLAY_PORT" --user root -- \
@@ -176,7 +179,7 @@ test_wireguard_sigkill_then_gc_leaves_nothing()
 		fail "wireguard-go outlived its supervisor: $(pgrep -fa 'wireguard-go -f [s]w-')"
 	sluice_w gc >"$T/out/gc.$TESTNO" 2>&1 || fail "gc: $(cat "$T/out/gc.$TESTNO")"
 	same_counts "$base" "SIGKILL + gc of a wireguard cage"
-	[ -z "$(wg_leftovers)" ] || fail "left: $(wg_leftovers | tr '\n' ' ')"
+	[ "$(wg_leftovers)" = "$pre" ] || fail "left: $(wg_leftovers | tr '\n' ' ') (before: $pre)"
 }
 
 TESTS="$TESTS maddr_verify_against_the_live_tunnel"

@@ -87,7 +87,8 @@ world_up() {
 	[ -x "$SLUICE" ] || die "no sluice binary at $SLUICE (make sluice)"
 	[ -x "$PROBE_BUILT" ] || die "no probe at $PROBE_BUILT (make build/tests/probe)"
 
-	T=$(mktemp -d /tmp/sluice-itest.XXXXXX) || die "mktemp"
+	# not /tmp: a cage has a private /tmp of its own
+	T=$(mktemp -d /var/tmp/sluice-itest.XXXXXX) || die "mktemp"
 	chmod 755 "$T"			# cages run commands as nobody too
 	mkdir -p "$T/bin" "$T/www" "$T/out"
 	chmod 1777 "$T/out"
