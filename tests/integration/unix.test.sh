@@ -11,7 +11,9 @@ up_unix_servers() {
 		bg_start "$T/ux.$TESTNO.$(echo "$p" | tr -c 'a-z0-9\n' _).log" $W "$PY" \
 			"$T/bin/unixprobe.py" serve "$p"
 	done
-	wait_for 50 test -S "$UX_RUN" && wait_for 50 test -S "$UX_VAR" || fail "unix servers not up"
+	for p in "$UX_RUN" "$UX_RUN.dgram" "$UX_VAR" "$UX_VAR.dgram"; do
+		wait_for 50 test -S "$p" || fail "unix server $p not up"
+	done
 	UXP="$PY $T/bin/unixprobe.py"
 }
 
