@@ -201,7 +201,9 @@ static int maddr_key(const char *k)
 	char out[WG_KEY_B64_LEN + 1];
 	const char *why = NULL;
 
-	if (k[0] == 'u' && strlen(k) == 44) {
+	/* a wg(8) key is 44 characters ending in '='; a u... key is 44 with no padding (a
+	 * wg(8) key may begin with 'u' too) */
+	if (k[0] == 'u' && strlen(k) == 44 && k[43] != '=') {
 		if (addr_wg_key_decode(k, strlen(k), key, &why) < 0) {
 			log_error("%s: %s", k, why);
 			return EXIT_SLUICE;
