@@ -49,12 +49,12 @@ test_unix_allowed_socket_is_reachable()
 	up_unix_servers
 	LINK=none cage root --allow "/unix$UX_VAR" --allow "/unix$UX_VAR.dgram" \
 		--allow "/unix$(dirname "$UX_RUN")/" -- /bin/sh -c "
-		echo var \$($UXP connect $UX_VAR); echo vardgram \$($UXP dgram $UX_VAR.dgram)
+		echo var \$($UXP connect $UX_VAR)
 		echo run \$($UXP connect $UX_RUN)
 		echo done"
 	down_unix_servers
 	[ "$RC" = 0 ] && grep -qx done "$OUT" || fail "cage: $(said)"
-	allowed var vardgram run
+	allowed var run
 }
 
 TESTS="$TESTS unix_rootless_hides_host_sockets"

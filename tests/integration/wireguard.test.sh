@@ -164,7 +164,6 @@ test_wireguard_sigkill_then_gc_leaves_nothing()
 {
 	wg_world_up
 	base=$(counts)
-	pre=$(wg_leftovers)
 	next_name
 	nsenter --net=/run/netns/$W "$SLUICE" run --name "$NAME" --link wireguard \
 		--wg-config "$T/client.conf" --allow "10.0.11.1:$OVERLAY_PORT" --user root -- \
@@ -177,9 +176,13 @@ test_wireguard_sigkill_then_gc_leaves_nothing()
 	# wireguard-go dies with its supervisor (a death signal), and the cage with it
 	wait_for 50 sh -c '[ -z "$(pgrep -f "wireguard-go -f [s]w-")" ]' ||
 		fail "wireguard-go outlived its supervisor: $(pgrep -fa 'wireguard-go -f [s]w-')"
-	sluice_w gc >"$T/out/gc.$TESTNO" 2>&1 || fail "gc: $(cat "$T/out/gc.$TESTNO")"
+	# gc removes the UAPI socket once nothing answers on it; a daemon still dying as gc
+	# looked is caught by the next gc
+	wait_for 30 sh -c "nsenter --net=/run/netns/$W $SLUICE gc >>$T/out/gc.$TESTNO 2>&1 &&
+		[ -z \"\$(ls /var/run/wireguard 2>/dev/null | grep '^sw-')\" ]" ||
+		fail "gc: $(cat "$T/out/gc.$TESTNO")"
 	same_counts "$base" "SIGKILL + gc of a wireguard cage"
-	[ "$(wg_leftovers)" = "$pre" ] || fail "left: $(wg_leftovers | tr '\n' ' ') (before: $pre)"
+	[ -z "$(wg_leftovers)" ] || fail "left: $(wg_leftovers | tr '\n' ' ')"
 }
 
 TESTS="$TESTS maddr_verify_against_the_live_tunnel"
