@@ -30,10 +30,7 @@ struct bpf_cage {
 /* The hooks, in the order they are attached (and rolled back in reverse). */
 enum { HOOK_CONNECT4, HOOK_CONNECT6, HOOK_SENDMSG4, HOOK_SENDMSG6, N_HOOKS };
 
-static const struct {
-	const char *name;
-	enum bpf_attach_type type;
-} hooks[N_HOOKS] = {
+static const struct bpf_hook hooks[N_HOOKS] = {
     [HOOK_CONNECT4] = {"connect4", BPF_CGROUP_INET4_CONNECT},
     [HOOK_CONNECT6] = {"connect6", BPF_CGROUP_INET6_CONNECT},
     [HOOK_SENDMSG4] = {"sendmsg4", BPF_CGROUP_UDP4_SENDMSG},
@@ -52,6 +49,12 @@ static struct bpf_program *hook_prog(struct sock_bpf *skel, int i)
 	default:
 		return skel->progs.sendmsg6;
 	}
+}
+
+static void prog_fds(struct sock_bpf *skel, int fds[N_HOOKS])
+{
+	for (int i = 0; i < N_HOOKS; i++)
+		fds[i] = bpf_program__fd(hook_prog(skel, i));
 }
 
 _printf_(2, 0) static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -128,12 +131,29 @@ static int key_from_endpoint(const struct endpoint *e, struct sock_key *ret)
 	return 0;
 }
 
-static void detach_hooks(struct sock_bpf *skel, int cgroup_fd, int n)
+int bpf_hooks_attach(int cgroup_fd, const struct bpf_hook *h, const int *fds, size_t n)
 {
-	/* Reverse order; errors are ignored: this is the undo of a failed attach, and the
-	 * cgroup's removal releases whatever could not be detached. */
-	while (n-- > 0)
-		bpf_prog_detach2(bpf_program__fd(hook_prog(skel, n)), cgroup_fd, hooks[n].type);
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_prog_attach(fds[i], cgroup_fd, h[i].type, BPF_F_ALLOW_MULTI) < 0) {
+			int r = err_set(negative_errno(), "attach %s hook to cgroup", h[i].name);
+
+			/* Undo in reverse; what cannot be detached goes with the cgroup. */
+			while (i-- > 0)
+				(void)bpf_prog_detach2(fds[i], cgroup_fd, h[i].type);
+			return r;
+		}
+	}
+	return 0;
+}
+
+int bpf_hooks_detach(int cgroup_fd, const struct bpf_hook *h, const int *fds, size_t n)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (bpf_prog_detach2(fds[i], cgroup_fd, h[i].type) < 0 && r == 0)
+			r = err_set(negative_errno(), "detach %s hook from cgroup", h[i].name);
+	return r;
 }
 
 int bpf_cage_attach(int cgroup_fd, const struct allowed *allowed, size_t n, struct bpf_cage **ret)
@@ -142,7 +162,8 @@ int bpf_cage_attach(int cgroup_fd, const struct allowed *allowed, size_t n, stru
 	struct bpf_cage *c;
 	char buf[ADDR_STR_MAX];
 	uint8_t one = 1;
-	int r, i;
+	int fds[N_HOOKS];
+	int r;
 
 	r = load(n, &skel);
 	if (r < 0)
@@ -161,27 +182,15 @@ int bpf_cage_attach(int cgroup_fd, const struct allowed *allowed, size_t n, stru
 				       addr_format(&allowed[j].ep, buf, sizeof(buf)));
 	}
 
-	/*
-	 * Attach with bpf_prog_attach(BPF_F_ALLOW_MULTI), not with a bpf_link: libbpf does not
-	 * auto-attach cgroup sock_addr programs anyway, and a bpf_link detaches when its last fd
-	 * closes, so a SIGKILLed supervisor would open the cage. A program attached this way
-	 * stays for as long as the cgroup lives, whatever happens to our fds. ALLOW_MULTI lets
-	 * a parent cage's hooks keep running too (all must allow), so nesting only narrows.
-	 * https://github.com/torvalds/linux/blob/master/include/uapi/linux/bpf.h
-	 * (BPF_F_ALLOW_MULTI)
-	 */
-	for (i = 0; i < N_HOOKS; i++) {
-		r = bpf_prog_attach(bpf_program__fd(hook_prog(skel, i)), cgroup_fd, hooks[i].type,
-				    BPF_F_ALLOW_MULTI);
-		if (r < 0) {
-			detach_hooks(skel, cgroup_fd, i);
-			return err_set(r, "attach %s hook to cgroup", hooks[i].name);
-		}
-	}
+	/* Attached to the cgroup itself, not through a bpf_link: see bpf_hooks_attach(). */
+	prog_fds(skel, fds);
+	r = bpf_hooks_attach(cgroup_fd, hooks, fds, N_HOOKS);
+	if (r < 0)
+		return r;
 
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		detach_hooks(skel, cgroup_fd, N_HOOKS);
+		(void)bpf_hooks_detach(cgroup_fd, hooks, fds, N_HOOKS);
 		return err_set(-ENOMEM, "attach eBPF programs");
 	}
 	c->skel = TAKE_PTR(skel);
@@ -191,18 +200,12 @@ int bpf_cage_attach(int cgroup_fd, const struct allowed *allowed, size_t n, stru
 
 int bpf_cage_detach(struct bpf_cage *c, int cgroup_fd)
 {
-	int r = 0;
+	int fds[N_HOOKS];
 
 	if (!c || !c->skel)
 		return -EBADF;
-	/* Try every hook even if one fails, and report the first failure. */
-	for (int i = 0; i < N_HOOKS; i++) {
-		if (bpf_prog_detach2(bpf_program__fd(hook_prog(c->skel, i)), cgroup_fd,
-				     hooks[i].type) < 0 &&
-		    r == 0)
-			r = err_set(negative_errno(), "detach %s hook from cgroup", hooks[i].name);
-	}
-	return r;
+	prog_fds(c->skel, fds);
+	return bpf_hooks_detach(cgroup_fd, hooks, fds, N_HOOKS);
 }
 
 int bpf_cage_denied(const struct bpf_cage *c, uint64_t *ret)

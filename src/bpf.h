@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <bpf/bpf.h>
+
 #include "plan.h"
 
 struct bpf_cage;
@@ -29,3 +31,17 @@ int bpf_probe(void);
 /* Send libbpf's messages to our logger (log_debug) instead of stderr: call before any other
  * libbpf call. Process-wide, cheap, idempotent; unixguard.c shares it. */
 void bpf_route_libbpf_log(void);
+
+/* A cgroup hook: where a program attaches, and its name for messages. */
+struct bpf_hook {
+	const char *name;
+	enum bpf_attach_type type;
+};
+
+/* Attach program fds[i] as hooks[i] to the cgroup, in order, each with BPF_F_ALLOW_MULTI
+ * and not through a bpf_link: a program attached to the cgroup itself stays for as long as
+ * the cgroup lives, whatever happens to our fds, and a parent cage's hooks keep running too
+ * (all must allow). On a failure, those attached are detached again. */
+int bpf_hooks_attach(int cgroup_fd, const struct bpf_hook *hooks, const int *fds, size_t n);
+/* Detach them all (trying each even if one fails); the first failure is reported. */
+int bpf_hooks_detach(int cgroup_fd, const struct bpf_hook *hooks, const int *fds, size_t n);

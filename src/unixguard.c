@@ -36,10 +36,7 @@ struct unixguard {
 
 enum { HOOK_CONNECT, HOOK_SENDMSG, N_HOOKS };
 
-static const struct {
-	const char *name;
-	enum bpf_attach_type type;
-} hooks[N_HOOKS] = {
+static const struct bpf_hook hooks[N_HOOKS] = {
     [HOOK_CONNECT] = {"connect_unix", ATTACH_UNIX_CONNECT},
     [HOOK_SENDMSG] = {"sendmsg_unix", ATTACH_UNIX_SENDMSG},
 };
@@ -47,6 +44,12 @@ static const struct {
 static struct bpf_program *hook_prog(struct unix_bpf *skel, int i)
 {
 	return i == HOOK_CONNECT ? skel->progs.connect_unix : skel->progs.sendmsg_unix;
+}
+
+static void prog_fds(struct unix_bpf *skel, int fds[N_HOOKS])
+{
+	for (int i = 0; i < N_HOOKS; i++)
+		fds[i] = bpf_program__fd(hook_prog(skel, i));
 }
 
 int unixguard_probe(void)
@@ -129,21 +132,14 @@ static int allow_path(struct unix_bpf *skel, const char *path, bool dir)
 	return 0;
 }
 
-static void detach_hooks(struct unix_bpf *skel, int cgroup_fd, int n)
-{
-	/* Reverse order; errors are ignored: this is the undo of a failed attach, and the
-	 * cgroup's removal releases whatever could not be detached. */
-	while (n-- > 0)
-		bpf_prog_detach2(bpf_program__fd(hook_prog(skel, n)), cgroup_fd, hooks[n].type);
-}
-
 int unixguard_attach(int cgroup_fd, const struct plan *p, struct unixguard **ret)
 {
 	_cleanup_(unix_bpf__destroyp) struct unix_bpf *skel = NULL;
 	char dirs[NS_SOCKET_DIRS_MAX][UNIX_PATH_MAX];
 	size_t n_dirs = ns_private_socket_dirs(p, dirs);
 	struct unixguard *g;
-	int r, i;
+	int fds[N_HOOKS];
+	int r;
 
 	r = load(p->n_unix_allow + n_dirs, &skel);
 	if (r < 0)
@@ -159,23 +155,15 @@ int unixguard_attach(int cgroup_fd, const struct plan *p, struct unixguard **ret
 			return r;
 	}
 
-	/*
-	 * bpf_prog_attach(BPF_F_ALLOW_MULTI), not a bpf_link, for the reason bpf.c gives: a
-	 * link detaches when its last fd closes, so a SIGKILLed supervisor would open the cage.
-	 * ALLOW_MULTI keeps a parent cage's unix hooks running too: both must allow.
-	 */
-	for (i = 0; i < N_HOOKS; i++) {
-		r = bpf_prog_attach(bpf_program__fd(hook_prog(skel, i)), cgroup_fd, hooks[i].type,
-				    BPF_F_ALLOW_MULTI);
-		if (r < 0) {
-			detach_hooks(skel, cgroup_fd, i);
-			return err_set(r, "attach %s hook to cgroup", hooks[i].name);
-		}
-	}
+	/* Attached to the cgroup itself, not through a bpf_link: see bpf_hooks_attach(). */
+	prog_fds(skel, fds);
+	r = bpf_hooks_attach(cgroup_fd, hooks, fds, N_HOOKS);
+	if (r < 0)
+		return r;
 
 	g = calloc(1, sizeof(*g));
 	if (!g) {
-		detach_hooks(skel, cgroup_fd, N_HOOKS);
+		(void)bpf_hooks_detach(cgroup_fd, hooks, fds, N_HOOKS);
 		return err_set(-ENOMEM, "attach eBPF unix programs");
 	}
 	g->skel = TAKE_PTR(skel);
@@ -185,17 +173,12 @@ int unixguard_attach(int cgroup_fd, const struct plan *p, struct unixguard **ret
 
 int unixguard_detach(struct unixguard *g, int cgroup_fd)
 {
-	int r = 0;
+	int fds[N_HOOKS];
 
 	if (!g || !g->skel)
 		return -EBADF;
-	for (int i = 0; i < N_HOOKS; i++) {
-		if (bpf_prog_detach2(bpf_program__fd(hook_prog(g->skel, i)), cgroup_fd,
-				     hooks[i].type) < 0 &&
-		    r == 0)
-			r = err_set(negative_errno(), "detach %s hook from cgroup", hooks[i].name);
-	}
-	return r;
+	prog_fds(g->skel, fds);
+	return bpf_hooks_detach(cgroup_fd, hooks, fds, N_HOOKS);
 }
 
 void unixguard_free(struct unixguard *g)
