@@ -282,7 +282,7 @@ static _Noreturn void command_exec(const struct plan *p, int err_fd, const sigse
 		r = err_set(negative_errno(), "close inherited file descriptors");
 		child_fail(err_fd, 125, r);
 	}
-	r = caps_become(p->uid, p->gid, p->user, p->userns);
+	r = caps_become(p->uid, p->gid, p->groups, p->n_groups, p->userns);
 	if (r < 0)
 		child_fail(err_fd, 125, r);
 	sigprocmask(SIG_SETMASK, oldmask, NULL);
@@ -528,7 +528,7 @@ static _Noreturn void child_main(struct cage *c, int sock, int err_wr, const sig
 	close(err_wr);
 
 	/* pid 1 keeps no capabilities either. */
-	if (caps_become(p->uid, p->gid, p->user, p->userns) < 0)
+	if (caps_become(p->uid, p->gid, p->groups, p->n_groups, p->userns) < 0)
 		kill(cmd, SIGKILL);
 
 	for (;;) {

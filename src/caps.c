@@ -11,7 +11,7 @@
 
 DEFINE_CLEANUP_FUNC(void, cap_free)
 
-int caps_become(uid_t uid, gid_t gid, const char *user, bool userns)
+int caps_become(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, bool userns)
 {
 	_cleanup_(cap_freep) void *empty = NULL;
 	cap_t caps;
@@ -28,10 +28,9 @@ int caps_become(uid_t uid, gid_t gid, const char *user, bool userns)
 		  0, 0, 0) < 0)
 		return err_set(negative_errno(), "set securebits");
 
-	if (!userns && user && *user && initgroups(user, gid) < 0)
-		return err_set(negative_errno(), "set supplementary groups of %s", user);
-	if (!userns && (!user || !*user) && setgroups(0, NULL) < 0)
-		return err_set(negative_errno(), "clear supplementary groups");
+	/* The list was looked up before the cage was made (an empty one clears them). */
+	if (!userns && setgroups(n_groups, groups) < 0)
+		return err_set(negative_errno(), "set supplementary groups");
 	if (setresgid(gid, gid, gid) < 0)
 		return err_set(negative_errno(), "set gid %u", (unsigned)gid);
 	if (setresuid(uid, uid, uid) < 0)

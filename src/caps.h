@@ -3,10 +3,12 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
-/* Switch to uid/gid (with user's supplementary groups) and drop every capability.
+/* Switch to uid/gid with the supplementary groups given (looked up beforehand: no NSS in
+ * the cage) and drop every capability.
  * Must run while the process still has CAP_SETPCAP, CAP_SETUID and CAP_SETGID. In a user
  * namespace (USERNS) groups cannot be changed (setgroups is denied there): the invoking
  * user's stay. */
-int caps_become(uid_t uid, gid_t gid, const char *user, bool userns);
+int caps_become(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, bool userns);

@@ -478,7 +478,14 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	p.uid = id->uid;
 	p.gid = id->gid;
 	p.user = strdup(id->user ? id->user : "");
-	r = p.user ? plan_env(pol, environ_in, id, &p, &p.env) : -ENOMEM;
+	if (p.user && id->n_groups) {
+		p.groups = calloc(id->n_groups, sizeof(*p.groups));
+		if (p.groups) {
+			memcpy(p.groups, id->groups, id->n_groups * sizeof(*p.groups));
+			p.n_groups = id->n_groups;
+		}
+	}
+	r = p.user && (p.groups || !id->n_groups) ? plan_env(pol, environ_in, id, &p, &p.env) : -ENOMEM;
 	if (r < 0) {
 		plan_free(&p);
 		return r;
@@ -497,6 +504,7 @@ void plan_free(struct plan *p)
 	strv_free(p->argv);
 	strv_free(p->env);
 	free(p->user);
+	free(p->groups);
 	memset(p, 0, sizeof(*p));
 }
 

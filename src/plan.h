@@ -96,7 +96,9 @@ struct plan {
 	char **env;  /* full environment for the command, NULL-terminated */
 	uid_t uid;
 	gid_t gid;
-	char *user; /* name, for display and initgroups() */
+	char *user;	 /* name, for display */
+	gid_t *groups;	 /* supplementary groups, resolved before the cage (no NSS inside) */
+	size_t n_groups;
 };
 
 /* Derive a cage's /30 from its name: stable for a name, skipping any /30 that overlaps a
@@ -124,6 +126,8 @@ struct identity {
 	const char *user;
 	const char *home;
 	const char *shell;
+	const gid_t *groups; /* supplementary groups (getgrouplist), n_groups of them */
+	size_t n_groups;
 };
 
 /* Build the plan. environ_in is the invoking environment: only PATH, TERM, LANG, LC_*, TZ,

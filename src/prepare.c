@@ -1,5 +1,6 @@
 /* prepare.c: gathers what a plan needs and nothing more: the policy (options.c), who runs
  * the command (passwd), the host's prefixes (rtnetlink dump) and the live cages (state). */
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 
@@ -16,9 +17,38 @@ extern char **environ;
 struct ident_store {
 	struct identity id;
 	char user[256], home[4096], shell[4096];
+	gid_t *groups;
 };
 
-static void ident_from_pw(const struct passwd *pw, struct ident_store *s)
+/* The user's supplementary groups, looked up here rather than by initgroups() in the cage:
+ * NSS modules there would load libraries and parse files on the path of every start, and
+ * a directory service's socket under /run is hidden from the cage. Root only: without root
+ * the cage's user namespace maps one group and the list cannot be set. */
+static int ident_groups(const struct passwd *pw, struct ident_store *s)
+{
+	int n = 32;
+
+	if (geteuid() != 0)
+		return 0;
+	for (;;) {
+		gid_t *g = realloc(s->groups, (size_t)n * sizeof(*g));
+		int want = n;
+
+		if (!g)
+			return -ENOMEM;
+		s->groups = g;
+		if (getgrouplist(s->user, pw->pw_gid, g, &want) >= 0) {
+			s->id.groups = g;
+			s->id.n_groups = (size_t)want;
+			return 0;
+		}
+		if (want <= n) /* no growth asked for: give up rather than loop */
+			return err_set(-EIO, "list the groups of %s", s->user);
+		n = want;
+	}
+}
+
+static int ident_from_pw(const struct passwd *pw, struct ident_store *s)
 {
 	snprintf(s->user, sizeof(s->user), "%s", pw->pw_name);
 	snprintf(s->home, sizeof(s->home), "%s", pw->pw_dir);
@@ -30,6 +60,7 @@ static void ident_from_pw(const struct passwd *pw, struct ident_store *s)
 		.home = s->home,
 		.shell = s->shell,
 	};
+	return ident_groups(pw, s);
 }
 
 static int resolve_identity(const struct policy *pol, struct ident_store *s)
@@ -48,23 +79,20 @@ static int resolve_identity(const struct policy *pol, struct ident_store *s)
 			return err_invalid("--user %s: without root a command runs as the user who "
 					   "started sluice (uid %u)",
 					   pol->user, (unsigned)geteuid());
-		ident_from_pw(pw, s);
-		return 0;
+		return ident_from_pw(pw, s);
 	}
 	if (getuid() != 0) {
 		pw = getpwuid(getuid());
 		if (!pw)
 			return err_invalid("the calling uid %u has no passwd entry; give --user",
 					   (unsigned)getuid());
-		ident_from_pw(pw, s);
-		return 0;
+		return ident_from_pw(pw, s);
 	}
 	if (sudo_uid && *sudo_uid) {
 		pw = getpwuid((uid_t)strtoul(sudo_uid, NULL, 10));
 		if (!pw)
 			return err_invalid("SUDO_UID=%s has no passwd entry; give --user", sudo_uid);
-		ident_from_pw(pw, s);
-		return 0;
+		return ident_from_pw(pw, s);
 	}
 	return err_invalid("refusing to run the command as root: give --user root if that is "
 			   "what you mean, or --user NAME");
@@ -166,6 +194,7 @@ int prepare_plan(int argc, char **argv, bool need_command, struct plan *ret)
 		memset(&wg, 0, sizeof(wg));
 	}
 out:
+	free(ident.groups);
 	wg_config_free(&wg);
 	host_facts_free(&facts);
 	policy_free(&pol);

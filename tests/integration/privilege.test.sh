@@ -57,3 +57,20 @@ test_cage_user_nobody_is_confined()
 	allowed proxy
 	[ "$(verdict tcp)" = EPERM ] || fail "expected EPERM: $(grep '^tcp ' "$OUT")"
 }
+
+TESTS="$TESTS supplementary_groups_are_the_users"
+test_supplementary_groups_are_the_users()
+{
+	# A user in a second group: the cage's process has exactly the groups the host lists.
+	grp=sltestg$$
+	groupadd "$grp" && usermod -aG "$grp" nobody || fail "cannot add a test group"
+	gid=$(getent group "$grp" | cut -d: -f3)
+	want=$(id -G nobody | tr ' ' '\n' | sort -n | tr '\n' ' ')
+	cage nobody -- /bin/sh -c 'id -G'
+	got=$(tr ' ' '\n' <"$OUT" | grep . | sort -n | tr '\n' ' ')
+	gpasswd -d nobody "$grp" >/dev/null
+	groupdel "$grp"
+	[ "$RC" = 0 ] || fail "id -G failed: $(said)"
+	case " $want" in *" $gid "*) ;; *) fail "nobody is not in $grp ($gid): $want" ;; esac
+	[ "$got" = "$want" ] || fail "groups in the cage: '$got', expected '$want'"
+}
