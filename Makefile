@@ -39,7 +39,7 @@ LIB_OBJ := $(LIB_SRC:src/%.c=$(B)/%.o)
 CLI_OBJ := $(CLI_SRC:src/%.c=$(B)/%.o)
 SAN_OBJ := $(LIB_SRC:src/%.c=$(B)/san/%.o)
 BPF_SRC := $(wildcard bpf/*.bpf.c)
-SKELS := $(BPF_SRC:bpf/%.bpf.c=$(B)/%.skel.h)
+SKELS := $(BPF_SRC:bpf/%.bpf.c=$(B)/%.skel.h) $(BPF_SRC:bpf/%.bpf.c=$(B)/%.build.h)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOLS := $(B)/tests/probe
@@ -79,6 +79,13 @@ $(B)/%.bpf.o: bpf/%.bpf.c $(B)/vmlinux.h
 $(B)/%.skel.h: $(B)/%.bpf.o
 	@echo "  SKEL    $@"
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# A build id for each object (its hash): the loader stamps it into the programs it leaves
+# attached, and replaces programs of another build rather than guess their maps.
+$(B)/%.build.h: $(B)/%.bpf.o
+	@echo "  BUILDID $@"
+	$(Q)printf '#define %s_BPF_BUILD 0x%sULL\n' "$$(echo $* | tr a-z A-Z)" \
+		"$$(sha256sum $< | cut -c1-16)" > $@
 
 $(B)/tests/test_%: tests/unit/test_%.c $(SAN_OBJ)
 	@mkdir -p $(@D)

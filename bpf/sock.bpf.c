@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* sock.bpf.c: the cage's cgroup sock_addr hooks (connect4/6, sendmsg4/6). A destination is
- * allowed if it is the cage's own loopback or an exact {family, proto, port, addr} entry in
- * the allow map; anything else is counted and refused, which the kernel turns into EPERM. */
+/* sock.bpf.c: the sock_addr hooks of every cage (connect4/6, sendmsg4/6). They are loaded once
+ * and attached to the cgroup that holds all cages, so each cage's cgroup inherits them when it
+ * is made; src/bpf.c keeps them there. A destination is allowed if it is the cage's own
+ * loopback or an exact {cage, family, proto, port, addr} entry in the allow map, where the cage
+ * is the cgroup id of the calling process; anything else is counted and refused, which the
+ * kernel turns into EPERM. A cgroup with no entries (nothing was entered for it) gets loopback
+ * only: unknown means refused. */
 
 /*
  * The only kernel type used is struct bpf_sock_addr, the UAPI context, whose field accesses
@@ -18,29 +22,37 @@
 #define AF_INET	 2
 #define AF_INET6 10
 
+/* Which build of sluice loaded these hooks (set by the loader; the only .rodata variable). A
+ * sluice finding another build's hooks attached replaces them rather than guess their maps. */
+const volatile __u64 sluice_build = 0;
+
 /* Keep in step with struct sock_key in src/bpf.c (it checks the size at load time). */
 struct sock_key {
+	__u64 cage;    /* the cage's cgroup id */
 	__u8 family;   /* AF_INET or AF_INET6; IPv4-mapped IPv6 is stored as AF_INET */
 	__u8 proto;    /* IPPROTO_TCP or IPPROTO_UDP */
 	__be16 port;   /* network byte order, as in ctx->user_port */
 	__u8 addr[16]; /* IPv4 in the first 4 bytes (network order), the rest zero */
+	__u32 pad;     /* zero */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1); /* resized by the loader before load */
+	__uint(max_entries, 65536); /* endpoints of all cages together */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct sock_key);
 	__type(value, __u8);
-} allow SEC(".maps");
+} ip_allow SEC(".maps");
 
-/* One counter per cage (each cage loads its own copy). Per-CPU so that a process hammering
- * a denied address does not bounce a cache line between CPUs; the loader sums it. */
+/* Denials per cage, per CPU, so that a process hammering a denied address does not bounce a
+ * cache line between CPUs; the loader enters a cage's zeros and sums them. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
 	__type(value, __u64);
-} denied SEC(".maps");
+} ip_denied SEC(".maps");
 
 /*
  * ctx->protocol is sk->sk_protocol, which inet_create()/inet6_create() fill in from the
@@ -53,13 +65,15 @@ static __always_inline __u8 sock_proto(struct bpf_sock_addr *ctx)
 	return ctx->protocol;
 }
 
-static __always_inline int deny(void)
+static __always_inline int deny(__u64 cage)
 {
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&denied, &zero);
+	__u64 *n = bpf_map_lookup_elem(&ip_denied, &cage);
 
 	if (n)
 		__sync_fetch_and_add(n, 1); /* this CPU's slot, but we may be preempted */
+	/* A (volatile) read of the build id puts .rodata among the maps of every program, where
+	 * the loader looks for it. */
+	(void)sluice_build;
 	return 0;
 }
 
@@ -70,13 +84,14 @@ static __always_inline int judge4(struct bpf_sock_addr *ctx, __be32 ip4)
 	/* 127.0.0.0/8 is the cage's own lo: the cage sits in its own netns. */
 	if ((bpf_ntohl(ip4) >> 24) == 127)
 		return 1;
+	key.cage = bpf_get_current_cgroup_id();
 	key.family = AF_INET;
 	key.proto = sock_proto(ctx);
 	key.port = (__be16)ctx->user_port;
 	__builtin_memcpy(key.addr, &ip4, sizeof(ip4));
-	if (bpf_map_lookup_elem(&allow, &key))
+	if (bpf_map_lookup_elem(&ip_allow, &key))
 		return 1;
-	return deny();
+	return deny(key.cage);
 }
 
 static __always_inline int judge6(struct bpf_sock_addr *ctx)
@@ -102,13 +117,14 @@ static __always_inline int judge6(struct bpf_sock_addr *ctx)
 	if (ip6[0] == 0 && ip6[1] == 0 && ip6[2] == 0 && ip6[3] == bpf_htonl(1))
 		return 1; /* ::1 */
 
+	key.cage = bpf_get_current_cgroup_id();
 	key.family = AF_INET6;
 	key.proto = sock_proto(ctx);
 	key.port = (__be16)ctx->user_port;
 	__builtin_memcpy(key.addr, ip6, sizeof(ip6));
-	if (bpf_map_lookup_elem(&allow, &key))
+	if (bpf_map_lookup_elem(&ip_allow, &key))
 		return 1;
-	return deny();
+	return deny(key.cage);
 }
 
 SEC("cgroup/connect4")

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* unix.bpf.c: the cage's cgroup unix sock_addr hooks (connect_unix, sendmsg_unix; kernel 6.7+).
- * A pathname destination passes if it equals an allowed path or lies below an allowed
- * directory (the cage's private /tmp and runtime directory among them); abstract addresses
- * pass (they belong to the cage's own netns). Anything else is counted, its path kept for -v,
- * and refused, which the kernel turns into EPERM. */
+/* unix.bpf.c: the unix sock_addr hooks of every cage (connect_unix, sendmsg_unix; kernel 6.7+),
+ * loaded once and attached to the cgroup that holds all cages, like sock.bpf.c's. A pathname
+ * destination passes if it equals a path allowed to the calling process's cage (its cgroup id)
+ * or lies below a directory allowed to it (the cage's private /tmp and runtime directory among
+ * them); abstract addresses pass (they belong to the cage's own netns). Anything else is
+ * counted, its path kept for -v, and refused, which the kernel turns into EPERM; a cgroup with
+ * no entries reaches no pathname socket at all. */
 
 /*
  * No CO-RE and no kfuncs here either: either makes libbpf parse the kernel's whole BTF (see
@@ -41,54 +43,65 @@ struct sock_addr_kern_head {
 	__u32 uaddrlen; /* the caller's addrlen, already checked by unix_validate_addr() */
 };
 
+/* Which build of sluice loaded these hooks (see sock.bpf.c); the only .rodata variable. */
+const volatile __u64 sluice_build = 0;
+
 /* The allow map's key (an LPM trie): keep in step with struct unix_key in src/unixguard.c.
- * A directory "/d/" is stored with prefixlen 8 * strlen: it matches every path below it. A
- * socket "/d/s" is stored with its terminating NUL, prefixlen 8 * (strlen + 1): it matches
- * that path and nothing longer. One lookup answers both. The path has room for a 108-byte
- * sun_path, its NUL, and the ".." scan's look-ahead. */
+ * The data the trie matches is the cage's cgroup id (8 bytes, as stored in memory) and then
+ * the path. A directory "/d/" is stored with prefixlen 64 + 8 * strlen: it matches every path
+ * below it. A socket "/d/s" is stored with its terminating NUL, prefixlen 64 + 8 * (strlen +
+ * 1): it matches that path and nothing longer. One lookup answers both, for that cage only.
+ * The path has room for a 108-byte sun_path, its NUL, and the ".." scan's look-ahead. */
 #define KEY_PATH_SIZE 112
 struct unix_key {
 	__u32 prefixlen; /* in bits */
+	__u8 cage[8];	 /* the cgroup id */
 	char path[KEY_PATH_SIZE];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1); /* resized by the loader before load */
+	__uint(max_entries, 16384); /* paths and directories of all cages together */
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct unix_key);
 	__type(value, __u8);
-} allow SEC(".maps");
+} unix_allow SEC(".maps");
 
-/* One counter per cage, per CPU (summed by the loader), like sock.bpf.c's. */
+/* Denials per cage, per CPU (summed by the loader), like sock.bpf.c's. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
 	__type(value, __u64);
-} denied SEC(".maps");
+} unix_denied SEC(".maps");
 
-/* The paths refused, with a count each; least recently refused ones make room. An empty path
- * stands for an address that could not be read. */
+/* The paths refused, keyed like the allow map with prefixlen 0, with a count each; the least
+ * recently refused ones (of any cage) make room. An empty path stands for an address that
+ * could not be read. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 64);
-	__type(key, char[KEY_PATH_SIZE]);
+	__uint(max_entries, 1024);
+	__type(key, struct unix_key);
 	__type(value, __u64);
-} denied_paths SEC(".maps");
+} unix_paths SEC(".maps");
 
-static __always_inline int deny(const char *path)
+static __always_inline int deny(struct unix_key *key)
 {
-	__u32 zero = 0;
-	__u64 one = 1, *n = bpf_map_lookup_elem(&denied, &zero);
+	__u64 cage, one = 1, *n;
 
+	__builtin_memcpy(&cage, key->cage, sizeof(cage));
+	n = bpf_map_lookup_elem(&unix_denied, &cage);
 	if (n)
 		__sync_fetch_and_add(n, 1);
-	n = bpf_map_lookup_elem(&denied_paths, path);
+	key->prefixlen = 0;
+	n = bpf_map_lookup_elem(&unix_paths, key);
 	if (n)
 		__sync_fetch_and_add(n, 1);
 	else
-		bpf_map_update_elem(&denied_paths, path, &one, BPF_NOEXIST);
+		bpf_map_update_elem(&unix_paths, key, &one, BPF_NOEXIST);
+	/* A (volatile) read of the build id puts .rodata among the programs' maps. */
+	(void)sluice_build;
 	return 0;
 }
 
@@ -122,17 +135,20 @@ static __always_inline int judge(struct bpf_sock_addr *ctx)
 {
 	struct sock_addr_kern_head head;
 	struct judged j = {};
+	__u64 cage = bpf_get_current_cgroup_id();
 	__u16 family = 0;
 	__u32 len;
+
+	__builtin_memcpy(j.key.cage, &cage, sizeof(cage));
 
 	if (bpf_probe_read_kernel(&head, sizeof(head), ctx) < 0 ||
 	    bpf_probe_read_kernel(&family, sizeof(family), (void *)head.uaddr) < 0 ||
 	    family != AF_UNIX || ctx->user_family != AF_UNIX)
-		return deny(j.key.path);
+		return deny(&j.key);
 	/* unix_validate_addr() admits 3..110 bytes: the family and 1..108 of sun_path. */
 	len = head.uaddrlen;
 	if (len <= sizeof(__u16) || len > sizeof(__u16) + SUN_PATH_SIZE)
-		return deny(j.key.path);
+		return deny(&j.key);
 	len -= sizeof(__u16);
 
 	/*
@@ -143,22 +159,22 @@ static __always_inline int judge(struct bpf_sock_addr *ctx)
 	 */
 	if (bpf_probe_read_kernel_str(j.key.path, len + 1, (void *)(head.uaddr + sizeof(__u16))) <
 	    0)
-		return deny(j.key.path);
+		return deny(&j.key);
 	/* Abstract (a NUL first): the name space is the netns's, and the cage's is its own. */
 	if (j.key.path[0] == '\0')
 		return 1;
 	/* A relative path means something else in every working directory: no prefix can
 	 * judge it, so it is refused (bind and connect by absolute path in the cage). */
 	if (j.key.path[0] != '/')
-		return deny(j.key.path);
+		return deny(&j.key);
 	/* "/tmp/../run/x" must not pass as below "/tmp/". */
 	if (bpf_loop(KEY_PATH_SIZE - 3, dotdot_at, &j, 0) < 0 || j.dotdot)
-		return deny(j.key.path);
+		return deny(&j.key);
 
-	j.key.prefixlen = KEY_PATH_SIZE * 8;
-	if (bpf_map_lookup_elem(&allow, &j.key))
+	j.key.prefixlen = (sizeof(j.key.cage) + KEY_PATH_SIZE) * 8;
+	if (bpf_map_lookup_elem(&unix_allow, &j.key))
 		return 1;
-	return deny(j.key.path);
+	return deny(&j.key);
 }
 
 SEC("cgroup/connect_unix")

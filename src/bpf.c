@@ -1,61 +1,38 @@
-/* bpf.c: loads the cage's sock_addr programs (bpf/sock.bpf.c, embedded as a skeleton), fills
- * their allow map from the plan and attaches them to the cage's cgroup so that they outlive
- * us; reads the denial counter; detaches at teardown. libbpf's own messages go to log_debug. */
+/* bpf.c: the eBPF layer. The hooks are loaded once and attached to the cgroup that holds every
+ * cage, where they stay ("resident"): a cage's cgroup inherits them when it is made, and a
+ * cage's policy is a set of entries in their maps under its cgroup id, entered before its
+ * first process starts and removed after its last has gone. The resident keeping below serves
+ * the sock_addr hooks (bpf/sock.bpf.c, here) and the unix hooks (unixguard.c) alike. libbpf's
+ * own messages go to log_debug. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "bpf.h"
+#include "cgroup.h"
 #include "log.h"
+#include "sock.build.h"
 #include "sock.skel.h"
+#include "state.h"
 
 DEFINE_CLEANUP_FUNC(struct sock_bpf, sock_bpf__destroy)
 
 /* The allow map's key; the same layout as struct sock_key in bpf/sock.bpf.c. */
 struct sock_key {
+	uint64_t cage;
 	uint8_t family;
 	uint8_t proto;
 	uint16_t port; /* network byte order */
 	uint8_t addr[16];
+	uint32_t pad;
 };
-
-struct bpf_cage {
-	struct sock_bpf *skel;
-};
-
-/* The hooks, in the order they are attached (and rolled back in reverse). */
-enum { HOOK_CONNECT4, HOOK_CONNECT6, HOOK_SENDMSG4, HOOK_SENDMSG6, N_HOOKS };
-
-static const struct bpf_hook hooks[N_HOOKS] = {
-    [HOOK_CONNECT4] = {"connect4", BPF_CGROUP_INET4_CONNECT},
-    [HOOK_CONNECT6] = {"connect6", BPF_CGROUP_INET6_CONNECT},
-    [HOOK_SENDMSG4] = {"sendmsg4", BPF_CGROUP_UDP4_SENDMSG},
-    [HOOK_SENDMSG6] = {"sendmsg6", BPF_CGROUP_UDP6_SENDMSG},
-};
-
-static struct bpf_program *hook_prog(struct sock_bpf *skel, int i)
-{
-	switch (i) {
-	case HOOK_CONNECT4:
-		return skel->progs.connect4;
-	case HOOK_CONNECT6:
-		return skel->progs.connect6;
-	case HOOK_SENDMSG4:
-		return skel->progs.sendmsg4;
-	default:
-		return skel->progs.sendmsg6;
-	}
-}
-
-static void prog_fds(struct sock_bpf *skel, int fds[N_HOOKS])
-{
-	for (int i = 0; i < N_HOOKS; i++)
-		fds[i] = bpf_program__fd(hook_prog(skel, i));
-}
 
 _printf_(2, 0) static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -75,61 +52,12 @@ _printf_(2, 0) static int libbpf_print(enum libbpf_print_level level, const char
 /* The library never prints: libbpf's default prints warnings to stderr, so replace it before
  * our first libbpf call. libbpf_set_print() is process-wide and cheap; calling it again is
  * harmless. */
-static void route_libbpf_log(void)
+void bpf_route_libbpf_log(void)
 {
 	libbpf_set_print(libbpf_print);
 }
 
-/* Open the skeleton with room for n allow entries and load it into the kernel. */
-static int load(size_t n, struct sock_bpf **ret)
-{
-	_cleanup_(sock_bpf__destroyp) struct sock_bpf *skel = NULL;
-	int r;
-
-	route_libbpf_log();
-
-	skel = sock_bpf__open();
-	if (!skel)
-		return err_set(negative_errno(), "open eBPF programs");
-	if (bpf_map__key_size(skel->maps.allow) != sizeof(struct sock_key))
-		return err_set(-EPROTO, "eBPF allow map key is %u bytes, expected %zu",
-			       bpf_map__key_size(skel->maps.allow), sizeof(struct sock_key));
-	/* A hash map cannot have 0 entries; a cage with nothing allowed still needs the map. */
-	r = bpf_map__set_max_entries(skel->maps.allow, n > 0 ? n : 1);
-	if (r < 0)
-		return err_set(r, "size eBPF allow map for %zu endpoints", n);
-	r = sock_bpf__load(skel);
-	if (r < 0)
-		return err_set(r, "load eBPF programs");
-
-	*ret = TAKE_PTR(skel);
-	return 0;
-}
-
-static int key_from_endpoint(const struct endpoint *e, struct sock_key *ret)
-{
-	struct sock_key k = {};
-
-	if (e->proto != IPPROTO_TCP && e->proto != IPPROTO_UDP)
-		return -EINVAL;
-	k.proto = e->proto;
-	k.port = htons(e->port);
-	if (e->family == AF_INET) {
-		k.family = AF_INET;
-		memcpy(k.addr, &e->ip.v4, sizeof(e->ip.v4));
-	} else if (e->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&e->ip.v6)) {
-		/* addr.c already stores these as IPv4; the hooks judge them as IPv4 too. */
-		k.family = AF_INET;
-		memcpy(k.addr, &e->ip.v6.s6_addr[12], 4);
-	} else if (e->family == AF_INET6) {
-		k.family = AF_INET6;
-		memcpy(k.addr, &e->ip.v6, sizeof(e->ip.v6));
-	} else {
-		return -EAFNOSUPPORT;
-	}
-	*ret = k;
-	return 0;
-}
+/* ---- attaching ------------------------------------------------------------------------ */
 
 int bpf_hooks_attach(int cgroup_fd, const struct bpf_hook *h, const int *fds, size_t n)
 {
@@ -156,101 +84,585 @@ int bpf_hooks_detach(int cgroup_fd, const struct bpf_hook *h, const int *fds, si
 	return r;
 }
 
-int bpf_cage_attach(int cgroup_fd, const struct allowed *allowed, size_t n, struct bpf_cage **ret)
+/* ---- resident hooks ------------------------------------------------------------------- */
+
+#define MAX_PROGS 64 /* programs of one attach type on the cgroup of all cages */
+#define MAX_MAPS  8  /* maps of one program */
+
+/* Finding, installing and removing the resident hooks is serialized between sluice processes
+ * by an flock on the state directory (which exists on every root run). */
+static int lock_state_dir(int *ret_fd)
+{
+	int fd;
+
+	if (mkdir(STATE_DIR, 0755) < 0 && errno != EEXIST)
+		return err_set(negative_errno(), "create %s", STATE_DIR);
+	fd = open(STATE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(negative_errno(), "open %s", STATE_DIR);
+	if (flock(fd, LOCK_EX) < 0) {
+		int r = negative_errno();
+
+		close(fd);
+		return err_set(r, "lock %s", STATE_DIR);
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/* The ids of the programs attached (directly) to cgroup_fd for one attach type. */
+static int attached_ids(int cgroup_fd, enum bpf_attach_type type, uint32_t *ids, uint32_t *n)
+{
+	uint32_t flags = 0;
+
+	*n = MAX_PROGS;
+	if (bpf_prog_query(cgroup_fd, type, 0, &flags, ids, n) < 0)
+		return negative_errno();
+	return 0;
+}
+
+/* A program by id: its fd, name and the ids of the maps it uses. */
+static int prog_by_id(uint32_t id, char name[BPF_OBJ_NAME_LEN], uint32_t *map_ids,
+		      uint32_t *n_maps)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	if (fd < 0)
+		return negative_errno();
+	info.nr_map_ids = MAX_MAPS;
+	info.map_ids = (uint64_t)(uintptr_t)map_ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
+		int r = negative_errno();
+
+		close(fd);
+		return r;
+	}
+	memcpy(name, info.name, BPF_OBJ_NAME_LEN);
+	name[BPF_OBJ_NAME_LEN - 1] = '\0';
+	*n_maps = info.nr_map_ids < MAX_MAPS ? info.nr_map_ids : MAX_MAPS;
+	return fd;
+}
+
+/*
+ * Given one of hook 0's programs' maps, take ours: the named ones (their fds into map_fds, in
+ * r->maps order) and the build id from the .rodata map that holds nothing else. Returns true
+ * if every named map was found and the build is r's; fds taken are closed otherwise.
+ */
+static bool take_maps(const struct bpf_resident *r, const uint32_t *map_ids, uint32_t n_maps,
+		      int *map_fds, uint32_t *ret_ids)
+{
+	uint64_t build = 0;
+	size_t found = 0;
+
+	for (size_t k = 0; k < r->n_maps; k++)
+		map_fds[k] = -1;
+	for (uint32_t i = 0; i < n_maps; i++) {
+		struct bpf_map_info info = {};
+		uint32_t len = sizeof(info);
+		int fd = bpf_map_get_fd_by_id(map_ids[i]);
+		bool kept = false;
+
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+			size_t nl = strnlen(info.name, sizeof(info.name));
+			uint32_t zero = 0;
+
+			if (nl >= 7 && streq(info.name + nl - 7, ".rodata") && info.value_size == 8)
+				(void)bpf_map_lookup_elem(fd, &zero, &build);
+			for (size_t k = 0; k < r->n_maps; k++)
+				if (map_fds[k] < 0 && streq(info.name, r->maps[k])) {
+					map_fds[k] = fd;
+					ret_ids[k] = map_ids[i];
+					kept = true;
+					found++;
+					break;
+				}
+		}
+		if (!kept)
+			close(fd);
+	}
+	if (found == r->n_maps && build == r->build)
+		return true;
+	for (size_t k = 0; k < r->n_maps; k++)
+		closep(&map_fds[k]);
+	return false;
+}
+
+/* Is one of hook h's programs, attached to parent_fd, a user of the map with id map_id? */
+static bool hook_present(int parent_fd, const struct bpf_hook *h, uint32_t map_id)
+{
+	uint32_t ids[MAX_PROGS], n;
+
+	if (attached_ids(parent_fd, h->type, ids, &n) < 0)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		char name[BPF_OBJ_NAME_LEN];
+		uint32_t maps[MAX_MAPS], n_maps;
+		int fd = prog_by_id(ids[i], name, maps, &n_maps);
+
+		if (fd < 0)
+			continue;
+		close(fd);
+		if (!streq(name, h->name))
+			continue;
+		for (uint32_t j = 0; j < n_maps; j++)
+			if (maps[j] == map_id)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * This build's hooks, complete, on parent_fd: 0 and their maps' fds; -ENOENT if none of ours
+ * is there; -ESTALE if another build's are, or ours are not on every hook (a loader killed
+ * half way).
+ */
+static int resident_find(int parent_fd, const struct bpf_resident *r, int *map_fds)
+{
+	uint32_t ids[MAX_PROGS], n, map_ids[MAX_MAPS];
+	bool seen = false, mine = false;
+	int e;
+
+	e = attached_ids(parent_fd, r->hooks[0].type, ids, &n);
+	if (e < 0)
+		return err_set(e, "list the hooks on the cgroup of all cages");
+	for (uint32_t i = 0; i < n && !mine; i++) {
+		char name[BPF_OBJ_NAME_LEN];
+		uint32_t maps[MAX_MAPS], n_maps;
+		int fd = prog_by_id(ids[i], name, maps, &n_maps);
+
+		if (fd < 0)
+			continue;
+		close(fd);
+		if (!streq(name, r->hooks[0].name))
+			continue;
+		seen = true;
+		mine = take_maps(r, maps, n_maps, map_fds, map_ids);
+	}
+	if (!mine)
+		return seen ? -ESTALE : -ENOENT;
+	for (size_t h = 1; h < r->n_hooks; h++)
+		if (!hook_present(parent_fd, &r->hooks[h], map_ids[0])) {
+			for (size_t k = 0; k < r->n_maps; k++)
+				closep(&map_fds[k]);
+			return -ESTALE;
+		}
+	return 0;
+}
+
+/* Detach every program of ours (by name, whatever its build) from parent_fd; how many. */
+static int detach_ours(int parent_fd, const struct bpf_resident *r)
+{
+	int ret = 0, n_detached = 0;
+
+	for (size_t h = 0; h < r->n_hooks; h++) {
+		uint32_t ids[MAX_PROGS], n;
+
+		if (attached_ids(parent_fd, r->hooks[h].type, ids, &n) < 0)
+			continue;
+		for (uint32_t i = 0; i < n; i++) {
+			char name[BPF_OBJ_NAME_LEN];
+			uint32_t maps[MAX_MAPS], n_maps;
+			_cleanup_close_ int fd = prog_by_id(ids[i], name, maps, &n_maps);
+
+			if (fd < 0 || !streq(name, r->hooks[h].name))
+				continue;
+			if (bpf_prog_detach2(fd, parent_fd, r->hooks[h].type) == 0)
+				n_detached++;
+			else if (ret == 0)
+				ret = err_set(negative_errno(), "detach %s hook", r->hooks[h].name);
+		}
+	}
+	return ret < 0 ? ret : n_detached;
+}
+
+static int refuse_if_cages_run(int parent_fd, const char *own, const char *doing)
+{
+	size_t running;
+	int e = cgroup_children_populated(parent_fd, own, &running);
+
+	if (e < 0)
+		return e;
+	if (running > 0)
+		return err_set(-EBUSY, "%s while %zu cage(s) run under them: stop them first",
+			       doing, running);
+	return 0;
+}
+
+/* Load the object and attach its programs to parent_fd; return the maps' fds. */
+static int resident_install(int parent_fd, const struct bpf_resident *r, int *map_fds)
+{
+	struct bpf_object *obj = NULL;
+	void *skel = NULL;
+	int fds[MAX_PROGS];
+	int e;
+
+	e = r->load(r, &skel, &obj);
+	if (e < 0)
+		return e;
+	for (size_t h = 0; h < r->n_hooks; h++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(obj, r->hooks[h].name);
+
+		fds[h] = p ? bpf_program__fd(p) : -1;
+		if (fds[h] < 0) {
+			r->destroy(skel);
+			return err_set(-ENOENT, "%s: no program %s", r->what, r->hooks[h].name);
+		}
+	}
+	for (size_t k = 0; k < r->n_maps; k++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, r->maps[k]);
+
+		map_fds[k] = m ? fcntl(bpf_map__fd(m), F_DUPFD_CLOEXEC, 3) : -1;
+		if (map_fds[k] < 0) {
+			while (k-- > 0)
+				closep(&map_fds[k]);
+			r->destroy(skel);
+			return err_set(-ENOENT, "%s: no map %s", r->what, r->maps[k]);
+		}
+	}
+	/* Attached to the cgroup itself, not through a bpf_link: they stay for as long as the
+	 * cgroup does, whatever becomes of our fds. */
+	e = bpf_hooks_attach(parent_fd, r->hooks, fds, r->n_hooks);
+	r->destroy(skel);
+	if (e < 0) {
+		for (size_t k = 0; k < r->n_maps; k++)
+			closep(&map_fds[k]);
+		return e;
+	}
+	log_debug("loaded the %s and attached them to the cgroup of all cages", r->what);
+	return 0;
+}
+
+int bpf_resident_get(int parent_fd, const char *own, const struct bpf_resident *r, int *map_fds)
+{
+	_cleanup_close_ int lock = -1;
+	int e;
+
+	e = lock_state_dir(&lock);
+	if (e < 0)
+		return e;
+	e = resident_find(parent_fd, r, map_fds);
+	if (e != -ENOENT && e != -ESTALE)
+		return e;
+	if (e == -ESTALE) {
+		char doing[160];
+
+		snprintf(doing, sizeof(doing),
+			 "the %s attached are another build's (or incomplete), and cannot be "
+			 "replaced",
+			 r->what);
+		e = refuse_if_cages_run(parent_fd, own, doing);
+		if (e == 0)
+			e = detach_ours(parent_fd, r);
+		if (e < 0)
+			return e;
+		log_debug("replaced the %s of another build", r->what);
+	}
+	return resident_install(parent_fd, r, map_fds);
+}
+
+int bpf_resident_unload(int parent_fd, const struct bpf_resident *r)
+{
+	_cleanup_close_ int lock = -1;
+	int e;
+
+	char doing[128];
+
+	snprintf(doing, sizeof(doing), "cannot unload the %s", r->what);
+	e = lock_state_dir(&lock);
+	if (e == 0)
+		e = refuse_if_cages_run(parent_fd, NULL, doing);
+	if (e == 0)
+		e = detach_ours(parent_fd, r);
+	return e;
+}
+
+static bool is_live(uint64_t id, const uint64_t *live, size_t n_live)
+{
+	for (size_t i = 0; i < n_live; i++)
+		if (live[i] == id)
+			return true;
+	return false;
+}
+
+int bpf_resident_prune(int parent_fd, const struct bpf_resident *r, const uint64_t *live,
+		       size_t n_live, size_t *ret_removed)
+{
+	int map_fds[MAX_MAPS];
+	size_t removed = 0;
+	int e;
+
+	*ret_removed = 0;
+	e = resident_find(parent_fd, r, map_fds);
+	if (e == -ENOENT || e == -ESTALE)
+		return 0; /* nothing of this build's to prune */
+	if (e < 0)
+		return e;
+	for (size_t k = 0; k < r->n_maps; k++) {
+		struct bpf_map_info info = {};
+		uint32_t len = sizeof(info);
+		_cleanup_free_ uint8_t *keys = NULL;
+		size_t n = 0, cap = 0;
+		uint8_t key[256], next[256];
+		const void *prev = NULL;
+
+		if (bpf_obj_get_info_by_fd(map_fds[k], &info, &len) < 0 ||
+		    info.key_size > sizeof(key) || r->cage_at[k] + 8 > info.key_size)
+			continue;
+		/* Collect the dead cages' keys first: deleting while walking restarts the walk. */
+		while (bpf_map_get_next_key(map_fds[k], prev, next) == 0) {
+			uint64_t id;
+
+			memcpy(key, next, info.key_size);
+			prev = key;
+			memcpy(&id, key + r->cage_at[k], sizeof(id));
+			if (is_live(id, live, n_live))
+				continue;
+			if (n == cap) {
+				uint8_t *more = realloc(keys, (cap ? 2 * cap : 64) * info.key_size);
+
+				if (!more)
+					break;
+				keys = more;
+				cap = cap ? 2 * cap : 64;
+			}
+			memcpy(keys + n++ * info.key_size, key, info.key_size);
+		}
+		for (size_t i = 0; i < n; i++)
+			removed += bpf_map_delete_elem(map_fds[k], keys + i * info.key_size) == 0;
+	}
+	for (size_t k = 0; k < r->n_maps; k++)
+		close(map_fds[k]);
+	*ret_removed = removed;
+	return 0;
+}
+
+/* ---- the sock_addr hooks -------------------------------------------------------------- */
+
+enum { HOOK_CONNECT4, HOOK_CONNECT6, HOOK_SENDMSG4, HOOK_SENDMSG6, N_HOOKS };
+enum { MAP_ALLOW, MAP_DENIED, N_MAPS };
+
+static const struct bpf_hook hooks[N_HOOKS] = {
+    [HOOK_CONNECT4] = {"connect4", BPF_CGROUP_INET4_CONNECT},
+    [HOOK_CONNECT6] = {"connect6", BPF_CGROUP_INET6_CONNECT},
+    [HOOK_SENDMSG4] = {"sendmsg4", BPF_CGROUP_UDP4_SENDMSG},
+    [HOOK_SENDMSG6] = {"sendmsg6", BPF_CGROUP_UDP6_SENDMSG},
+};
+static const char *const map_names[N_MAPS] = {[MAP_ALLOW] = "ip_allow", [MAP_DENIED] = "ip_denied"};
+static const size_t cage_at[N_MAPS] = {[MAP_ALLOW] = offsetof(struct sock_key, cage),
+				       [MAP_DENIED] = 0};
+
+/* Open the skeleton, stamp it with this build and load it into the kernel. */
+static int load(struct sock_bpf **ret)
 {
 	_cleanup_(sock_bpf__destroyp) struct sock_bpf *skel = NULL;
+	int r;
+
+	bpf_route_libbpf_log();
+	skel = sock_bpf__open();
+	if (!skel)
+		return err_set(negative_errno(), "open eBPF programs");
+	if (bpf_map__key_size(skel->maps.ip_allow) != sizeof(struct sock_key))
+		return err_set(-EPROTO, "eBPF allow map key is %u bytes, expected %zu",
+			       bpf_map__key_size(skel->maps.ip_allow), sizeof(struct sock_key));
+	skel->rodata->sluice_build = SOCK_BPF_BUILD;
+	r = sock_bpf__load(skel);
+	if (r < 0)
+		return err_set(r, "load eBPF programs");
+	*ret = TAKE_PTR(skel);
+	return 0;
+}
+
+static int resident_load(const struct bpf_resident *res, void **skel, struct bpf_object **obj)
+{
+	struct sock_bpf *s = NULL;
+	int r = load(&s);
+
+	if (r < 0)
+		return r;
+	*skel = s;
+	*obj = s->obj;
+	return 0;
+}
+
+static void resident_destroy(void *skel)
+{
+	sock_bpf__destroy(skel);
+}
+
+const struct bpf_resident bpf_sock_resident = {
+    .what = "eBPF sock_addr hooks",
+    .hooks = hooks,
+    .n_hooks = N_HOOKS,
+    .maps = map_names,
+    .cage_at = cage_at,
+    .n_maps = N_MAPS,
+    .build = SOCK_BPF_BUILD,
+    .load = resident_load,
+    .destroy = resident_destroy,
+};
+
+struct bpf_cage {
+	int map_fds[N_MAPS];
+	uint64_t id;
+	struct sock_key *keys; /* entered, to be removed */
+	size_t n_keys;
+	bool counted; /* the denial counter's entry is in */
+};
+
+static int key_from_endpoint(const struct endpoint *e, struct sock_key *ret)
+{
+	struct sock_key k = {};
+
+	if (e->proto != IPPROTO_TCP && e->proto != IPPROTO_UDP)
+		return -EINVAL;
+	k.proto = e->proto;
+	k.port = htons(e->port);
+	if (e->family == AF_INET) {
+		k.family = AF_INET;
+		memcpy(k.addr, &e->ip.v4, sizeof(e->ip.v4));
+	} else if (e->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&e->ip.v6)) {
+		/* addr.c already stores these as IPv4; the hooks judge them as IPv4 too. */
+		k.family = AF_INET;
+		memcpy(k.addr, &e->ip.v6.s6_addr[12], 4);
+	} else if (e->family == AF_INET6) {
+		k.family = AF_INET6;
+		memcpy(k.addr, &e->ip.v6, sizeof(e->ip.v6));
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	*ret = k;
+	return 0;
+}
+
+static int full_or(int r, const char *what)
+{
+	if (r == -E2BIG)
+		return err_set(r, "the eBPF %s map of all cages is full", what);
+	return r;
+}
+
+/* The denial counter's per-CPU values, zeroed, for ncpus CPUs. */
+static int percpu_zeros(uint64_t **ret)
+{
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus < 0)
+		return err_set(ncpus, "count possible CPUs");
+	*ret = calloc((size_t)ncpus, sizeof(uint64_t));
+	return *ret ? ncpus : -ENOMEM;
+}
+
+int bpf_cage_attach(int parent_fd, const char *own, int cgroup_fd, const struct allowed *allowed,
+		    size_t n, struct bpf_cage **ret)
+{
+	_cleanup_free_ uint64_t *zeros = NULL;
 	struct bpf_cage *c;
 	char buf[ADDR_STR_MAX];
 	uint8_t one = 1;
-	int fds[N_HOOKS];
 	int r;
 
-	r = load(n, &skel);
-	if (r < 0)
-		return r;
-
-	for (size_t j = 0; j < n; j++) {
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	for (size_t k = 0; k < N_MAPS; k++)
+		c->map_fds[k] = -1;
+	c->keys = calloc(n ? n : 1, sizeof(*c->keys));
+	r = c->keys ? cgroup_id(cgroup_fd, &c->id) : -ENOMEM;
+	if (r == 0)
+		r = bpf_resident_get(parent_fd, own, &bpf_sock_resident, c->map_fds);
+	if (r == 0)
+		r = percpu_zeros(&zeros);
+	if (r >= 0) {
+		r = bpf_map_update_elem(c->map_fds[MAP_DENIED], &c->id, zeros, BPF_ANY);
+		r = r < 0 ? full_or(negative_errno(), "denial counter") : 0;
+		c->counted = r == 0;
+	}
+	for (size_t j = 0; r == 0 && j < n; j++) {
 		struct sock_key key;
 
 		r = key_from_endpoint(&allowed[j].ep, &key);
-		if (r < 0)
-			return err_set(r, "eBPF allow entry %zu", j);
-		r = bpf_map__update_elem(skel->maps.allow, &key, sizeof(key), &one, sizeof(one),
-					 BPF_ANY);
-		if (r < 0)
-			return err_set(r, "eBPF allow %s",
-				       addr_format(&allowed[j].ep, buf, sizeof(buf)));
+		if (r < 0) {
+			r = err_set(r, "eBPF allow entry %zu", j);
+			break;
+		}
+		key.cage = c->id;
+		if (bpf_map_update_elem(c->map_fds[MAP_ALLOW], &key, &one, BPF_ANY) < 0) {
+			r = full_or(negative_errno(), "allow");
+			r = err_set(r, "eBPF allow %s", addr_format(&allowed[j].ep, buf, sizeof(buf)));
+			break;
+		}
+		c->keys[c->n_keys++] = key;
 	}
-
-	/* Attached to the cgroup itself, not through a bpf_link: see bpf_hooks_attach(). */
-	prog_fds(skel, fds);
-	r = bpf_hooks_attach(cgroup_fd, hooks, fds, N_HOOKS);
-	if (r < 0)
+	if (r < 0) {
+		(void)bpf_cage_detach(c);
+		bpf_cage_free(c);
 		return r;
-
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		(void)bpf_hooks_detach(cgroup_fd, hooks, fds, N_HOOKS);
-		return err_set(-ENOMEM, "attach eBPF programs");
 	}
-	c->skel = TAKE_PTR(skel);
 	*ret = c;
 	return 0;
 }
 
-int bpf_cage_detach(struct bpf_cage *c, int cgroup_fd)
+int bpf_cage_detach(struct bpf_cage *c)
 {
-	int fds[N_HOOKS];
+	int r = 0;
 
-	if (!c || !c->skel)
+	if (!c)
 		return -EBADF;
-	prog_fds(c->skel, fds);
-	return bpf_hooks_detach(cgroup_fd, hooks, fds, N_HOOKS);
+	for (size_t i = 0; i < c->n_keys; i++)
+		if (bpf_map_delete_elem(c->map_fds[MAP_ALLOW], &c->keys[i]) < 0 && errno != ENOENT &&
+		    r == 0)
+			r = err_set(negative_errno(), "remove the cage's eBPF allow entries");
+	c->n_keys = 0;
+	if (c->counted && bpf_map_delete_elem(c->map_fds[MAP_DENIED], &c->id) < 0 &&
+	    errno != ENOENT && r == 0)
+		r = err_set(negative_errno(), "remove the cage's eBPF denial counter");
+	c->counted = false;
+	return r;
 }
 
 int bpf_cage_denied(const struct bpf_cage *c, uint64_t *ret)
 {
 	_cleanup_free_ uint64_t *per_cpu = NULL;
-	uint32_t zero = 0;
 	uint64_t sum = 0;
-	int ncpus, r;
+	int ncpus;
 
-	if (!c || !c->skel)
+	if (!c || !c->counted)
 		return -EBADF;
-	ncpus = libbpf_num_possible_cpus();
+	ncpus = percpu_zeros(&per_cpu);
 	if (ncpus < 0)
-		return err_set(ncpus, "count possible CPUs");
-	per_cpu = calloc(ncpus, sizeof(*per_cpu));
-	if (!per_cpu)
-		return -ENOMEM;
-	r = bpf_map__lookup_elem(c->skel->maps.denied, &zero, sizeof(zero), per_cpu,
-				 ncpus * sizeof(*per_cpu), 0);
-	if (r < 0)
-		return err_set(r, "read eBPF denial counter");
+		return ncpus;
+	if (bpf_map_lookup_elem(c->map_fds[MAP_DENIED], &c->id, per_cpu) < 0)
+		return err_set(negative_errno(), "read eBPF denial counter");
 	for (int i = 0; i < ncpus; i++)
 		sum += per_cpu[i];
 	*ret = sum;
 	return 0;
 }
 
+uint64_t bpf_cage_id(const struct bpf_cage *c)
+{
+	return c ? c->id : 0;
+}
+
 void bpf_cage_free(struct bpf_cage *c)
 {
 	if (!c)
 		return;
-	sock_bpf__destroy(c->skel);
+	for (size_t k = 0; k < N_MAPS; k++)
+		closep(&c->map_fds[k]);
+	free(c->keys);
 	free(c);
-}
-
-void bpf_route_libbpf_log(void)
-{
-	route_libbpf_log();
 }
 
 int bpf_probe(void)
 {
 	_cleanup_(sock_bpf__destroyp) struct sock_bpf *skel = NULL;
 
-	/* Loading the real programs (about 0.1 ms) proves what matters: this kernel accepts
-	 * them, CO-RE relocations included, and we may load BPF at all. */
-	return load(0, &skel);
+	/* Loading the real programs (about 1 ms) proves what matters: this kernel accepts
+	 * them, and we may load BPF at all. */
+	return load(&skel);
 }

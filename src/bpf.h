@@ -1,47 +1,86 @@
-/* bpf.h: the cage's eBPF layer: cgroup sock_addr programs (connect4/6, sendmsg4/6) that
- * allow only the plan's endpoints (and the cage's own loopback) and fail everything else at
- * once with EPERM, counting each denial. */
+/* bpf.h: the cage's eBPF layer. The hooks (cgroup sock_addr connect4/6 and sendmsg4/6 here,
+ * connect_unix and sendmsg_unix in unixguard.h) are loaded once and attached to the cgroup that
+ * holds every cage ("<cgroup2>/sluice"), where they stay: each cage's cgroup inherits them when
+ * it is made, so nothing is loaded or attached per cage. A cage's policy is a set of entries in
+ * their maps under its cgroup's id; a cgroup below with no entries gets its own loopback only,
+ * and every denial fails at once with EPERM and is counted per cage. */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "plan.h"
 
-struct bpf_cage;
-
-/*
- * Load the programs from the embedded skeleton, fill the allow map from allowed[], and
- * attach them to the cgroup with BPF_F_ALLOW_MULTI, so they stay attached for as long as
- * the cgroup lives even if every fd of ours is closed (a SIGKILLed supervisor must never
- * open the cage). On failure nothing stays attached.
- */
-int bpf_cage_attach(int cgroup_fd, const struct allowed *allowed, size_t n,
-		    struct bpf_cage **ret);
-/* Detach from the cgroup (teardown; gc relies on the cgroup's removal instead). */
-int bpf_cage_detach(struct bpf_cage *c, int cgroup_fd);
-/* Number of connects/sends denied so far. */
-int bpf_cage_denied(const struct bpf_cage *c, uint64_t *ret);
-/* Close our fds (does not detach). Accepts NULL. */
-void bpf_cage_free(struct bpf_cage *c);
-/* 0 if the kernel can load and attach sock_addr programs here, else a negative errno. */
-int bpf_probe(void);
-/* Send libbpf's messages to our logger (log_debug) instead of stderr: call before any other
- * libbpf call. Process-wide, cheap, idempotent; unixguard.c shares it. */
-void bpf_route_libbpf_log(void);
-
-/* A cgroup hook: where a program attaches, and its name for messages. */
+/* A cgroup hook: where a program attaches, and the program's name (its function's). */
 struct bpf_hook {
 	const char *name;
 	enum bpf_attach_type type;
 };
 
+/* One BPF object kept attached to the cgroup of all cages. */
+struct bpf_resident {
+	const char *what;	      /* for messages: "eBPF sock_addr hooks" */
+	const struct bpf_hook *hooks; /* all of them are attached; hooks[0] is looked up first */
+	size_t n_hooks;
+	const char *const *maps; /* the maps a cage's entries go in, by name */
+	const size_t *cage_at;	 /* where in each map's key the cage's cgroup id lies */
+	size_t n_maps;
+	uint64_t build; /* this build's id, stamped into the object's .rodata at load */
+	/* Open and load the object, stamped with build, not attached. */
+	int (*load)(const struct bpf_resident *r, void **skel, struct bpf_object **obj);
+	void (*destroy)(void *skel);
+};
+
+extern const struct bpf_resident bpf_sock_resident;
+
+/*
+ * Under an flock of the state directory: find this build's programs attached to parent_fd,
+ * all of them, or load and attach them there (with BPF_F_ALLOW_MULTI, not through a link, so
+ * they stay whatever becomes of our fds). Another build's programs, or an incomplete set, are
+ * replaced if no cage below parent_fd other than own (a directory name, or NULL) has processes;
+ * otherwise -EBUSY says so. Gives the fds of r->maps, in order (the caller closes them).
+ */
+int bpf_resident_get(int parent_fd, const char *own, const struct bpf_resident *r, int *map_fds);
+/* Detach r's programs (of any build) from parent_fd: refused (-EBUSY) while a cage runs.
+ * Returns how many were detached. */
+int bpf_resident_unload(int parent_fd, const struct bpf_resident *r);
+/* Remove the entries of every cage whose cgroup id is not in live[] (gc: runs whose
+ * supervisor was killed leave theirs). */
+int bpf_resident_prune(int parent_fd, const struct bpf_resident *r, const uint64_t *live,
+		       size_t n_live, size_t *ret_removed);
+
+struct bpf_cage;
+
+/*
+ * Make sure the hooks are on parent_fd (bpf_resident_get()), then enter the cage's policy under
+ * the id of its cgroup (cgroup_fd, a directory below parent_fd named own): the allowed
+ * endpoints and a zeroed denial counter. Call before any process is in the cgroup. On failure
+ * nothing of the cage's is left in the maps.
+ */
+int bpf_cage_attach(int parent_fd, const char *own, int cgroup_fd, const struct allowed *allowed,
+		    size_t n, struct bpf_cage **ret);
+/* Remove the cage's entries (teardown; gc prunes those of a killed supervisor). Its cgroup's
+ * processes, if any were left, are refused everything from then on. */
+int bpf_cage_detach(struct bpf_cage *c);
+/* Number of connects/sends denied so far. */
+int bpf_cage_denied(const struct bpf_cage *c, uint64_t *ret);
+/* The cgroup id the cage's entries are under. */
+uint64_t bpf_cage_id(const struct bpf_cage *c);
+/* Close our fds (removes nothing). Accepts NULL. */
+void bpf_cage_free(struct bpf_cage *c);
+/* 0 if the kernel can load the sock_addr programs here, else a negative errno. */
+int bpf_probe(void);
+/* Send libbpf's messages to our logger (log_debug) instead of stderr: call before any other
+ * libbpf call. Process-wide, cheap, idempotent; unixguard.c shares it. */
+void bpf_route_libbpf_log(void);
+
 /* Attach program fds[i] as hooks[i] to the cgroup, in order, each with BPF_F_ALLOW_MULTI
  * and not through a bpf_link: a program attached to the cgroup itself stays for as long as
- * the cgroup lives, whatever happens to our fds, and a parent cage's hooks keep running too
- * (all must allow). On a failure, those attached are detached again. */
+ * the cgroup lives, whatever happens to our fds. On a failure, those attached are detached
+ * again. */
 int bpf_hooks_attach(int cgroup_fd, const struct bpf_hook *hooks, const int *fds, size_t n);
 /* Detach them all (trying each even if one fails); the first failure is reported. */
 int bpf_hooks_detach(int cgroup_fd, const struct bpf_hook *hooks, const int *fds, size_t n);

@@ -54,6 +54,7 @@ struct cage {
 	const struct plan *plan;
 	char cgmount[4096];
 	int cgroup_fd;
+	int parent_fd; /* <cgroup2>/sluice, where the hooks of all cages are attached */
 	struct bpf_cage *bpf;
 	struct unixguard *ug; /* the unix-socket hooks, where the kernel has them */
 	struct mnl_socket *nl_host, *nft_host; /* root only */
@@ -145,15 +146,16 @@ static void undo_cgroup(struct cage *c)
 	if (c->cgroup_fd >= 0)
 		close(c->cgroup_fd);
 	c->cgroup_fd = -1;
+	if (c->parent_fd >= 0)
+		close(c->parent_fd);
+	c->parent_fd = -1;
 	(void)cgroup_destroy(c->cgmount, c->plan->cgroup);
 }
 
 static void undo_bpf(struct cage *c)
 {
-	/* Detach explicitly so the programs are gone when we return, rather than when the
-	 * kernel gets round to releasing the removed cgroup. */
-	if (c->cgroup_fd >= 0)
-		(void)bpf_cage_detach(c->bpf, c->cgroup_fd);
+	/* The hooks stay on the cgroup of all cages; the cage's entries go. */
+	(void)bpf_cage_detach(c->bpf);
 	bpf_cage_free(c->bpf);
 	c->bpf = NULL;
 }
@@ -168,8 +170,7 @@ static void undo_unixguard(struct cage *c)
 		for (size_t i = 0; i < n; i++)
 			log_debug("unix socket refused %llu time(s): %s",
 				  (unsigned long long)d[i].count, d[i].path[0] ? d[i].path : "?");
-	if (c->cgroup_fd >= 0)
-		(void)unixguard_detach(c->ug, c->cgroup_fd);
+	(void)unixguard_detach(c->ug);
 	unixguard_free(c->ug);
 	c->ug = NULL;
 }
@@ -178,7 +179,7 @@ static void undo_unixguard(struct cage *c)
  * has them (6.7+); where not, said once, or refused to run with unix: strict. */
 static int step_unixguard(struct cage *c)
 {
-	int r = unixguard_probe();
+	int r = unixguard_attach(c->parent_fd, c->plan->name, c->cgroup_fd, c->plan, &c->ug);
 
 	if (r == -EOPNOTSUPP) {
 		if (c->plan->unix_mode == UNIX_STRICT)
@@ -189,8 +190,6 @@ static int step_unixguard(struct cage *c)
 			 "sockets outside the cage stay reachable (unix: strict refuses to run)");
 		return 0;
 	}
-	if (r == 0)
-		r = unixguard_attach(c->cgroup_fd, c->plan, &c->ug);
 	if (r < 0)
 		return r;
 	undo_push(c, undo_unixguard);
@@ -881,6 +880,9 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 		if (r < 0)
 			return r;
 		undo_push(c, undo_cgroup);
+		c->parent_fd = openat(c->cgroup_fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (c->parent_fd < 0)
+			return err_set(negative_errno(), "open the cgroup of all cages");
 	}
 
 	r = fault("clone");
@@ -891,13 +893,15 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 	if (r < 0)
 		return r;
 
-	/* The hooks load while the cage's first process makes its namespaces' insides (on
-	 * another CPU): they are attached before it is told to go, and it runs nothing of the
-	 * user's before that. */
+	/* The cage's entries go into the hooks' maps (the hooks themselves are loaded and
+	 * attached to the cgroup of all cages by the first run only) while its first process
+	 * makes its namespaces' insides; until they are in, that process is refused all but
+	 * loopback, and it runs nothing of the user's before it is told to go. */
 	if (!p->userns) {
 		r = fault("bpf");
 		if (r == 0)
-			r = bpf_cage_attach(c->cgroup_fd, p->allowed, p->n_allowed, &c->bpf);
+			r = bpf_cage_attach(c->parent_fd, p->name, c->cgroup_fd, p->allowed,
+					    p->n_allowed, &c->bpf);
 		if (r < 0)
 			return r;
 		undo_push(c, undo_bpf);
@@ -1005,6 +1009,7 @@ int cage_run(const struct plan *p, int *ret_status)
 	struct cage c = {
 		.plan = p,
 		.cgroup_fd = -1,
+		.parent_fd = -1,
 		.cage_netns_fd = -1,
 		.pidfd = -1,
 		.sync_fd = -1,

@@ -150,3 +150,61 @@ int cgroup_list_cages(const char *mount, char ***ret)
 	snprintf(path, sizeof(path), "%s/sluice", mount);
 	return dir_list(path, true, ret);
 }
+
+int cgroup_id(int fd, uint64_t *ret)
+{
+	/* The cgroup id the kernel's BPF helpers report is the directory's kernfs node id,
+	 * which its file handle carries (FILEID_KERNFS: 8 bytes). */
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + sizeof(uint64_t)];
+	} h = {.fh.handle_bytes = sizeof(uint64_t)};
+	int mnt;
+
+	if (name_to_handle_at(fd, "", &h.fh, &mnt, AT_EMPTY_PATH) < 0)
+		return err_set(negative_errno(), "read the cgroup's id");
+	if (h.fh.handle_bytes != sizeof(uint64_t))
+		return err_set(-EPROTO, "read the cgroup's id: a handle of %u bytes",
+			       h.fh.handle_bytes);
+	memcpy(ret, h.fh.f_handle, sizeof(*ret));
+	return 0;
+}
+
+int cgroup_children_populated(int parent_fd, const char *except, size_t *ret)
+{
+	int dfd = openat(parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	if (dfd < 0)
+		return err_set(negative_errno(), "list cgroups");
+	d = fdopendir(dfd);
+	if (!d) {
+		int r = negative_errno();
+
+		close(dfd);
+		return err_set(r, "list cgroups");
+	}
+	while ((de = readdir(d))) {
+		char path[NAME_MAX + 32], buf[256];
+		_cleanup_close_ int fd = -1;
+		ssize_t len;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.' ||
+		    (except && streq(de->d_name, except)))
+			continue;
+		snprintf(path, sizeof(path), "%s/cgroup.events", de->d_name);
+		fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		n += strstr(buf, "populated 1") != NULL;
+	}
+	closedir(d);
+	*ret = n;
+	return 0;
+}

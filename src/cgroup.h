@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The first cgroup2 mount in /proc/self/mountinfo (never assumed to be /sys/fs/cgroup). */
 int cgroup_find_mount(char *buf, size_t len);
@@ -16,3 +17,10 @@ int cgroup_destroy(const char *mount, const char *rel);
 
 /* Names of the directories below <mount>/sluice (for gc); NULL-terminated strv. */
 int cgroup_list_cages(const char *mount, char ***ret);
+
+/* The cgroup's id, as bpf_get_current_cgroup_id() reports it for a process in it. */
+int cgroup_id(int fd, uint64_t *ret);
+
+/* How many directories below the cgroup parent_fd (other than except, which may be NULL) have
+ * processes in them (cgroup.events: populated 1), counting their own descendants. */
+int cgroup_children_populated(int parent_fd, const char *except, size_t *ret);

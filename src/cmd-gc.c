@@ -1,12 +1,14 @@
 /* cmd-gc.c: `sluice gc`: remove what runs whose supervisor is gone left behind: the
  * recorded cages first, then any sluice object no live cage owns (a crash can come before
  * the record is complete). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <libmnl/libmnl.h>
 
+#include "bpf.h"
 #include "cage.h"
 #include "cgroup.h"
 #include "cmds.h"
@@ -14,6 +16,7 @@
 #include "nft.h"
 #include "nl.h"
 #include "state.h"
+#include "unixguard.h"
 #include "wg.h"
 
 struct live {
@@ -113,6 +116,66 @@ static int remove_orphans(const char *cgmount, const struct live *live)
 	return ret;
 }
 
+/*
+ * The eBPF hooks stay attached to <cgroup2>/sluice between runs; a run whose supervisor was
+ * killed leaves its entries in their maps. Remove the entries of every cgroup id that is not
+ * a cage's now, and with --unload take the hooks off (and the then empty cgroup away).
+ */
+static int prune_hooks(const char *cgmount, bool unload)
+{
+	static const struct bpf_resident *const res[] = {&bpf_sock_resident, &unixguard_resident};
+	_cleanup_strv_free_ char **cgs = NULL;
+	_cleanup_free_ uint64_t *ids = NULL;
+	_cleanup_close_ int parent = -1;
+	char path[4200];
+	size_t n = 0, n_cgs = 0;
+	int r, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/sluice", cgmount);
+	parent = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (parent < 0)
+		return errno == ENOENT ? 0 : log_errno(negative_errno(), "open %s", path);
+	if (cgroup_list_cages(cgmount, &cgs) < 0)
+		return log_errno(-EIO, "list %s", path);
+	while (cgs[n_cgs])
+		n_cgs++;
+	ids = calloc(n_cgs + 1, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (char **c = cgs; *c; c++) {
+		_cleanup_close_ int fd = openat(parent, *c, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd >= 0 && cgroup_id(fd, &ids[n]) == 0)
+			n++;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(res); i++) {
+		size_t removed = 0;
+
+		r = bpf_resident_prune(parent, res[i], ids, n, &removed);
+		if (r < 0)
+			ret = log_errno(r, "prune the %s", res[i]->what);
+		else if (removed)
+			printf("removed %zu entries of dead cages from the %s\n", removed,
+			       res[i]->what);
+	}
+	if (!unload)
+		return ret;
+	for (size_t i = 0; i < ARRAY_SIZE(res); i++) {
+		err_clear();
+		r = bpf_resident_unload(parent, res[i]);
+		if (r < 0) {
+			log_error("%s", err_message(r));
+			ret = r;
+		}
+		else if (r > 0)
+			printf("unloaded the %s\n", res[i]->what);
+	}
+	/* Nothing of sluice's is left in it: let the cgroup of all cages go too. */
+	if (ret == 0 && n_cgs == 0 && rmdir(path) == 0)
+		printf("removed cgroup sluice\n");
+	return ret;
+}
+
 int cmd_gc(int argc, char **argv)
 {
 	_cleanup_strv_free_ char **names = NULL;
@@ -122,9 +185,23 @@ int cmd_gc(int argc, char **argv)
 	size_t n = 0;
 	int r, ret = 0;
 
+	bool unload = false;
+
+	if (argc > 1 && streq(argv[1], "--unload")) {
+		unload = true;
+		argc--;
+		argv++;
+	}
 	if (argc > 1) {
-		fprintf(stderr, "Usage: sluice gc\n");
-		return streq(argv[1], "--help") || streq(argv[1], "-h") ? 0 : EXIT_SLUICE;
+		bool help = streq(argv[1], "--help") || streq(argv[1], "-h");
+
+		fprintf(help ? stdout : stderr,
+			"Usage: sluice gc [--unload]\n"
+			"Remove what runs whose supervisor is gone left behind: cgroups, links,\n"
+			"nftables tables, state records, tunnel sockets, and their entries in the\n"
+			"eBPF hooks' maps. The hooks themselves stay attached to the cgroup of all\n"
+			"cages between runs; --unload takes them off too (refused while a cage runs).\n");
+		return help ? 0 : EXIT_SLUICE;
 	}
 	if (geteuid() != 0) {
 		log_error("gc needs root");
@@ -166,6 +243,8 @@ int cmd_gc(int argc, char **argv)
 	}
 	live.s = states;
 	if (remove_orphans(cgmount, &live) < 0)
+		ret = -1;
+	if (prune_hooks(cgmount, unload) < 0)
 		ret = -1;
 	return ret < 0 ? EXIT_SLUICE : 0;
 }

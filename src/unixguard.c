@@ -1,7 +1,7 @@
-/* unixguard.c: loads the cage's unix sock_addr programs (bpf/unix.bpf.c, embedded as a
- * skeleton), fills their allow map from the plan and the cage's private socket directories,
- * attaches them to the cage's cgroup so that they outlive us, reads what they refused, and
- * detaches them at teardown. */
+/* unixguard.c: the unix sock_addr hooks (bpf/unix.bpf.c, embedded as a skeleton), kept attached
+ * to the cgroup of all cages by bpf.c's resident keeping; a cage's entries (the plan's paths and
+ * the cage's private socket directories, under its cgroup id) go in before it starts and out at
+ * teardown, with the paths it was refused, which -v shows. */
 #include <stdio.h>
 #include <sys/socket.h>
 
@@ -9,12 +9,16 @@
 #include <bpf/libbpf.h>
 
 #include "bpf.h"
+#include "cgroup.h"
 #include "log.h"
 #include "ns.h"
+#include "unix.build.h"
 #include "unix.skel.h"
 #include "unixguard.h"
 
 DEFINE_CLEANUP_FUNC(struct unix_bpf, unix_bpf__destroy)
+
+#define PATHS_MAX 1024 /* the refused paths map's size, as in bpf/unix.bpf.c */
 
 /* Debian's libbpf 1.1 and its UAPI headers predate the unix hooks (kernel 6.7): the attach
  * types by number (include/uapi/linux/bpf.h, enum bpf_attach_type), and the program and attach
@@ -22,35 +26,35 @@ DEFINE_CLEANUP_FUNC(struct unix_bpf, unix_bpf__destroy)
 #define ATTACH_UNIX_CONNECT ((enum bpf_attach_type)49) /* BPF_CGROUP_UNIX_CONNECT */
 #define ATTACH_UNIX_SENDMSG ((enum bpf_attach_type)50) /* BPF_CGROUP_UNIX_SENDMSG */
 
-/* The allow map's key; the same layout as struct unix_key in bpf/unix.bpf.c (the denied
- * paths map's key is its path alone). */
+/* The maps' key; the same layout as struct unix_key in bpf/unix.bpf.c: the trie matches the
+ * cage's cgroup id and then the path (the denied paths map takes the same key, prefixlen 0). */
 #define KEY_PATH_SIZE 112
 struct unix_key {
 	uint32_t prefixlen; /* bits */
+	uint8_t cage[8];
 	char path[KEY_PATH_SIZE];
 };
 
-struct unixguard {
-	struct unix_bpf *skel;
-};
-
 enum { HOOK_CONNECT, HOOK_SENDMSG, N_HOOKS };
+enum { MAP_ALLOW, MAP_DENIED, MAP_PATHS, N_MAPS };
 
 static const struct bpf_hook hooks[N_HOOKS] = {
     [HOOK_CONNECT] = {"connect_unix", ATTACH_UNIX_CONNECT},
     [HOOK_SENDMSG] = {"sendmsg_unix", ATTACH_UNIX_SENDMSG},
 };
+static const char *const map_names[N_MAPS] = {
+    [MAP_ALLOW] = "unix_allow", [MAP_DENIED] = "unix_denied", [MAP_PATHS] = "unix_paths"};
+static const size_t cage_at[N_MAPS] = {[MAP_ALLOW] = offsetof(struct unix_key, cage),
+				       [MAP_DENIED] = 0,
+				       [MAP_PATHS] = offsetof(struct unix_key, cage)};
 
-static struct bpf_program *hook_prog(struct unix_bpf *skel, int i)
-{
-	return i == HOOK_CONNECT ? skel->progs.connect_unix : skel->progs.sendmsg_unix;
-}
-
-static void prog_fds(struct unix_bpf *skel, int fds[N_HOOKS])
-{
-	for (int i = 0; i < N_HOOKS; i++)
-		fds[i] = bpf_program__fd(hook_prog(skel, i));
-}
+struct unixguard {
+	int map_fds[N_MAPS];
+	uint64_t id;
+	struct unix_key *keys; /* entered, to be removed */
+	size_t n_keys;
+	bool counted;
+};
 
 int unixguard_probe(void)
 {
@@ -79,8 +83,8 @@ int unixguard_probe(void)
 	return cached;
 }
 
-/* Open the skeleton with room for n allow entries and load it into the kernel. */
-static int load(size_t n, struct unix_bpf **ret)
+/* Open the skeleton, stamp it with this build and load it into the kernel. */
+static int load(struct unix_bpf **ret)
 {
 	_cleanup_(unix_bpf__destroyp) struct unix_bpf *skel = NULL;
 	int r;
@@ -89,11 +93,12 @@ static int load(size_t n, struct unix_bpf **ret)
 	skel = unix_bpf__open();
 	if (!skel)
 		return err_set(negative_errno(), "open eBPF unix programs");
-	if (bpf_map__key_size(skel->maps.allow) != sizeof(struct unix_key))
+	if (bpf_map__key_size(skel->maps.unix_allow) != sizeof(struct unix_key))
 		return err_set(-EPROTO, "eBPF unix allow map key is %u bytes, expected %zu",
-			       bpf_map__key_size(skel->maps.allow), sizeof(struct unix_key));
+			       bpf_map__key_size(skel->maps.unix_allow), sizeof(struct unix_key));
 	for (int i = 0; i < N_HOOKS; i++) {
-		struct bpf_program *prog = hook_prog(skel, i);
+		struct bpf_program *prog =
+		    i == HOOK_CONNECT ? skel->progs.connect_unix : skel->progs.sendmsg_unix;
 
 		r = bpf_program__set_type(prog, BPF_PROG_TYPE_CGROUP_SOCK_ADDR);
 		if (r == 0)
@@ -101,9 +106,7 @@ static int load(size_t n, struct unix_bpf **ret)
 		if (r < 0)
 			return err_set(r, "set up eBPF %s program", hooks[i].name);
 	}
-	r = bpf_map__set_max_entries(skel->maps.allow, n > 0 ? n : 1);
-	if (r < 0)
-		return err_set(r, "size eBPF unix allow map for %zu paths", n);
+	skel->rodata->sluice_build = UNIX_BPF_BUILD;
 	r = unix_bpf__load(skel);
 	if (r < 0)
 		return err_set(r, "load eBPF unix programs");
@@ -111,9 +114,43 @@ static int load(size_t n, struct unix_bpf **ret)
 	return 0;
 }
 
+static int resident_load(const struct bpf_resident *res, void **skel, struct bpf_object **obj)
+{
+	struct unix_bpf *u = NULL;
+	/* Asked only when there is something to load: hooks found attached prove the kernel
+	 * has them, and the probe costs a program load. */
+	int r = unixguard_probe();
+
+	if (r == 0)
+		r = load(&u);
+
+	if (r < 0)
+		return r;
+	*skel = u;
+	*obj = u->obj;
+	return 0;
+}
+
+static void resident_destroy(void *skel)
+{
+	unix_bpf__destroy(skel);
+}
+
+const struct bpf_resident unixguard_resident = {
+    .what = "eBPF unix hooks",
+    .hooks = hooks,
+    .n_hooks = N_HOOKS,
+    .maps = map_names,
+    .cage_at = cage_at,
+    .n_maps = N_MAPS,
+    .build = UNIX_BPF_BUILD,
+    .load = resident_load,
+    .destroy = resident_destroy,
+};
+
 /* A directory ("/d/") matches every path that starts with it; a socket matches only itself,
  * so its key takes its terminating NUL along (see bpf/unix.bpf.c). */
-static int allow_path(struct unix_bpf *skel, const char *path, bool dir)
+static int allow_path(struct unixguard *g, const char *path, bool dir)
 {
 	struct unix_key key = {};
 	size_t n = strlen(path);
@@ -124,68 +161,135 @@ static int allow_path(struct unix_bpf *skel, const char *path, bool dir)
 			       "eBPF unix allow %s: not an absolute path of at most %d "
 			       "bytes",
 			       path, UNIX_PATH_MAX - 1);
+	memcpy(key.cage, &g->id, sizeof(key.cage));
 	memcpy(key.path, path, n);
-	key.prefixlen = 8 * (uint32_t)(dir ? n : n + 1);
-	if (bpf_map__update_elem(skel->maps.allow, &key, sizeof(key), &one, sizeof(one), BPF_ANY) <
-	    0)
-		return err_set(negative_errno(), "eBPF unix allow %s", path);
+	key.prefixlen = 8 * (uint32_t)(sizeof(key.cage) + (dir ? n : n + 1));
+	if (bpf_map_update_elem(g->map_fds[MAP_ALLOW], &key, &one, BPF_ANY) < 0) {
+		int r = negative_errno();
+
+		if (r == -E2BIG || r == -ENOSPC)
+			return err_set(r, "eBPF unix allow %s: the map of all cages is full", path);
+		return err_set(r, "eBPF unix allow %s", path);
+	}
+	g->keys[g->n_keys++] = key;
 	return 0;
 }
 
-int unixguard_attach(int cgroup_fd, const struct plan *p, struct unixguard **ret)
+static int per_cpu_zeros(uint64_t **ret)
 {
-	_cleanup_(unix_bpf__destroyp) struct unix_bpf *skel = NULL;
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus < 0)
+		return err_set(ncpus, "count possible CPUs");
+	*ret = calloc((size_t)ncpus, sizeof(uint64_t));
+	return *ret ? ncpus : -ENOMEM;
+}
+
+int unixguard_attach(int parent_fd, const char *own, int cgroup_fd, const struct plan *p,
+		     struct unixguard **ret)
+{
 	char dirs[NS_SOCKET_DIRS_MAX][UNIX_PATH_MAX];
 	size_t n_dirs = ns_private_socket_dirs(p, dirs);
+	_cleanup_free_ uint64_t *zeros = NULL;
 	struct unixguard *g;
-	int fds[N_HOOKS];
 	int r;
 
-	r = load(p->n_unix_allow + n_dirs, &skel);
-	if (r < 0)
-		return r;
-	for (size_t j = 0; j < n_dirs; j++) {
-		r = allow_path(skel, dirs[j], true);
-		if (r < 0)
-			return r;
-	}
-	for (size_t j = 0; j < p->n_unix_allow; j++) {
-		r = allow_path(skel, p->unix_allow[j].path, p->unix_allow[j].prefix);
-		if (r < 0)
-			return r;
-	}
-
-	/* Attached to the cgroup itself, not through a bpf_link: see bpf_hooks_attach(). */
-	prog_fds(skel, fds);
-	r = bpf_hooks_attach(cgroup_fd, hooks, fds, N_HOOKS);
-	if (r < 0)
-		return r;
-
 	g = calloc(1, sizeof(*g));
-	if (!g) {
-		(void)bpf_hooks_detach(cgroup_fd, hooks, fds, N_HOOKS);
-		return err_set(-ENOMEM, "attach eBPF unix programs");
+	if (!g)
+		return -ENOMEM;
+	for (size_t k = 0; k < N_MAPS; k++)
+		g->map_fds[k] = -1;
+	g->keys = calloc(p->n_unix_allow + n_dirs + 1, sizeof(*g->keys));
+	r = g->keys ? cgroup_id(cgroup_fd, &g->id) : -ENOMEM;
+	if (r == 0)
+		r = bpf_resident_get(parent_fd, own, &unixguard_resident, g->map_fds);
+	if (r == 0)
+		r = per_cpu_zeros(&zeros);
+	if (r >= 0) {
+		r = bpf_map_update_elem(g->map_fds[MAP_DENIED], &g->id, zeros, BPF_ANY) < 0
+			? err_set(negative_errno(), "eBPF unix denial counter")
+			: 0;
+		g->counted = r == 0;
 	}
-	g->skel = TAKE_PTR(skel);
+	for (size_t j = 0; r == 0 && j < n_dirs; j++)
+		r = allow_path(g, dirs[j], true);
+	for (size_t j = 0; r == 0 && j < p->n_unix_allow; j++)
+		r = allow_path(g, p->unix_allow[j].path, p->unix_allow[j].prefix);
+	if (r < 0) {
+		(void)unixguard_detach(g);
+		unixguard_free(g);
+		return r;
+	}
 	*ret = g;
 	return 0;
 }
 
-int unixguard_detach(struct unixguard *g, int cgroup_fd)
+/* The refused paths kept for this cage, with their counts: walked only when there were
+ * refusals (the map is shared by all cages). */
+static size_t collect_paths(const struct unixguard *g, struct unixguard_denial *all, size_t max,
+			    bool remove)
 {
-	int fds[N_HOOKS];
+	struct unix_key key, next;
+	const void *prev = NULL;
+	size_t n = 0;
+	struct unix_key *mine = calloc(max, sizeof(*mine));
 
-	if (!g || !g->skel)
+	if (!mine)
+		return 0;
+	while (n < max && bpf_map_get_next_key(g->map_fds[MAP_PATHS], prev, &next) == 0) {
+		uint64_t count;
+
+		key = next;
+		prev = &key;
+		if (memcmp(key.cage, &g->id, sizeof(key.cage)) != 0)
+			continue;
+		if (bpf_map_lookup_elem(g->map_fds[MAP_PATHS], &key, &count) < 0)
+			continue; /* evicted meanwhile */
+		if (all) {
+			/* The hook's key ends in NULs: at most 108 bytes and a NUL. */
+			memcpy(all[n].path, key.path, sizeof(all[n].path) - 1);
+			all[n].path[sizeof(all[n].path) - 1] = '\0';
+			all[n].count = count;
+		}
+		mine[n++] = key;
+	}
+	if (remove)
+		for (size_t i = 0; i < n; i++)
+			(void)bpf_map_delete_elem(g->map_fds[MAP_PATHS], &mine[i]);
+	free(mine);
+	return n;
+}
+
+int unixguard_detach(struct unixguard *g)
+{
+	uint64_t total = 0;
+	int r = 0;
+
+	if (!g)
 		return -EBADF;
-	prog_fds(g->skel, fds);
-	return bpf_hooks_detach(cgroup_fd, hooks, fds, N_HOOKS);
+	for (size_t i = 0; i < g->n_keys; i++)
+		if (bpf_map_delete_elem(g->map_fds[MAP_ALLOW], &g->keys[i]) < 0 && errno != ENOENT &&
+		    r == 0)
+			r = err_set(negative_errno(), "remove the cage's eBPF unix allow entries");
+	g->n_keys = 0;
+	if (g->counted) {
+		if (unixguard_denied(g, &total, NULL, 0, NULL) == 0 && total > 0)
+			(void)collect_paths(g, NULL, PATHS_MAX, true);
+		if (bpf_map_delete_elem(g->map_fds[MAP_DENIED], &g->id) < 0 && errno != ENOENT &&
+		    r == 0)
+			r = err_set(negative_errno(), "remove the cage's eBPF unix denial counter");
+	}
+	g->counted = false;
+	return r;
 }
 
 void unixguard_free(struct unixguard *g)
 {
 	if (!g)
 		return;
-	unix_bpf__destroy(g->skel);
+	for (size_t k = 0; k < N_MAPS; k++)
+		closep(&g->map_fds[k]);
+	free(g->keys);
 	free(g);
 }
 
@@ -201,20 +305,14 @@ static int denial_cmp(const void *a, const void *b)
 static int read_total(const struct unixguard *g, uint64_t *ret)
 {
 	_cleanup_free_ uint64_t *per_cpu = NULL;
-	uint32_t zero = 0;
 	uint64_t sum = 0;
-	int ncpus, r;
+	int ncpus;
 
-	ncpus = libbpf_num_possible_cpus();
+	ncpus = per_cpu_zeros(&per_cpu);
 	if (ncpus < 0)
-		return err_set(ncpus, "count possible CPUs");
-	per_cpu = calloc(ncpus, sizeof(*per_cpu));
-	if (!per_cpu)
-		return -ENOMEM;
-	r = bpf_map__lookup_elem(g->skel->maps.denied, &zero, sizeof(zero), per_cpu,
-				 ncpus * sizeof(*per_cpu), 0);
-	if (r < 0)
-		return err_set(r, "read eBPF unix denial counter");
+		return ncpus;
+	if (bpf_map_lookup_elem(g->map_fds[MAP_DENIED], &g->id, per_cpu) < 0)
+		return err_set(negative_errno(), "read eBPF unix denial counter");
 	for (int i = 0; i < ncpus; i++)
 		sum += per_cpu[i];
 	*ret = sum;
@@ -225,37 +323,23 @@ int unixguard_denied(const struct unixguard *g, uint64_t *ret_total,
 		     struct unixguard_denial *recent, size_t max, size_t *ret_n)
 {
 	_cleanup_free_ struct unixguard_denial *all = NULL;
-	char key[KEY_PATH_SIZE], next[KEY_PATH_SIZE];
-	const void *prev = NULL;
-	size_t n = 0, n_all = 0, max_all;
+	size_t n = 0, n_all, max_all = PATHS_MAX;
 	int r;
 
-	if (!g || !g->skel)
+	if (!g || !g->counted)
 		return -EBADF;
 	r = read_total(g, ret_total);
 	if (r < 0)
 		return r;
-
-	/* The hook's LRU map is small (64 paths): collect them all, return the top max. */
-	max_all = bpf_map__max_entries(g->skel->maps.denied_paths);
+	if (max == 0 || *ret_total == 0) {
+		if (ret_n)
+			*ret_n = 0;
+		return 0;
+	}
 	all = calloc(max_all, sizeof(*all));
 	if (!all)
 		return -ENOMEM;
-	while (n_all < max_all &&
-	       bpf_map__get_next_key(g->skel->maps.denied_paths, prev, next, sizeof(next)) == 0) {
-		uint64_t count;
-
-		memcpy(key, next, sizeof(key));
-		prev = key;
-		if (bpf_map__lookup_elem(g->skel->maps.denied_paths, key, sizeof(key), &count,
-					 sizeof(count), 0) < 0)
-			continue; /* evicted meanwhile */
-		/* The hook's key ends in NULs: at most 108 bytes and a NUL. */
-		memcpy(all[n_all].path, key, sizeof(all[n_all].path) - 1);
-		all[n_all].path[sizeof(all[n_all].path) - 1] = '\0';
-		all[n_all].count = count;
-		n_all++;
-	}
+	n_all = collect_paths(g, all, max_all, false);
 	qsort(all, n_all, sizeof(all[0]), denial_cmp);
 	for (; n < max && n < n_all; n++)
 		recent[n] = all[n];

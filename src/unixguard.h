@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bpf.h"
 #include "plan.h"
 
 struct unixguard;
@@ -24,22 +25,27 @@ struct unixguard_denial {
  */
 int unixguard_probe(void);
 
+/* The unix hooks, for bpf_resident_get() and friends (bpf.h). */
+extern const struct bpf_resident unixguard_resident;
+
 /*
- * Load the programs, fill their allow map with plan->unix_allow and the cage's private socket
- * directories (ns_private_socket_dirs()), and attach them to the cgroup with BPF_F_ALLOW_MULTI,
- * so they stay attached for as long as the cgroup lives even if every fd of ours is closed.
- * On failure nothing stays attached.
+ * Make sure the unix hooks are attached to parent_fd, the cgroup of all cages (as
+ * bpf_cage_attach() does for the IP hooks), then enter plan->unix_allow and the cage's private
+ * socket directories (ns_private_socket_dirs()) under the id of the cage's cgroup (cgroup_fd,
+ * named own below parent_fd), and its zeroed denial counter. On failure nothing of the cage's
+ * is left in the maps; -EOPNOTSUPP if the kernel has no unix hooks (unixguard_probe()).
  */
-int unixguard_attach(int cgroup_fd, const struct plan *p, struct unixguard **ret);
-/* Detach both programs from the cgroup (teardown); tries both, reports the first failure. */
-int unixguard_detach(struct unixguard *g, int cgroup_fd);
-/* Close our fds (does not detach). Accepts NULL. */
+int unixguard_attach(int parent_fd, const char *own, int cgroup_fd, const struct plan *p,
+		     struct unixguard **ret);
+/* Remove the cage's entries, the refused paths kept for it included (teardown). */
+int unixguard_detach(struct unixguard *g);
+/* Close our fds (removes nothing). Accepts NULL. */
 void unixguard_free(struct unixguard *g);
 
 /*
  * How many connects and sends were refused in all (ret_total), and up to max of the refused
- * paths with their counts, most frequent first (*ret_n of them). The hook keeps the 64 most
- * recently refused distinct paths, so the per-path counts may not add up to the total.
+ * paths with their counts, most frequent first (*ret_n of them). The hooks keep the 1024 most
+ * recently refused distinct paths of all cages, so the per-path counts may not add up to the total.
  * recent may be NULL when max is 0.
  */
 int unixguard_denied(const struct unixguard *g, uint64_t *ret_total,

@@ -114,3 +114,49 @@ test_nothing_left_after_sigkill_then_gc()
 	[ $rc = 0 ] || fail "sluice gc exited $rc: $(cat "$T/out/gc.err")"
 	same_counts "$base" "SIGKILL of the supervisor and sluice gc (probes: $lines_at_kill at kill)"
 }
+
+TESTS="$TESTS hooks_stay_between_runs_and_gc_unload_removes_them"
+test_hooks_stay_between_runs_and_gc_unload_removes_them()
+{
+	progs() { bpftool prog show 2>/dev/null | grep -c '^[0-9]*: cgroup_sock_addr'; }
+	ours() {
+		bpftool prog show 2>/dev/null | grep -cE \
+			'^[0-9]+: cgroup_sock_addr +name (connect4|connect6|sendmsg4|sendmsg6|connect_unix|sendmsg_unix) '
+	}
+	before=$(progs)
+	[ "$before" -ge 4 ] || fail "the warm-up run left no resident hooks ($before programs)"
+	# A run loads nothing: the same programs serve it.
+	ids=$(bpftool prog show | awk '/cgroup_sock_addr/ { print $1 }' | tr '\n' ' ')
+	LINK=none cage root -- /bin/true
+	[ "$RC" = 0 ] || fail "run: $(said)"
+	now=$(bpftool prog show | awk '/cgroup_sock_addr/ { print $1 }' | tr '\n' ' ')
+	[ "$now" = "$ids" ] || fail "programs changed over a run: '$ids' -> '$now'"
+
+	# Not while a cage runs.
+	next_name
+	sluice_w run --name "$NAME" --user root -- sleep 3 >/dev/null 2>&1 &
+	pid=$!
+	wait_for 50 sh -c "grep -q 'populated 1' '$CG2/sluice/$NAME/cgroup.events' 2>/dev/null" ||
+		fail "the sleeping cage did not start"
+	sluice_w gc --unload >"$T/out/unload.out" 2>&1 && fail "gc --unload went ahead under a cage"
+	grep -q "cage(s) run under them" "$T/out/unload.out" || fail "refusal: $(cat "$T/out/unload.out")"
+	[ "$(progs)" = "$before" ] || fail "the refused unload detached programs"
+	wait "$pid"
+
+	sluice_w gc --unload >"$T/out/unload.out" 2>&1 || fail "gc --unload: $(cat "$T/out/unload.out")"
+	grep -q "unloaded the eBPF sock_addr hooks" "$T/out/unload.out" ||
+		fail "gc --unload said: $(cat "$T/out/unload.out")"
+	# freed after an RCU grace period
+	n=30
+	while [ "$(ours)" != 0 ] && [ $n -gt 0 ]; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	[ "$(ours)" = 0 ] || fail "$(ours) programs of sluice's left after gc --unload"
+	[ "$(hook_entries)" = 0 ] || fail "map entries left after gc --unload"
+	[ -d "$CG2/sluice" ] && fail "the cgroup of all cages is left after gc --unload"
+
+	# The next run loads them again (and the tests after this one count with them).
+	hooks_warm
+	[ "$(progs)" = "$before" ] || fail "the next run loaded $(progs) programs, not $before"
+}

@@ -19,6 +19,7 @@ trap 'world_down' EXIT
 trap 'exit 130' INT TERM HUP
 
 world_up
+hooks_warm
 rm -f "$T/test.pids"	# the world's own servers stay for every test
 
 [ $# -gt 0 ] && TESTS="$*"

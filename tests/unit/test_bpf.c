@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <cmocka.h> /* after stdarg.h, stddef.h, setjmp.h and stdint.h */
@@ -22,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpf.h"
+#include "cgroup.h"
 #include "log.h"
 #include "sock.skel.h"
 
@@ -40,9 +42,10 @@ static char home_cgroup[2 * PATH_MAX]; /* the cgroup this process started in, fo
 static int listener_fd = -1;
 
 struct world {
-	char path[PATH_MAX + 32]; /* the temporary cgroup */
-	int cgroup_fd;
-	struct bpf_cage *cage;
+	char parent[PATH_MAX + 32]; /* the temporary cgroup of all cages */
+	char path[PATH_MAX + 64];   /* a cage's cgroup below it, "c" ("d" is another) */
+	int parent_fd, cgroup_fd, other_fd;
+	struct bpf_cage *cage, *other;
 	bool inside;
 	uint32_t prog_ids[16];
 	uint32_t map_ids[16];
@@ -215,21 +218,30 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* The parent stands for <cgroup2>/sluice (the hooks go there), "c" and "d" for two cages. */
 static int world_setup(void **state)
 {
 	struct world *w = calloc(1, sizeof(*w));
+	char path[PATH_MAX + 64];
 
 	if (!w)
 		return -1;
-	w->cgroup_fd = -1;
-	snprintf(w->path, sizeof(w->path), "%s/sluice-test-XXXXXX", cgroup2_mount);
-	if (!mkdtemp(w->path)) {
-		free(w);
-		return -1;
-	}
-	w->cgroup_fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	w->cgroup_fd = w->parent_fd = w->other_fd = -1;
+	snprintf(w->parent, sizeof(w->parent), "%s/sluice-test-XXXXXX", cgroup2_mount);
 	*state = w;
-	return w->cgroup_fd >= 0 ? 0 : -1;
+	if (!mkdtemp(w->parent))
+		return -1;
+	snprintf(path, sizeof(path), "%s/c", w->parent);
+	snprintf(w->path, sizeof(w->path), "%s", path);
+	if (mkdir(path, 0755) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/d", w->parent);
+	if (mkdir(path, 0755) < 0)
+		return -1;
+	w->parent_fd = open(w->parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	w->cgroup_fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	w->other_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return w->parent_fd >= 0 && w->cgroup_fd >= 0 && w->other_fd >= 0 ? 0 : -1;
 }
 
 static void leave(struct world *w)
@@ -243,25 +255,41 @@ static void leave(struct world *w)
 static int world_teardown(void **state)
 {
 	struct world *w = *state;
+	char path[PATH_MAX + 64];
 
 	if (w->inside && write_pid(home_cgroup) == 0)
 		w->inside = false;
 	if (w->cage)
-		bpf_cage_detach(w->cage, w->cgroup_fd);
+		bpf_cage_detach(w->cage);
 	bpf_cage_free(w->cage);
+	if (w->other)
+		bpf_cage_detach(w->other);
+	bpf_cage_free(w->other);
+	if (w->parent_fd >= 0)
+		(void)bpf_resident_unload(w->parent_fd, &bpf_sock_resident);
 	closep(&w->cgroup_fd);
+	closep(&w->other_fd);
+	closep(&w->parent_fd);
 	rmdir(w->path);
+	snprintf(path, sizeof(path), "%s/d", w->parent);
+	rmdir(path);
+	rmdir(w->parent);
 	free(w);
 	return 0;
 }
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-/* Sockets are judged by the cgroup they were created in, so make them after entering. */
+/* Sockets are judged by the cgroup of the process that uses them: enter before probing. */
+static void enter_path(struct world *w, const char *path)
+{
+	assert_int_equal(write_pid(path), 0);
+	w->inside = true;
+}
+
 static void enter(struct world *w)
 {
-	assert_int_equal(write_pid(w->path), 0);
-	w->inside = true;
+	enter_path(w, w->path);
 }
 
 static unsigned attached(int cgroup_fd, enum bpf_attach_type type, uint32_t *ids, unsigned max)
@@ -272,13 +300,13 @@ static unsigned attached(int cgroup_fd, enum bpf_attach_type type, uint32_t *ids
 	return n;
 }
 
-/* Remember the ids of the programs (and their maps) on the cgroup, to check they go away. */
+/* Remember the ids of the programs (and their maps) on the parent, to check they go away. */
 static void record_ids(struct world *w)
 {
 	w->n_prog_ids = w->n_map_ids = 0;
 	for (size_t t = 0; t < ARRAY_SIZE(hook_types); t++) {
 		uint32_t ids[4];
-		unsigned n = attached(w->cgroup_fd, hook_types[t], ids, ARRAY_SIZE(ids));
+		unsigned n = attached(w->parent_fd, hook_types[t], ids, ARRAY_SIZE(ids));
 
 		assert_int_equal(n, 1);
 		w->prog_ids[w->n_prog_ids++] = ids[0];
@@ -301,11 +329,11 @@ static void record_ids(struct world *w)
 				w->map_ids[w->n_map_ids++] = maps[j];
 		}
 	}
-	assert_int_equal(w->n_map_ids, 2); /* allow, denied */
+	assert_int_equal(w->n_map_ids, 3); /* ip_allow, ip_denied, .rodata */
 }
 
-/* Programs and maps are freed after an RCU grace period (and, for a removed cgroup, from a
- * workqueue), so poll for a while rather than expect them gone at once. */
+/* Programs and maps are freed after an RCU grace period, so poll for a while rather than
+ * expect them gone at once. */
 static void assert_ids_gone(const struct world *w)
 {
 	struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
@@ -340,20 +368,37 @@ static void assert_nothing_attached(int cgroup_fd)
 		assert_int_equal(attached(cgroup_fd, hook_types[t], ids, ARRAY_SIZE(ids)), 0);
 }
 
-static int remove_cgroup(struct world *w)
+/* How many entries the maps hold under the cgroup id (allow + denial counter). */
+static unsigned entries_of(struct world *w, uint64_t id)
 {
-	struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
+	int fds[2];
+	unsigned n = 0;
 
-	closep(&w->cgroup_fd);
-	/* A process that just left may still be counted for a moment: retry EBUSY. */
-	for (int tries = 0; tries < 100; tries++) {
-		if (rmdir(w->path) == 0)
-			return 0;
-		if (errno != EBUSY)
-			break;
-		nanosleep(&ts, NULL);
+	assert_int_equal(bpf_resident_get(w->parent_fd, NULL, &bpf_sock_resident, fds), 0);
+	for (int k = 0; k < 2; k++) {
+		uint8_t key[64], next[64];
+		const void *prev = NULL;
+
+		while (bpf_map_get_next_key(fds[k], prev, next) == 0) {
+			uint64_t cage;
+
+			memcpy(key, next, sizeof(key));
+			prev = key;
+			memcpy(&cage, key, sizeof(cage)); /* the id leads both keys */
+			n += cage == id;
+		}
+		close(fds[k]);
 	}
-	return negative_errno();
+	return n;
+}
+
+static uint64_t id_of(int cgroup_fd)
+{
+	uint64_t id = 0;
+
+	assert_int_equal(cgroup_id(cgroup_fd, &id), 0);
+	assert_true(id != 0);
+	return id;
 }
 
 enum op { CONNECT, SENDTO };
@@ -437,7 +482,8 @@ static int attach_default(struct world *w)
 	    allow_ep(AF_INET6, IPPROTO_UDP, "fd00::9", UDP_PORT),
 	};
 
-	return bpf_cage_attach(w->cgroup_fd, allowed, ARRAY_SIZE(allowed), &w->cage);
+	return bpf_cage_attach(w->parent_fd, "c", w->cgroup_fd, allowed, ARRAY_SIZE(allowed),
+			       &w->cage);
 }
 
 #define S SOCK_STREAM
@@ -487,12 +533,16 @@ static void unlisted_gets_eperm_listed_and_loopback_pass_denials_counted(void **
 	    {"tcp 0.0.0.0:8888 (not the loopback form)", AF_INET, S, 0, "0.0.0.0", PORT, CONNECT,
 	     EPERM},
 	};
-	uint64_t before, after;
+	uint64_t before, after, id = id_of(w->cgroup_fd);
 	unsigned denials;
 
 	assert_int_equal(attach_default(w), 0);
 	assert_non_null(w->cage);
+	assert_true(bpf_cage_id(w->cage) == id);
 	record_ids(w);
+	/* The hooks are on the parent only: the cage's cgroup inherits them. */
+	assert_nothing_attached(w->cgroup_fd);
+	assert_int_equal(entries_of(w, id), 5); /* four endpoints and the counter */
 	assert_int_equal(bpf_cage_denied(w->cage, &before), 0);
 	assert_int_equal(before, 0);
 
@@ -503,10 +553,16 @@ static void unlisted_gets_eperm_listed_and_loopback_pass_denials_counted(void **
 	assert_int_equal(bpf_cage_denied(w->cage, &after), 0);
 	assert_int_equal(after - before, denials);
 
-	assert_int_equal(bpf_cage_detach(w->cage, w->cgroup_fd), 0);
-	assert_nothing_attached(w->cgroup_fd);
+	/* Teardown removes the cage's entries; the hooks stay for the next cage. */
+	assert_int_equal(bpf_cage_detach(w->cage), 0);
+	assert_int_equal(entries_of(w, id), 0);
 	bpf_cage_free(w->cage);
 	w->cage = NULL;
+	record_ids(w);
+
+	/* Unloading takes them off and frees them. */
+	assert_int_equal(bpf_resident_unload(w->parent_fd, &bpf_sock_resident), 4); /* detached */
+	assert_nothing_attached(w->parent_fd);
 	assert_ids_gone(w);
 }
 
@@ -521,7 +577,7 @@ static void nothing_listed_allows_only_loopback(void **state)
 	};
 	uint64_t n;
 
-	assert_int_equal(bpf_cage_attach(w->cgroup_fd, NULL, 0, &w->cage), 0);
+	assert_int_equal(bpf_cage_attach(w->parent_fd, "c", w->cgroup_fd, NULL, 0, &w->cage), 0);
 	enter(w);
 	assert_int_equal(run_probes(probes, ARRAY_SIZE(probes)), 2);
 	leave(w);
@@ -529,60 +585,140 @@ static void nothing_listed_allows_only_loopback(void **state)
 	assert_int_equal(n, 2);
 }
 
-/* The supervisor's fds closing (as on SIGKILL) must not open the cage; removing the cgroup
- * is what releases the programs. */
-static void hooks_outlive_our_fds_and_go_with_the_cgroup(void **state)
+/* Each cage is judged by its own entries; a cgroup below with none gets loopback only. */
+static void each_cage_gets_its_own_policy_and_unknown_gets_none(void **state)
 {
 	struct world *w = *state;
-	static const struct probe probes[] = {
+	struct allowed six = allow_ep(AF_INET6, IPPROTO_TCP, "fd00::9", PORT);
+	static const struct probe in_c[] = {
+	    {"tcp 10.9.9.9:8888 (c's)", AF_INET, S, 0, "10.9.9.9", PORT, CONNECT, 0},
+	    {"tcp [fd00::9]:8888 (d's)", AF_INET6, S, 0, "fd00::9", PORT, CONNECT, 0},
+	};
+	static const struct probe in_d[] = {
+	    {"tcp 10.9.9.9:8888 (c's)", AF_INET, S, 0, "10.9.9.9", PORT, CONNECT, EPERM},
+	    {"tcp [fd00::9]:8888 (d's)", AF_INET6, S, 0, "fd00::9", PORT, CONNECT, 0},
+	};
+	static const struct probe unknown[] = {
+	    {"tcp 10.9.9.9:8888", AF_INET, S, 0, "10.9.9.9", PORT, CONNECT, EPERM},
+	    {"tcp [fd00::9]:8888", AF_INET6, S, 0, "fd00::9", PORT, CONNECT, EPERM},
+	    {"tcp 127.0.0.1:8888", AF_INET, S, 0, "127.0.0.1", PORT, CONNECT, 0},
+	};
+	char path[PATH_MAX + 64];
+	uint64_t n;
+
+	assert_int_equal(attach_default(w), 0);
+	enter(w);
+	run_probes(in_c, ARRAY_SIZE(in_c));
+	leave(w);
+
+	/* d has entries of its own, and c's do not reach it. */
+	assert_int_equal(bpf_cage_attach(w->parent_fd, "d", w->other_fd, &six, 1, &w->other), 0);
+	snprintf(path, sizeof(path), "%s/d", w->parent);
+	enter_path(w, path);
+	run_probes(in_d, ARRAY_SIZE(in_d));
+	leave(w);
+	assert_int_equal(bpf_cage_denied(w->other, &n), 0);
+	assert_int_equal(n, 1);
+
+	/* Once d's entries are gone, d is refused everything but loopback. */
+	assert_int_equal(bpf_cage_detach(w->other), 0);
+	enter_path(w, path);
+	run_probes(unknown, ARRAY_SIZE(unknown));
+	leave(w);
+	assert_int_equal(bpf_cage_denied(w->cage, &n), 0);
+	assert_int_equal(n, 0); /* c's counter did not count d's denials */
+}
+
+/* The supervisor's fds closing (as on SIGKILL) must not open the cage: the hooks and the
+ * entries stay; gc's prune removes the entries of a cage no longer alive. */
+static void hooks_outlive_our_fds_and_prune_removes_dead_cages(void **state)
+{
+	struct world *w = *state;
+	static const struct probe held[] = {
 	    {"tcp 10.1.2.3:80", AF_INET, S, 0, "10.1.2.3", 80, CONNECT, EPERM},
 	    {"udp [fd00::1]:53", AF_INET6, D, 0, "fd00::1", 53, SENDTO, EPERM},
 	    {"tcp 10.9.9.9:8888 (listed)", AF_INET, S, 0, "10.9.9.9", PORT, CONNECT, 0},
 	};
+	static const struct probe pruned[] = {
+	    {"tcp 10.9.9.9:8888 (listed, pruned)", AF_INET, S, 0, "10.9.9.9", PORT, CONNECT, EPERM},
+	};
+	uint64_t id = id_of(w->cgroup_fd), other = id_of(w->other_fd);
+	struct allowed six = allow_ep(AF_INET6, IPPROTO_TCP, "fd00::9", PORT);
+	size_t removed = 0;
 
 	assert_int_equal(attach_default(w), 0);
+	assert_int_equal(bpf_cage_attach(w->parent_fd, "d", w->other_fd, &six, 1, &w->other), 0);
 	record_ids(w);
 	bpf_cage_free(w->cage);
 	w->cage = NULL;
 
 	enter(w);
-	run_probes(probes, ARRAY_SIZE(probes));
+	run_probes(held, ARRAY_SIZE(held));
 	leave(w);
 	record_ids(w); /* still exactly one program per hook */
+	assert_int_equal(entries_of(w, id), 5);
 
-	assert_int_equal(remove_cgroup(w), 0);
-	assert_ids_gone(w);
+	/* d is alive, c is not: only c's entries go. */
+	assert_int_equal(bpf_resident_prune(w->parent_fd, &bpf_sock_resident, &other, 1, &removed),
+			 0);
+	assert_int_equal(removed, 5);
+	assert_int_equal(entries_of(w, id), 0);
+	assert_int_equal(entries_of(w, other), 2);
+	enter(w);
+	run_probes(pruned, ARRAY_SIZE(pruned));
+	leave(w);
 }
 
-static void detach_lifts_the_eperm(void **state)
+/* A second cage finds the hooks of the first (nothing loaded again); an incomplete set (one
+ * hook gone) is replaced, but not while another cage runs on it. */
+static void hooks_are_found_again_and_an_incomplete_set_replaced(void **state)
 {
 	struct world *w = *state;
-	/* Without the hooks the network answers for itself: no route, or nobody listening. */
-	static const struct probe probes[] = {
-	    {"tcp 10.1.2.3:80", AF_INET, S, 0, "10.1.2.3", 80, CONNECT, ENETUNREACH},
-	    {"tcp 10.9.9.9:8889", AF_INET, S, 0, "10.9.9.9", PORT + 1, CONNECT, ECONNREFUSED},
-	    {"tcp [fd00::1]:80", AF_INET6, S, 0, "fd00::1", 80, CONNECT, ENETUNREACH},
-	    {"udp 10.9.9.9:8888", AF_INET, D, 0, "10.9.9.9", PORT, SENDTO, 0},
-	};
-	uint64_t n;
+	uint32_t first[8], ids[4];
+	unsigned n_first;
+	int fd;
 
 	assert_int_equal(attach_default(w), 0);
 	record_ids(w);
-	assert_int_equal(bpf_cage_detach(w->cage, w->cgroup_fd), 0);
-	assert_nothing_attached(w->cgroup_fd);
+	n_first = w->n_prog_ids;
+	memcpy(first, w->prog_ids, sizeof(first));
+	assert_int_equal(bpf_cage_attach(w->parent_fd, "d", w->other_fd, NULL, 0, &w->other), 0);
+	record_ids(w);
+	assert_memory_equal(first, w->prog_ids, n_first * sizeof(first[0]));
+	bpf_cage_detach(w->other);
+	bpf_cage_free(w->other);
+	w->other = NULL;
 
+	/* Take sendmsg6 away, as a loader killed half way would have left it. */
+	assert_int_equal(attached(w->parent_fd, BPF_CGROUP_UDP6_SENDMSG, ids, 4), 1);
+	fd = bpf_prog_get_fd_by_id(ids[0]);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_prog_detach2(fd, w->parent_fd, BPF_CGROUP_UDP6_SENDMSG), 0);
+	close(fd);
+
+	/* Cage c runs (this process is in it): d may not replace the set under it. */
 	enter(w);
-	run_probes(probes, ARRAY_SIZE(probes));
+	err_clear();
+	assert_int_equal(bpf_cage_attach(w->parent_fd, "d", w->other_fd, NULL, 0, &w->other),
+			 -EBUSY);
+	assert_null(w->other);
+	assert_non_null(strstr(err_message(-EBUSY), "run under them"));
+	assert_int_equal(bpf_resident_unload(w->parent_fd, &bpf_sock_resident), -EBUSY);
 	leave(w);
-	assert_int_equal(bpf_cage_denied(w->cage, &n), 0);
-	assert_int_equal(n, 0);
 
+	/* With nothing running, it is replaced: a complete new set. */
+	bpf_cage_detach(w->cage);
 	bpf_cage_free(w->cage);
 	w->cage = NULL;
-	assert_ids_gone(w);
+	assert_int_equal(bpf_cage_attach(w->parent_fd, "d", w->other_fd, NULL, 0, &w->other), 0);
+	record_ids(w);
+	for (unsigned i = 0; i < w->n_prog_ids; i++)
+		for (unsigned j = 0; j < n_first; j++)
+			assert_true(w->prog_ids[i] != first[j]);
 }
 
-/* sendmsg6 is attached last: make it fail and check the three before it are rolled back. */
+/* An exclusive program on the parent makes attaching fail: nothing of ours stays, on the
+ * parent or in any map. */
 static void failed_attach_leaves_nothing_attached(void **state)
 {
 	struct world *w = *state;
@@ -594,37 +730,42 @@ static void failed_attach_leaves_nothing_attached(void **state)
 	assert_non_null(other);
 	fd = bpf_program__fd(other->progs.sendmsg6);
 	/* Attached without flags, it is exclusive: the kernel refuses a multi attach beside it. */
-	assert_int_equal(bpf_prog_attach(fd, w->cgroup_fd, BPF_CGROUP_UDP6_SENDMSG, 0), 0);
+	assert_int_equal(bpf_prog_attach(fd, w->parent_fd, BPF_CGROUP_UDP6_SENDMSG, 0), 0);
 
 	err_clear();
 	assert_int_equal(attach_default(w), -EPERM);
 	assert_null(w->cage);
 	assert_non_null(strstr(err_message(-EPERM), "attach sendmsg6 hook to cgroup"));
 	for (size_t t = 0; t < 3; t++)
-		assert_int_equal(attached(w->cgroup_fd, hook_types[t], ids, ARRAY_SIZE(ids)), 0);
-	assert_int_equal(attached(w->cgroup_fd, BPF_CGROUP_UDP6_SENDMSG, ids, ARRAY_SIZE(ids)), 1);
+		assert_int_equal(attached(w->parent_fd, hook_types[t], ids, ARRAY_SIZE(ids)), 0);
+	assert_int_equal(attached(w->parent_fd, BPF_CGROUP_UDP6_SENDMSG, ids, ARRAY_SIZE(ids)),
+			 1);
 
-	assert_int_equal(bpf_prog_detach2(fd, w->cgroup_fd, BPF_CGROUP_UDP6_SENDMSG), 0);
+	assert_int_equal(bpf_prog_detach2(fd, w->parent_fd, BPF_CGROUP_UDP6_SENDMSG), 0);
 	sock_bpf__destroy(other);
-	assert_nothing_attached(w->cgroup_fd);
+	assert_nothing_attached(w->parent_fd);
 
 	/* Not a cgroup at all. */
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_true(bpf_cage_attach(fd, NULL, 0, &cage) < 0);
+	assert_true(bpf_cage_attach(fd, "c", w->cgroup_fd, NULL, 0, &cage) < 0);
 	assert_null(cage);
 	close(fd);
 }
 
-static void bad_endpoint_is_refused(void **state)
+static void bad_endpoint_is_refused_and_leaves_no_entries(void **state)
 {
 	struct world *w = *state;
-	struct allowed a = allow_ep(AF_INET, IPPROTO_TCP, "10.9.9.9", PORT);
+	struct allowed a[] = {
+	    allow_ep(AF_INET, IPPROTO_TCP, "10.9.9.9", PORT),
+	    allow_ep(AF_INET, IPPROTO_TCP, "10.9.9.9", PORT + 1),
+	};
 
-	a.ep.proto = IPPROTO_SCTP;
-	assert_int_equal(bpf_cage_attach(w->cgroup_fd, &a, 1, &w->cage), -EINVAL);
+	a[1].ep.proto = IPPROTO_SCTP;
+	assert_int_equal(bpf_cage_attach(w->parent_fd, "c", w->cgroup_fd, a, 2, &w->cage),
+			 -EINVAL);
 	assert_null(w->cage);
-	assert_nothing_attached(w->cgroup_fd);
+	assert_int_equal(entries_of(w, id_of(w->cgroup_fd)), 0);
 }
 
 static void probe_succeeds_as_root(void **state)
@@ -636,7 +777,7 @@ static void detach_and_denied_reject_null(void **state)
 {
 	uint64_t n;
 
-	assert_int_equal(bpf_cage_detach(NULL, -1), -EBADF);
+	assert_int_equal(bpf_cage_detach(NULL), -EBADF);
 	assert_int_equal(bpf_cage_denied(NULL, &n), -EBADF);
 	bpf_cage_free(NULL);
 }
@@ -651,12 +792,16 @@ int main(void)
 		world_teardown),
 	    cmocka_unit_test_setup_teardown(nothing_listed_allows_only_loopback, world_setup,
 					    world_teardown),
-	    cmocka_unit_test_setup_teardown(hooks_outlive_our_fds_and_go_with_the_cgroup,
+	    cmocka_unit_test_setup_teardown(each_cage_gets_its_own_policy_and_unknown_gets_none,
 					    world_setup, world_teardown),
-	    cmocka_unit_test_setup_teardown(detach_lifts_the_eperm, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(hooks_outlive_our_fds_and_prune_removes_dead_cages,
+					    world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(hooks_are_found_again_and_an_incomplete_set_replaced,
+					    world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(failed_attach_leaves_nothing_attached, world_setup,
 					    world_teardown),
-	    cmocka_unit_test_setup_teardown(bad_endpoint_is_refused, world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(bad_endpoint_is_refused_and_leaves_no_entries,
+					    world_setup, world_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -22,6 +22,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf.h"
+#include "cgroup.h"
 #include "log.h"
 #include "ns.h"
 #include "unix.skel.h"
@@ -40,8 +42,9 @@ static int fds[16];
 static size_t n_fds;
 
 struct world {
-	char path[PATH_MAX + 32]; /* the temporary cgroup */
-	int cgroup_fd;
+	char parent[PATH_MAX + 32]; /* the temporary cgroup of all cages, where the hooks go */
+	char path[PATH_MAX + 64];   /* the cage's cgroup below it */
+	int parent_fd, cgroup_fd;
 	struct unixguard *guard;
 	bool inside;
 	uint32_t prog_ids[4];
@@ -221,21 +224,25 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+static void drain_servers(void);
+
 static int world_setup(void **state)
 {
 	struct world *w = calloc(1, sizeof(*w));
 
 	if (!w)
 		return -1;
-	w->cgroup_fd = -1;
-	snprintf(w->path, sizeof(w->path), "%s/sluice-test-XXXXXX", cgroup2_mount);
-	if (!mkdtemp(w->path)) {
-		free(w);
-		return -1;
-	}
-	w->cgroup_fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	w->cgroup_fd = w->parent_fd = -1;
+	snprintf(w->parent, sizeof(w->parent), "%s/sluice-test-XXXXXX", cgroup2_mount);
 	*state = w;
-	return w->cgroup_fd >= 0 ? 0 : -1;
+	if (!mkdtemp(w->parent))
+		return -1;
+	snprintf(w->path, sizeof(w->path), "%s/c", w->parent);
+	if (mkdir(w->path, 0755) < 0)
+		return -1;
+	w->parent_fd = open(w->parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	w->cgroup_fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return w->cgroup_fd >= 0 && w->parent_fd >= 0 ? 0 : -1;
 }
 
 static int world_teardown(void **state)
@@ -246,11 +253,16 @@ static int world_teardown(void **state)
 	if (w->inside && write_pid(home_cgroup) == 0)
 		w->inside = false;
 	if (w->guard)
-		unixguard_detach(w->guard, w->cgroup_fd);
+		unixguard_detach(w->guard);
 	unixguard_free(w->guard);
+	if (w->parent_fd >= 0)
+		(void)bpf_resident_unload(w->parent_fd, &unixguard_resident);
 	closep(&w->cgroup_fd);
+	closep(&w->parent_fd);
+	drain_servers();
 	for (int tries = 0; tries < 100 && rmdir(w->path) < 0 && errno == EBUSY; tries++)
 		nanosleep(&ts, NULL);
+	rmdir(w->parent);
 	free(w);
 	return 0;
 }
@@ -290,7 +302,7 @@ static void record_ids(struct world *w)
 	for (size_t t = 0; t < ARRAY_SIZE(hook_types); t++) {
 		uint32_t ids[4];
 
-		assert_int_equal(attached(w->cgroup_fd, hook_types[t], ids, ARRAY_SIZE(ids)), 1);
+		assert_int_equal(attached(w->parent_fd, hook_types[t], ids, ARRAY_SIZE(ids)), 1);
 		w->prog_ids[w->n_prog_ids++] = ids[0];
 	}
 	for (unsigned i = 0; i < w->n_prog_ids; i++) {
@@ -311,7 +323,34 @@ static void record_ids(struct world *w)
 				w->map_ids[w->n_map_ids++] = maps[j];
 		}
 	}
-	assert_int_equal(w->n_map_ids, 3); /* allow, denied, denied_paths */
+	assert_int_equal(w->n_map_ids, 4); /* unix_allow, unix_denied, unix_paths, .rodata */
+}
+
+/* How many entries the maps hold under the cage's cgroup id. */
+static unsigned entries_of(struct world *w)
+{
+	static const size_t at[3] = {4, 0, 4}; /* where the id lies in each map's key */
+	uint64_t id = 0;
+	unsigned n = 0;
+	int mfd[3];
+
+	assert_int_equal(cgroup_id(w->cgroup_fd, &id), 0);
+	assert_int_equal(bpf_resident_get(w->parent_fd, NULL, &unixguard_resident, mfd), 0);
+	for (int k = 0; k < 3; k++) {
+		uint8_t key[128], next[128];
+		const void *prev = NULL;
+
+		while (bpf_map_get_next_key(mfd[k], prev, next) == 0) {
+			uint64_t cage;
+
+			memcpy(key, next, sizeof(key));
+			prev = key;
+			memcpy(&cage, key + at[k], sizeof(cage));
+			n += cage == id;
+		}
+		close(mfd[k]);
+	}
+	return n;
 }
 
 /* Programs and maps go after an RCU grace period (a removed cgroup's from a workqueue). */
@@ -377,7 +416,7 @@ static int attach_default(struct world *w)
 	struct test_plan tp;
 
 	plan_with(&tp, allow, ARRAY_SIZE(allow));
-	return unixguard_attach(w->cgroup_fd, &tp.p, &w->guard);
+	return unixguard_attach(w->parent_fd, "c", w->cgroup_fd, &tp.p, &w->guard);
 }
 
 /* ---- probes -------------------------------------------------------------------------- */
@@ -524,10 +563,18 @@ static void unlisted_paths_get_eperm_allowed_pass_denials_counted_with_paths(voi
 	assert_int_equal(d[0].count, 2);
 	assert_non_null(strstr(d[0].path, "/out.dgram"));
 
-	assert_int_equal(unixguard_detach(w->guard, w->cgroup_fd), 0);
+	/* Teardown removes the cage's entries (the refused paths too); the hooks stay on the
+	 * cgroup of all cages, and come off only when unloaded. */
+	assert_true(entries_of(w) > 0);
+	assert_int_equal(unixguard_detach(w->guard), 0);
+	assert_int_equal(entries_of(w), 0);
 	assert_nothing_attached(w->cgroup_fd);
 	unixguard_free(w->guard);
 	w->guard = NULL;
+	record_ids(w);
+	drain_servers();
+	assert_int_equal(bpf_resident_unload(w->parent_fd, &unixguard_resident), 2); /* detached */
+	assert_nothing_attached(w->parent_fd);
 	assert_ids_gone(w);
 }
 
@@ -571,7 +618,7 @@ static void nothing_listed_allows_only_private_dirs_and_abstract(void **state)
 	size_t n;
 
 	plan_with(&tp, NULL, 0);
-	assert_int_equal(unixguard_attach(w->cgroup_fd, &tp.p, &w->guard), 0);
+	assert_int_equal(unixguard_attach(w->parent_fd, "c", w->cgroup_fd, &tp.p, &w->guard), 0);
 	enter(w);
 	run_probes(probes, ARRAY_SIZE(probes));
 	{
@@ -610,16 +657,21 @@ static void drain_servers(void)
 	}
 }
 
-/* The supervisor's fds closing (as on SIGKILL) must not open the cage; the cgroup's removal
- * is what releases the programs. */
-static void hooks_outlive_our_fds_and_go_with_the_cgroup(void **state)
+/* The supervisor's fds closing (as on SIGKILL) must not open the cage: hooks and entries
+ * stay. gc's prune removes the entries of a cage no longer alive, which closes the cage's
+ * allowed paths too (a cgroup with no entries reaches no pathname socket). */
+static void hooks_outlive_our_fds_and_prune_closes_a_dead_cage(void **state)
 {
 	struct world *w = *state;
 	static const struct probe probes[] = {
 	    {"stream outside", S, CONNECT, "%s/out.sock", 0, EPERM, NULL},
 	    {"allowed exact path", S, CONNECT, "%s/allowed.sock", 0, 0, NULL},
 	};
-	struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
+	static const struct probe pruned[] = {
+	    {"allowed exact path, pruned", S, CONNECT, "%s/allowed.sock", 0, EPERM, NULL},
+	    {"the cage's /tmp, pruned", S, CONNECT, "%t/own.sock", 0, EPERM, NULL},
+	};
+	size_t removed = 0;
 
 	assert_int_equal(attach_default(w), 0);
 	record_ids(w);
@@ -630,15 +682,19 @@ static void hooks_outlive_our_fds_and_go_with_the_cgroup(void **state)
 	run_probes(probes, ARRAY_SIZE(probes));
 	leave(w);
 	record_ids(w);
+	assert_true(entries_of(w) > 0);
 
-	drain_servers();
-	closep(&w->cgroup_fd);
-	for (int tries = 0; tries < 100 && rmdir(w->path) < 0; tries++)
-		nanosleep(&ts, NULL);
-	assert_ids_gone(w);
+	assert_int_equal(bpf_resident_prune(w->parent_fd, &unixguard_resident, NULL, 0, &removed),
+			 0);
+	assert_true(removed > 0);
+	assert_int_equal(entries_of(w), 0);
+	enter(w);
+	run_probes(pruned, ARRAY_SIZE(pruned));
+	leave(w);
 }
 
-/* sendmsg_unix is attached second: make it fail and check connect_unix is rolled back. */
+/* sendmsg_unix is attached second: make it fail and check connect_unix is rolled back (from
+ * the cgroup of all cages, where the hooks go). */
 static void failed_attach_leaves_nothing_attached(void **state)
 {
 	struct world *w = *state;
@@ -653,35 +709,35 @@ static void failed_attach_leaves_nothing_attached(void **state)
 	assert_int_equal(unix_bpf__load(other), 0);
 	fd = bpf_program__fd(other->progs.sendmsg_unix);
 	/* Attached without flags it is exclusive: the kernel refuses a multi attach beside it. */
-	assert_int_equal(bpf_prog_attach(fd, w->cgroup_fd, ATTACH_UNIX_SENDMSG, 0), 0);
+	assert_int_equal(bpf_prog_attach(fd, w->parent_fd, ATTACH_UNIX_SENDMSG, 0), 0);
 
 	err_clear();
 	assert_int_equal(attach_default(w), -EPERM);
 	assert_null(w->guard);
 	assert_non_null(strstr(err_message(-EPERM), "attach sendmsg_unix hook to cgroup"));
-	assert_int_equal(attached(w->cgroup_fd, ATTACH_UNIX_CONNECT, ids, ARRAY_SIZE(ids)), 0);
-	assert_int_equal(bpf_prog_detach2(fd, w->cgroup_fd, ATTACH_UNIX_SENDMSG), 0);
+	assert_int_equal(attached(w->parent_fd, ATTACH_UNIX_CONNECT, ids, ARRAY_SIZE(ids)), 0);
+	assert_int_equal(bpf_prog_detach2(fd, w->parent_fd, ATTACH_UNIX_SENDMSG), 0);
 	unix_bpf__destroy(other);
-	assert_nothing_attached(w->cgroup_fd);
+	assert_nothing_attached(w->parent_fd);
 }
 
-static void bad_paths_are_refused_before_attaching(void **state)
+static void bad_paths_are_refused_and_leave_no_entries(void **state)
 {
 	struct world *w = *state;
 	static const char *const allow[] = {"relative.sock"};
 	struct test_plan tp;
 
 	plan_with(&tp, allow, 1);
-	assert_int_equal(unixguard_attach(w->cgroup_fd, &tp.p, &w->guard), -EINVAL);
+	assert_int_equal(unixguard_attach(w->parent_fd, "c", w->cgroup_fd, &tp.p, &w->guard), -EINVAL);
 	assert_null(w->guard);
-	assert_nothing_attached(w->cgroup_fd);
+	assert_int_equal(entries_of(w), 0);
 }
 
 static void detach_and_denied_reject_null(void **state)
 {
 	uint64_t n;
 
-	assert_int_equal(unixguard_detach(NULL, -1), -EBADF);
+	assert_int_equal(unixguard_detach(NULL), -EBADF);
 	assert_int_equal(unixguard_denied(NULL, &n, NULL, 0, NULL), -EBADF);
 	unixguard_free(NULL);
 }
@@ -876,11 +932,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(relative_paths_get_eperm, world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(nothing_listed_allows_only_private_dirs_and_abstract,
 					    world_setup, world_teardown),
-	    cmocka_unit_test_setup_teardown(hooks_outlive_our_fds_and_go_with_the_cgroup,
+	    cmocka_unit_test_setup_teardown(hooks_outlive_our_fds_and_prune_closes_a_dead_cage,
 					    world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(failed_attach_leaves_nothing_attached, world_setup,
 					    world_teardown),
-	    cmocka_unit_test_setup_teardown(bad_paths_are_refused_before_attaching, world_setup,
+	    cmocka_unit_test_setup_teardown(bad_paths_are_refused_and_leave_no_entries, world_setup,
 					    world_teardown),
 	    cmocka_unit_test(private_dirs_are_tmp_and_the_runtime_dir),
 	    cmocka_unit_test(cage_sees_private_run_and_tmp_with_only_allowed_sockets_kept),
