@@ -41,8 +41,9 @@ phase() {
 	echo "## Where the start time goes (sluice's own trace, ms since the run began, median of 50)"
 	echo
 	echo "link none, root: each line is when the step starts (\"inside\" is the cage's first"
-	echo "process opening its sockets, concurrently with \"bpf\"; \"start\" to \"teardown\" is"
-	echo "the cage's mounts, fork and exec of the command and its exit):"
+	echo "process opening its sockets, concurrently with \"bpf\", which puts the cage's entries in"
+	echo "the maps of the resident eBPF hooks; \"start\" to \"teardown\" is the cage's mounts, fork"
+	echo "and exec of the command and its exit):"
 	echo
 	echo "| step | ms |"
 	echo "|---|---|"

@@ -145,6 +145,19 @@ static int prog_by_id(uint32_t id, char name[BPF_OBJ_NAME_LEN], uint32_t *map_id
 	return fd;
 }
 
+/* The program with this id if it is named want: its fd and its maps' ids; else -1. */
+static int prog_named(uint32_t id, const char *want, uint32_t *map_ids, uint32_t *n_maps)
+{
+	char name[BPF_OBJ_NAME_LEN];
+	int fd = prog_by_id(id, name, map_ids, n_maps);
+
+	if (fd >= 0 && !streq(name, want)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 /*
  * Given one of hook 0's programs' maps, take ours: the named ones (their fds into map_fds, in
  * r->maps order) and the build id from the .rodata map that holds nothing else. Returns true
@@ -199,14 +212,10 @@ static bool hook_present(int parent_fd, const struct bpf_hook *h, uint32_t map_i
 	if (attached_ids(parent_fd, h->type, ids, &n) < 0)
 		return false;
 	for (uint32_t i = 0; i < n; i++) {
-		char name[BPF_OBJ_NAME_LEN];
 		uint32_t maps[MAX_MAPS], n_maps;
-		int fd = prog_by_id(ids[i], name, maps, &n_maps);
+		_cleanup_close_ int fd = prog_named(ids[i], h->name, maps, &n_maps);
 
 		if (fd < 0)
-			continue;
-		close(fd);
-		if (!streq(name, h->name))
 			continue;
 		for (uint32_t j = 0; j < n_maps; j++)
 			if (maps[j] == map_id)
@@ -230,14 +239,10 @@ static int resident_find(int parent_fd, const struct bpf_resident *r, int *map_f
 	if (e < 0)
 		return err_set(e, "list the hooks on the cgroup of all cages");
 	for (uint32_t i = 0; i < n && !mine; i++) {
-		char name[BPF_OBJ_NAME_LEN];
 		uint32_t maps[MAX_MAPS], n_maps;
-		int fd = prog_by_id(ids[i], name, maps, &n_maps);
+		_cleanup_close_ int fd = prog_named(ids[i], r->hooks[0].name, maps, &n_maps);
 
 		if (fd < 0)
-			continue;
-		close(fd);
-		if (!streq(name, r->hooks[0].name))
 			continue;
 		seen = true;
 		mine = take_maps(r, maps, n_maps, map_fds, map_ids);
@@ -264,11 +269,10 @@ static int detach_ours(int parent_fd, const struct bpf_resident *r)
 		if (attached_ids(parent_fd, r->hooks[h].type, ids, &n) < 0)
 			continue;
 		for (uint32_t i = 0; i < n; i++) {
-			char name[BPF_OBJ_NAME_LEN];
 			uint32_t maps[MAX_MAPS], n_maps;
-			_cleanup_close_ int fd = prog_by_id(ids[i], name, maps, &n_maps);
+			_cleanup_close_ int fd = prog_named(ids[i], r->hooks[h].name, maps, &n_maps);
 
-			if (fd < 0 || !streq(name, r->hooks[h].name))
+			if (fd < 0)
 				continue;
 			if (bpf_prog_detach2(fd, parent_fd, r->hooks[h].type) == 0)
 				n_detached++;
