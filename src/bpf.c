@@ -549,8 +549,7 @@ static int full_or(int r, const char *what)
 	return r;
 }
 
-/* The denial counter's per-CPU values, zeroed, for ncpus CPUs. */
-static int percpu_zeros(uint64_t **ret)
+int bpf_percpu_zeros(uint64_t **ret)
 {
 	int ncpus = libbpf_num_possible_cpus();
 
@@ -579,7 +578,7 @@ int bpf_cage_attach(int parent_fd, const char *own, int cgroup_fd, const struct 
 	if (r == 0)
 		r = bpf_resident_get(parent_fd, own, &bpf_sock_resident, c->map_fds);
 	if (r == 0)
-		r = percpu_zeros(&zeros);
+		r = bpf_percpu_zeros(&zeros);
 	if (r >= 0) {
 		r = bpf_map_update_elem(c->map_fds[MAP_DENIED], &c->id, zeros, BPF_ANY);
 		r = r < 0 ? full_or(negative_errno(), "denial counter") : 0;
@@ -636,7 +635,7 @@ int bpf_cage_denied(const struct bpf_cage *c, uint64_t *ret)
 
 	if (!c || !c->counted)
 		return -EBADF;
-	ncpus = percpu_zeros(&per_cpu);
+	ncpus = bpf_percpu_zeros(&per_cpu);
 	if (ncpus < 0)
 		return ncpus;
 	if (bpf_map_lookup_elem(c->map_fds[MAP_DENIED], &c->id, per_cpu) < 0)

@@ -71,6 +71,9 @@ int bpf_cage_denied(const struct bpf_cage *c, uint64_t *ret);
 uint64_t bpf_cage_id(const struct bpf_cage *c);
 /* Close our fds (removes nothing). Accepts NULL. */
 void bpf_cage_free(struct bpf_cage *c);
+/* A zeroed buffer for one per-CPU counter (a u64 per possible CPU): the number of CPUs, or a
+ * negative errno. The caller frees *ret. */
+int bpf_percpu_zeros(uint64_t **ret);
 /* 0 if the kernel can load the sock_addr programs here, else a negative errno. */
 int bpf_probe(void);
 /* Send libbpf's messages to our logger (log_debug) instead of stderr: call before any other

@@ -175,16 +175,6 @@ static int allow_path(struct unixguard *g, const char *path, bool dir)
 	return 0;
 }
 
-static int per_cpu_zeros(uint64_t **ret)
-{
-	int ncpus = libbpf_num_possible_cpus();
-
-	if (ncpus < 0)
-		return err_set(ncpus, "count possible CPUs");
-	*ret = calloc((size_t)ncpus, sizeof(uint64_t));
-	return *ret ? ncpus : -ENOMEM;
-}
-
 int unixguard_attach(int parent_fd, const char *own, int cgroup_fd, const struct plan *p,
 		     struct unixguard **ret)
 {
@@ -204,7 +194,7 @@ int unixguard_attach(int parent_fd, const char *own, int cgroup_fd, const struct
 	if (r == 0)
 		r = bpf_resident_get(parent_fd, own, &unixguard_resident, g->map_fds);
 	if (r == 0)
-		r = per_cpu_zeros(&zeros);
+		r = bpf_percpu_zeros(&zeros);
 	if (r >= 0) {
 		r = bpf_map_update_elem(g->map_fds[MAP_DENIED], &g->id, zeros, BPF_ANY) < 0
 			? err_set(negative_errno(), "eBPF unix denial counter")
@@ -308,7 +298,7 @@ static int read_total(const struct unixguard *g, uint64_t *ret)
 	uint64_t sum = 0;
 	int ncpus;
 
-	ncpus = per_cpu_zeros(&per_cpu);
+	ncpus = bpf_percpu_zeros(&per_cpu);
 	if (ncpus < 0)
 		return ncpus;
 	if (bpf_map_lookup_elem(g->map_fds[MAP_DENIED], &g->id, per_cpu) < 0)
