@@ -9,8 +9,10 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -89,29 +91,11 @@ int cage_check_fault_env(void)
 	return err_invalid("SLUICE_FAIL_AT=%s: no such setup step", f);
 }
 
-/* -v shows when each step starts, in ms since the run began: where the start time goes.
- * SLUICE_TRACE=1 shows only that (without -v's other messages, which cost time to print). */
-static void trace(const char *step)
-{
-	static struct timespec t0;
-	struct timespec now;
-	double ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!t0.tv_sec)
-		t0 = now;
-	ms = (double)(now.tv_sec - t0.tv_sec) * 1e3 + (double)(now.tv_nsec - t0.tv_nsec) / 1e6;
-	if (getenv("SLUICE_TRACE"))
-		fprintf(stderr, "sluice: trace %8.3f ms  %s\n", ms, step);
-	else
-		log_debug("%8.3f ms  %s", ms, step);
-}
-
 static int fault(const char *step)
 {
 	const char *f = getenv("SLUICE_FAIL_AT");
 
-	trace(step);
+	log_trace(step);
 
 	if (f && streq(f, step))
 		return err_set(-EIO, "injected failure at %s", step);
@@ -128,10 +112,10 @@ static void undo_push(struct cage *c, undo_fn fn)
 
 static void undo_all(struct cage *c)
 {
-	trace("teardown");
+	log_trace("teardown");
 	while (c->n_undo > 0)
 		c->undo[--c->n_undo](c);
-	trace("done");
+	log_trace("done");
 }
 
 /* --- undo steps ----------------------------------------------------------------------- */
@@ -271,24 +255,54 @@ static _Noreturn void child_fail(int err_fd, int code, int r)
 	_exit(code);
 }
 
-static _Noreturn void command_exec(const struct plan *p, int err_fd, const sigset_t *oldmask)
+/* The command, from pid 1, which has its user's ids and no capabilities already: spawned
+ * (the child shares pid 1's memory until it execs, so nothing is copied) with nothing of
+ * pid 1's beyond stdio and with the signal mask the invoker gave. */
+static int spawn_command(const struct plan *p, const sigset_t *mask, int err_wr, pid_t *ret)
 {
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	pid_t pid;
 	int r;
 
-	/* Nothing of the supervisor's (netlink sockets, BPF fds) may reach the command; fds
-	 * the invoker passed beyond stdio are closed at exec too (they could be sockets). */
-	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-		r = err_set(negative_errno(), "close inherited file descriptors");
-		child_fail(err_fd, 125, r);
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return err_set(-ENOMEM, "spawn %s", p->argv[0]);
+	if (posix_spawnattr_init(&attr) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return err_set(-ENOMEM, "spawn %s", p->argv[0]);
 	}
-	r = caps_become(p->uid, p->gid, p->groups, p->n_groups, p->userns);
-	if (r < 0)
-		child_fail(err_fd, 125, r);
-	sigprocmask(SIG_SETMASK, oldmask, NULL);
-	execvpe(p->argv[0], p->argv, p->env);
-	r = negative_errno();
-	err_set(r, "cannot execute %s", p->argv[0]);
-	child_fail(err_fd, r == -ENOENT ? 127 : 126, r);
+	r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (r == 0)
+		r = posix_spawnattr_setsigmask(&attr, mask);
+	if (r == 0)
+		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	if (r == 0)
+		r = posix_spawnp(ret, p->argv[0], &fa, &attr, p->argv, p->env);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != ENOEXEC)
+		return r == 0 ? 0 : err_set(-r, "cannot execute %s", p->argv[0]);
+
+	/* A script without "#!": execvpe() runs it with /bin/sh, posix_spawnp() does not. */
+	pid = fork();
+	if (pid < 0)
+		return err_set(negative_errno(), "fork");
+	if (pid == 0) {
+		(void)syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+		sigprocmask(SIG_SETMASK, mask, NULL);
+		execvpe(p->argv[0], p->argv, p->env);
+		child_fail(err_wr, 126, err_set(negative_errno(), "cannot execute %s", p->argv[0]));
+	}
+	*ret = pid;
+	return 0;
+}
+
+/* Whether the other end of a socket is closed (its process died): without waiting. */
+static bool peer_gone(int sock)
+{
+	struct pollfd pfd = {.fd = sock, .events = POLLIN | POLLRDHUP};
+
+	return poll(&pfd, 1, 0) != 0 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR));
 }
 
 /* Keep stdio and the two pipes; the supervisor's netlink sockets, netns and BPF fds are no
@@ -505,30 +519,34 @@ static _Noreturn void child_main(struct cage *c, int sock, int err_wr, const sig
 		child_fail(err_wr, 125, r);
 	for (size_t i = 0; i < n_in; i++)
 		close(in[i]);
-	if (read(sock, &go, 1) != 1 || go != 'g')
-		_exit(125);
-	close(sock);
-
+	/* The mount side is built while the supervisor configures the netns: nothing of the
+	 * user's runs before "g", and every mount is in the cage's own namespace. */
 	r = fault("start");
 	if (r == 0)
 		r = ns_setup_cage(p);
 	if (r < 0)
 		child_fail(err_wr, 125, r);
+	if (read(sock, &go, 1) != 1 || go != 'g')
+		_exit(125);
 
 	supervise_signals(&set);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
-	cmd = fork();
-	if (cmd < 0)
-		child_fail(err_wr, 125, err_set(negative_errno(), "fork"));
-	if (cmd == 0)
-		command_exec(p, err_wr, oldmask);
-	close(err_wr);
+	/* pid 1 becomes the command's user with no capabilities before the command exists;
+	 * the command inherits that. Changing credentials clears the parent-death signal: it
+	 * is set again, and a supervisor that died in between has closed its end of sock. */
+	r = caps_become(p->uid, p->gid, p->groups, p->n_groups, p->userns);
+	if (r < 0)
+		child_fail(err_wr, 125, r);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || peer_gone(sock))
+		_exit(125);
+	close(sock);
 
-	/* pid 1 keeps no capabilities either. */
-	if (caps_become(p->uid, p->gid, p->groups, p->n_groups, p->userns) < 0)
-		kill(cmd, SIGKILL);
+	r = spawn_command(p, oldmask, err_wr, &cmd);
+	if (r < 0)
+		child_fail(err_wr, r == -ENOENT ? 127 : 126, r);
+	close(err_wr);
 
 	for (;;) {
 		siginfo_t si;
@@ -642,7 +660,18 @@ static int step_clone(struct cage *c, const sigset_t *oldmask)
 	return 0;
 }
 
-/* Let the child open the cage's sockets, and take them. */
+/* The cage's first process ended before it was let go: its report says why. */
+static int child_gone(struct cage *c)
+{
+	struct child_report rep;
+
+	if (read(c->err_fd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep)) {
+		rep.msg[sizeof(rep.msg) - 1] = '\0';
+		return err_set(rep.err, "%s", rep.msg);
+	}
+	return err_set(-ECHILD, "the cage's first process ended before it was ready");
+}
+
 /* Let the cage's first process go on to open its sockets (once its user namespace is
  * mapped, unprivileged); it works on them while the supervisor loads the hooks. */
 static int step_release(struct cage *c)
@@ -666,16 +695,8 @@ static int step_inside(struct cage *c)
 	int r;
 
 	r = recv_fds(c->sync_fd, c->in, want);
-	if (r == -ECHILD) {
-		struct child_report rep;
-
-		/* The child failed before handing anything over; its report says why. */
-		if (read(c->err_fd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep)) {
-			rep.msg[sizeof(rep.msg) - 1] = '\0';
-			return err_set(rep.err, "%s", rep.msg);
-		}
-		return err_set(-ECHILD, "the cage's first process ended before it was ready");
-	}
+	if (r == -ECHILD)
+		return child_gone(c);
 	if (r < 0)
 		return r;
 	c->n_in = want;
@@ -978,11 +999,11 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 		return r;
 
 	/* Everything holds: let the cage's first process go on. */
-	trace("go");
+	log_trace("go");
 	if (send(c->sync_fd, "g", 1, MSG_NOSIGNAL) != 1)
-		return err_set(negative_errno(), "start the cage");
-	close(c->sync_fd);
-	c->sync_fd = -1;
+		return errno == EPIPE ? child_gone(c) : err_set(negative_errno(), "start the cage");
+	/* sync_fd stays open while the cage runs: its closing tells pid 1 the supervisor is
+	 * gone (see child_main). */
 	return 0;
 }
 

@@ -13,6 +13,7 @@ int cmd_run(int argc, char **argv)
 	struct plan p;
 	int r, status = EXIT_SLUICE;
 
+	log_trace("plan");
 	r = cage_check_fault_env();
 	if (r == 0)
 		r = prepare_plan(argc, argv, true, &p);

@@ -2,6 +2,8 @@
  * Debug lines appear only at -v; errors always. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -18,6 +20,22 @@ static void vlog(enum log_level level, int r, const char *fmt, va_list ap)
 		fprintf(stderr, "sluice: %s: %s\n", buf, strerror(-r));
 	else
 		fprintf(stderr, "sluice: %s\n", buf);
+}
+
+void log_trace(const char *step)
+{
+	static struct timespec t0;
+	struct timespec now;
+	double ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!t0.tv_sec)
+		t0 = now;
+	ms = (double)(now.tv_sec - t0.tv_sec) * 1e3 + (double)(now.tv_nsec - t0.tv_nsec) / 1e6;
+	if (getenv("SLUICE_TRACE"))
+		fprintf(stderr, "sluice: trace %8.3f ms  %s\n", ms, step);
+	else
+		log_debug("%8.3f ms  %s", ms, step);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

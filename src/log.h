@@ -13,6 +13,11 @@ void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
 /* Print "sluice: <what>: <strerror(-r)>" and return r (negative errno). */
 int log_errno(int r, const char *fmt, ...) _printf_(2, 3);
 
+/* -v shows when each step of a run starts, in ms since the run began (its first step):
+ * where the start time goes. SLUICE_TRACE=1 shows only that, without -v's other messages
+ * (which cost time to print). */
+void log_trace(const char *step);
+
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)

@@ -115,6 +115,45 @@ test_nothing_left_after_sigkill_then_gc()
 	same_counts "$base" "SIGKILL of the supervisor and sluice gc (probes: $lines_at_kill at kill)"
 }
 
+# pid 1 changes its credentials to the command's user, which clears the parent-death signal
+# the kernel would send it: the cage of a user other than root must die with its supervisor
+# all the same.
+TESTS="$TESTS another_users_cage_dies_with_the_supervisor"
+test_another_users_cage_dies_with_the_supervisor()
+{
+	base=$(counts)
+	next_name
+	ready=$T/out/ready.$NAME
+	: >"$ready"
+	chmod 666 "$ready"
+	nsenter --net=/run/netns/$W "$SLUICE" run --name "$NAME" --user nobody -- \
+		/bin/sh -c 'echo up >"$1"; exec sleep 60' sh "$ready" \
+		</dev/null >"$T/out/pd.out" 2>"$T/out/pd.err" &
+	pid=$!
+	if ! wait_for 100 test -s "$ready"; then
+		kill -KILL $pid 2>/dev/null
+		fail "the command never started: $(cat "$T/out/pd.err")"
+	fi
+	pids=$(cage_pids "$NAME")
+	[ -n "$pids" ] || fail "no processes in cgroup sluice/$NAME while the cage ran"
+	kill -KILL $pid
+	wait_pid $pid 5
+	n=50
+	while :; do
+		alive=
+		for p in $pids; do
+			st=$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)
+			[ -n "$st" ] && [ "$st" != Z ] && alive="$alive $p"
+		done
+		[ -z "$alive" ] && break
+		n=$((n - 1))
+		[ $n -le 0 ] && fail "the cage's processes outlived their supervisor by 5 s:$alive"
+		sleep 0.1
+	done
+	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err" || fail "sluice gc: $(cat "$T/out/gc.err")"
+	same_counts "$base" "a cage of nobody after SIGKILL of its supervisor and sluice gc"
+}
+
 TESTS="$TESTS hooks_stay_between_runs_and_gc_unload_removes_them"
 test_hooks_stay_between_runs_and_gc_unload_removes_them()
 {

@@ -15,6 +15,11 @@ test_exit_status_passes_through()
 	chmod 644 "$T/out/notexec"
 	cage root -- "$T/out/notexec"
 	[ "$RC" = 126 ] || fail "not executable: $(said)"
+	# A script without "#!" runs under /bin/sh, as execvp() runs it.
+	printf 'echo "no #!: $1"\nexit 5\n' >"$T/out/noshebang"
+	chmod 755 "$T/out/noshebang"
+	cage nobody -- "$T/out/noshebang" arg
+	[ "$RC" = 5 ] && grep -qx 'no #!: arg' "$OUT" || fail "script without #!: $(said)"
 	cage root -- /bin/sh -c 'kill -TERM $$'
 	[ "$RC" = 143 ] || fail "killed by SIGTERM: $(said)"
 	cage root -- /bin/sh -c 'kill -KILL $$'
