@@ -22,14 +22,28 @@ struct ident_store {
 
 /* The user's supplementary groups, looked up here rather than by initgroups() in the cage:
  * NSS modules there would load libraries and parse files on the path of every start, and
- * a directory service's socket under /run is hidden from the cage. Root only: without root
- * the cage's user namespace maps one group and the list cannot be set. */
+ * a directory service's socket under /run is hidden from the cage. A command that runs as
+ * the user who started sluice keeps the groups that user has now, as any command it runs
+ * does (no NSS lookup at all). Root only: without root the cage's user namespace maps one
+ * group and the list cannot be set. */
 static int ident_groups(const struct passwd *pw, struct ident_store *s)
 {
 	int n = 32;
 
 	if (geteuid() != 0)
 		return 0;
+	if (pw->pw_uid == getuid()) {
+		int k = getgroups(0, NULL);
+
+		s->groups = k >= 0 ? calloc((size_t)k + 1, sizeof(*s->groups)) : NULL;
+		k = s->groups ? getgroups(k, s->groups) : -1;
+		if (k < 0)
+			return err_set(s->groups ? negative_errno() : -ENOMEM,
+				       "list the groups of %s", s->user);
+		s->id.groups = s->groups;
+		s->id.n_groups = (size_t)k;
+		return 0;
+	}
 	for (;;) {
 		gid_t *g = realloc(s->groups, (size_t)n * sizeof(*g));
 		int want = n;

@@ -73,4 +73,12 @@ test_supplementary_groups_are_the_users()
 	[ "$RC" = 0 ] || fail "id -G failed: $(said)"
 	case " $want" in *" $gid "*) ;; *) fail "nobody is not in $grp ($gid): $want" ;; esac
 	[ "$got" = "$want" ] || fail "groups in the cage: '$got', expected '$want'"
+
+	# Run as the user who started sluice, the command keeps that user's groups as they are
+	# (here root's, plus two it was given), as any command it starts would.
+	next_name
+	got=$(setpriv --groups 0,4,24 timeout 30 nsenter --net=/run/netns/$W "$SLUICE" run \
+		--name "$NAME" --user root -- /bin/sh -c 'id -G' 2>&1 | tr ' ' '\n' | sort -n |
+		tr '\n' ' ')
+	[ "$got" = "0 4 24 " ] || fail "root's groups in the cage: '$got', expected '0 4 24 '"
 }
