@@ -1106,22 +1106,21 @@ int cage_remove_leftovers(const struct cage_state *s, const char *cgroup_mount)
 	if (r < 0 && r != -ENOENT)
 		ret = r;
 
-	/* Links and tables live in the netns the run was started from. */
-	if (s->netns == state_current_netns()) {
-		if (s->host_if[0] && nl_open(NETLINK_ROUTE, &rt) == 0) {
-			r = nl_link_del(rt, s->host_if);
-			if (r < 0 && r != -ENODEV && ret == 0)
-				ret = r;
-		}
-		if (s->host_table[0] && nl_open(NETLINK_NETFILTER, &nft) == 0) {
-			r = nft_delete_table(nft, s->host_table);
-			if (r < 0 && r != -ENOENT && ret == 0)
-				ret = r;
-		}
-	} else {
+	/* Links and tables live in the netns the run was started from; a link-none cage made
+	 * none, so its record can go from anywhere (that netns may be gone). */
+	if ((s->host_if[0] || s->host_table[0]) && s->netns != state_current_netns())
 		return err_set(-EXDEV, "cage \"%s\" was started in another network namespace; run "
 				       "`sluice gc` there",
 			       s->name);
+	if (s->host_if[0] && nl_open(NETLINK_ROUTE, &rt) == 0) {
+		r = nl_link_del(rt, s->host_if);
+		if (r < 0 && r != -ENODEV && ret == 0)
+			ret = r;
+	}
+	if (s->host_table[0] && nl_open(NETLINK_NETFILTER, &nft) == 0) {
+		r = nft_delete_table(nft, s->host_table);
+		if (r < 0 && r != -ENOENT && ret == 0)
+			ret = r;
 	}
 	if (ret == 0)
 		ret = state_remove(s->name);

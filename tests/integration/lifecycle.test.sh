@@ -154,6 +154,36 @@ test_another_users_cage_dies_with_the_supervisor()
 	same_counts "$base" "a cage of nobody after SIGKILL of its supervisor and sluice gc"
 }
 
+# A link-none cage makes nothing outside its own netns, so gc may remove what a killed one
+# left from any netns, including after the one it was started in is gone.
+TESTS="$TESTS gc_removes_a_link_none_cage_whose_netns_is_gone"
+test_gc_removes_a_link_none_cage_whose_netns_is_gone()
+{
+	base=$(counts)
+	next_name
+	ns=sluice-gone-$$
+	ready=$T/out/ready.$NAME
+	: >"$ready"
+	chmod 666 "$ready"
+	ip netns add $ns || fail "cannot make netns $ns"
+	nsenter --net=/run/netns/$ns "$SLUICE" run --name "$NAME" --user root -- \
+		/bin/sh -c 'echo up >"$1"; exec sleep 60' sh "$ready" \
+		</dev/null >"$T/out/gone.out" 2>"$T/out/gone.err" &
+	pid=$!
+	if ! wait_for 100 test -s "$ready"; then
+		kill -KILL $pid 2>/dev/null
+		ip netns del $ns
+		fail "the command never started: $(cat "$T/out/gone.err")"
+	fi
+	kill -KILL $pid
+	wait_pid $pid 5
+	ip netns del $ns
+	[ -d "/run/sluice/$NAME" ] || fail "the killed run left no record to remove"
+	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err" || fail "sluice gc: $(cat "$T/out/gc.err")"
+	[ -d "/run/sluice/$NAME" ] && fail "gc kept the record: $(cat "$T/out/gc.err")"
+	same_counts "$base" "gc of a link-none cage whose netns is gone"
+}
+
 TESTS="$TESTS hooks_stay_between_runs_and_gc_unload_removes_them"
 test_hooks_stay_between_runs_and_gc_unload_removes_them()
 {
