@@ -112,7 +112,7 @@ static int resolve_identity(const struct policy *pol, struct ident_store *s)
 			   "what you mean, or --user NAME");
 }
 
-static int gather_facts(enum link_mode link, struct host_facts *f)
+static int gather_facts(const struct policy *pol, struct host_facts *f)
 {
 	struct mnl_socket *nl;
 	char **names = NULL;
@@ -120,7 +120,7 @@ static int gather_facts(enum link_mode link, struct host_facts *f)
 
 	f->unprivileged = geteuid() != 0;
 	/* Only a veth link needs a subnet, and so the host's addresses and routes. */
-	if (link == LINK_VETH) {
+	if (pol->link == LINK_VETH) {
 		r = nl_open(NETLINK_ROUTE, &nl);
 		if (r < 0)
 			return r;
@@ -129,11 +129,15 @@ static int gather_facts(enum link_mode link, struct host_facts *f)
 		if (r < 0)
 			return r;
 	}
+	f->nonce = (uint32_t)getpid();
+	/* The live cages' names only matter for picking a default name: reading them all on
+	 * every start would make starting the 1000th cage slower than the first. */
+	if (pol->name[0])
+		return 0;
 	r = state_list(&names);
 	if (r < 0)
 		return err_set(r, "list %s", STATE_DIR);
 	f->live_names = names;
-	f->nonce = (uint32_t)getpid();
 	while (names[f->n_live_names])
 		f->n_live_names++;
 	return 0;
@@ -184,7 +188,7 @@ int prepare_plan(int argc, char **argv, bool need_command, struct plan *ret)
 	}
 	if (r < 0)
 		goto out;
-	r = gather_facts(pol.link, &facts);
+	r = gather_facts(&pol, &facts);
 	if (r < 0)
 		goto out;
 	if (pol.link == LINK_WIREGUARD) {
