@@ -108,6 +108,11 @@ struct nlmsghdr *nl_build_veth_add(void *buf, uint32_t seq, const char *host_if,
 
 	ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, host_if);
+	/* One queue each way, on both ends, said at creation: a veth is otherwise made with a
+	 * queue per CPU and cut down to one after registration, and each cut waits for an
+	 * expedited RCU grace period with the RTNL held. */
+	mnl_attr_put_u32(nlh, IFLA_NUM_TX_QUEUES, 1);
+	mnl_attr_put_u32(nlh, IFLA_NUM_RX_QUEUES, 1);
 	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -118,6 +123,8 @@ struct nlmsghdr *nl_build_veth_add(void *buf, uint32_t seq, const char *host_if,
 	pifi->ifi_family = AF_UNSPEC;
 	nlh->nlmsg_len += MNL_ALIGN(sizeof(*pifi));
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, cage_if);
+	mnl_attr_put_u32(nlh, IFLA_NUM_TX_QUEUES, 1);
+	mnl_attr_put_u32(nlh, IFLA_NUM_RX_QUEUES, 1);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)cage_netns_fd);
 	mnl_attr_nest_end(nlh, peer);
 	mnl_attr_nest_end(nlh, data);

@@ -47,6 +47,17 @@ test_curl_through_proxy_gets_page_veth()
 	curl_through_proxy
 }
 
+# A veth is made with one queue each way on both ends (said at creation: cutting a
+# per-CPU default down afterwards waits for RCU grace periods with the RTNL held).
+TESTS="$TESTS veth_has_one_queue_each_way"
+test_veth_has_one_queue_each_way()
+{
+	cage root -- /bin/sh -c 'PATH=/usr/sbin:/usr/bin:/sbin:/bin; ip -d -o link show'
+	[ "$RC" = 0 ] || fail "ip -d link in the cage: $(said)"
+	got=$(grep -v ': lo:' "$OUT" | grep -o 'numtxqueues [0-9]* numrxqueues [0-9]*')
+	[ "$got" = "numtxqueues 1 numrxqueues 1" ] || fail "the cage's end: '$got'"
+}
+
 TESTS="$TESTS proxy_variables_are_set"
 test_proxy_variables_are_set()
 {

@@ -139,6 +139,8 @@ static void veth_builder_nests_peer_name_and_netns_fd_under_linkinfo(void **stat
 	parse_msg(nlh, sizeof(*ifi), tb);
 	assert_strz_attr(tb[IFLA_IFNAME], "sl-0123abcd");
 	assert_null(tb[IFLA_NET_NS_FD]); /* the host end stays here */
+	assert_u32_attr(tb[IFLA_NUM_TX_QUEUES], 1);
+	assert_u32_attr(tb[IFLA_NUM_RX_QUEUES], 1);
 
 	parse_nest(tb[IFLA_LINKINFO], info);
 	assert_strz_attr(info[IFLA_INFO_KIND], "veth");
@@ -159,6 +161,8 @@ static void veth_builder_nests_peer_name_and_netns_fd_under_linkinfo(void **stat
 		    mnl_attr_get_payload_len(p) - MNL_ALIGN(sizeof(*pifi)), peer);
 	assert_strz_attr(peer[IFLA_IFNAME], "eth0");
 	assert_u32_attr(peer[IFLA_NET_NS_FD], 37);
+	assert_u32_attr(peer[IFLA_NUM_TX_QUEUES], 1);
+	assert_u32_attr(peer[IFLA_NUM_RX_QUEUES], 1);
 	assert_null(peer[IFLA_LINKINFO]);
 }
 
