@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/membarrier.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -1008,10 +1009,13 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 }
 
 /*
- * The last close of a netfilter netlink socket that changed the host's ruleset waits for an
- * RCU grace period (about 15 ms here), on the path the user waits on as sluice exits. A
- * child that holds nothing else makes that close instead, after sluice is gone; the
- * table itself was deleted already. If the child cannot be made, the close is ours.
+ * The last close of a netfilter netlink socket, while a deleted table is still waiting for
+ * its RCU grace period to be freed, waits for that grace period (about 15 ms here), and
+ * holds the netns's nftables mutex meanwhile; the next veth made in the netns needs that
+ * mutex to register its host end. So a child that holds nothing else makes that close
+ * instead, after sluice is gone, and first waits out a grace period of its own
+ * (membarrier's global barrier is one): by then the table is freed and the close finds
+ * nothing to wait for. If the child cannot be made, the close is ours.
  */
 static void close_in_background(int fd)
 {
@@ -1021,6 +1025,7 @@ static void close_in_background(int fd)
 		return; /* the caller closes its own copy, which is no longer the last */
 	(void)syscall(SYS_close_range, 0U, (unsigned)fd - 1, 0U);
 	(void)syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0U);
+	(void)syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
 	close(fd);
 	_exit(0);
 }

@@ -58,9 +58,10 @@ static int ro_bind_file(const char *src, const char *dst)
 
 /*
  * /etc/resolv.conf and /etc/hosts, generated. They are written into a small tmpfs mounted
- * for the moment on /sys (about to be replaced by a fresh sysfs anyway), bound over the
- * host's files, and the tmpfs is unmounted again: the binds keep its files alive, and
- * nothing is ever written on the host's filesystems.
+ * on /sys and bound over the host's files; the fresh sysfs mounted on /sys next covers the
+ * tmpfs (as it covers the host's /sys mounts), which the cage, without CAP_SYS_ADMIN, cannot
+ * uncover. Unmounting it instead would wait for an RCU grace period on every start. Nothing
+ * is ever written on the host's filesystems.
  */
 static int generated_etc(const struct plan *p)
 {
@@ -75,8 +76,6 @@ static int generated_etc(const struct plan *p)
 		r = ro_bind_file("/sys/resolv.conf", "/etc/resolv.conf");
 	if (r == 0)
 		r = ro_bind_file("/sys/hosts", "/etc/hosts");
-	if (umount2("/sys", MNT_DETACH) < 0 && r == 0)
-		r = err_set(negative_errno(), "unmount the tmpfs on /sys");
 	return r;
 }
 
