@@ -40,10 +40,11 @@ phase() {
 	echo
 	echo "## Where the start time goes (sluice's own trace, ms since the run began, median of 50)"
 	echo
-	echo "link none, root: each line is when the step starts (\"inside\" is the cage's first"
-	echo "process opening its sockets, concurrently with \"bpf\", which puts the cage's entries in"
-	echo "the maps of the resident eBPF hooks; \"start\" to \"teardown\" is the cage's mounts, fork"
-	echo "and exec of the command and its exit):"
+	echo "link none, root: each line is when the step starts, from \"plan\" (options, the user,"
+	echo "the record). \"inside\" and \"start\" are the cage's first process opening its sockets"
+	echo "and then building its mounts, concurrently with the supervisor's \"bpf\" (the cage's"
+	echo "entries in the maps of the resident eBPF hooks), nftables and serving; \"go\" to"
+	echo "\"teardown\" is the spawn and exec of the command and its exit:"
 	echo
 	echo "| step | ms |"
 	echo "|---|---|"
