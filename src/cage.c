@@ -76,6 +76,7 @@ struct cage {
 	struct wggo wggo;   /* link wireguard, userspace: the wireguard-go process */
 	bool wg_made;       /* link wireguard: wg_if exists here (not yet in the cage) */
 	bool reaped; /* the cage's first process has exited and been waited for */
+	bool host_table_made; /* link veth: the host's table is loaded, to go once all is over */
 	undo_fn undo[16];
 	size_t n_undo;
 };
@@ -242,7 +243,8 @@ static void undo_veth(struct cage *c)
 
 static void undo_host_nft(struct cage *c)
 {
-	(void)nft_delete_table(c->nft_host, c->plan->host_table);
+	/* Deleted at the very end, once the cage's processes are gone (see drop_host_nft). */
+	c->host_table_made = true;
 }
 
 /* --- the cage's first process ----------------------------------------------------------- */
@@ -1009,22 +1011,29 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 }
 
 /*
- * The last close of a netfilter netlink socket, while a deleted table is still waiting for
- * its RCU grace period to be freed, waits for that grace period (about 15 ms here), and
- * holds the netns's nftables mutex meanwhile; the next veth made in the netns needs that
- * mutex to register its host end. So a child that holds nothing else makes that close
- * instead, after sluice is gone, and first waits out a grace period of its own
- * (membarrier's global barrier is one): by then the table is freed and the close finds
- * nothing to wait for. If the child cannot be made, the close is ours.
+ * The host's nftables, once nothing of the cage is left. Deleting the table commits a
+ * transaction that waits on the netns's nftables mutex (other runs hold it while they
+ * close their sockets, below); and the last close of a netfilter netlink socket, while a
+ * deleted table still waits for its RCU grace period, waits for that grace period (about
+ * 15 ms here) holding the mutex, which the next veth made in the netns needs to register
+ * its host end. So a child that holds nothing else does both after sluice is gone: it
+ * deletes the table, waits out a grace period of its own (membarrier's global barrier is
+ * one), by which time the table is freed, and closes. Its interface went with the cage's
+ * netns, so the table matches nothing meanwhile; its name is this run's own, so a new run
+ * of the same cage does not collide with it; should the child not get to delete it,
+ * `sluice gc` does. If the child cannot be made, the caller does both.
  */
-static void close_in_background(int fd)
+static bool drop_host_nft_in_background(struct cage *c)
 {
+	int fd = mnl_socket_get_fd(c->nft_host);
 	pid_t pid = fork();
 
 	if (pid != 0)
-		return; /* the caller closes its own copy, which is no longer the last */
+		return pid > 0; /* the caller closes its own copy, which is no longer the last */
 	(void)syscall(SYS_close_range, 0U, (unsigned)fd - 1, 0U);
 	(void)syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0U);
+	if (c->host_table_made)
+		(void)nft_delete_table(c->nft_host, c->plan->host_table);
 	(void)syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
 	close(fd);
 	_exit(0);
@@ -1094,7 +1103,8 @@ out:
 	if (c.nl_host)
 		mnl_socket_close(c.nl_host);
 	if (c.nft_host) {
-		close_in_background(mnl_socket_get_fd(c.nft_host));
+		if (!drop_host_nft_in_background(&c) && c.host_table_made)
+			(void)nft_delete_table(c.nft_host, p->host_table);
 		mnl_socket_close(c.nft_host);
 	}
 	loop_free(c.loop);

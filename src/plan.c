@@ -395,9 +395,14 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	if (p.link == LINK_VETH) {
 		plan_host_ifname(p.name, facts->nonce, p.host_if);
 		snprintf(p.cage_if, sizeof(p.cage_if), "eth0");
-		snprintf(p.host_table, sizeof(p.host_table), "sluice_");
-		for (size_t i = 0, o = 7; p.name[i] && o < sizeof(p.host_table) - 1; i++, o++)
-			p.host_table[o] = isalnum((unsigned char)p.name[i]) ? p.name[i] : '_';
+		/* "sluice_" + up to 15 characters of the name + "_" + the host link's hash: the
+		 * run's own (a table of an earlier run of this cage may still be going away, see
+		 * cage.c) and unique however long the names are. */
+		snprintf(p.host_table, sizeof(p.host_table), "sluice_%.15s_%s", p.name,
+			 p.host_if + 3);
+		for (size_t i = 7; p.host_table[i] && i < 7 + 15; i++)
+			if (!isalnum((unsigned char)p.host_table[i]))
+				p.host_table[i] = '_';
 
 		r = plan_subnet(p.name, &pol->pool, facts->taken, facts->n_taken, &net);
 		if (r < 0) {

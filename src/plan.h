@@ -89,7 +89,7 @@ struct plan {
 
 	/* the nftables tables, by name */
 	char cage_table[32]; /* "sluice" (family inet) in the cage netns */
-	char host_table[32]; /* "sluice_<name>" (family inet) in the host netns */
+	char host_table[32]; /* "sluice_<name>_<hash>" (family inet) in the host netns */
 
 	/* the process */
 	char **argv; /* the command, NULL-terminated */

@@ -21,6 +21,20 @@ test_nothing_left_after_run()
 	same_counts "$base" "a run whose command is not found"
 }
 
+# The host's table of a veth run is deleted just after sluice exits (by a child that outlives
+# it): runs of one cage name back to back all start, and nothing is left once they are done.
+TESTS="$TESTS same_veth_cage_back_to_back"
+test_same_veth_cage_back_to_back()
+{
+	base=$(counts)
+	next_name
+	for i in 1 2 3 4 5; do
+		sluice_w run --name "$NAME" --link veth --proxy "$PROXY_URL" --user root -- /bin/true \
+			>"$T/out/b2b.out" 2>"$T/out/b2b.err" || fail "run $i: $(cat "$T/out/b2b.err")"
+	done
+	same_counts "$base" "five veth runs of one cage name"
+}
+
 TESTS="$TESTS nothing_left_after_each_injected_failure"
 test_nothing_left_after_each_injected_failure()
 {

@@ -278,11 +278,47 @@ static void plan_marks_proxy_on_host_and_allow_off_host(void **state)
 	assert_false(p.allowed[1].on_host);
 	assert_true(p.masquerade);
 	assert_false(p.ipv6);
+	assert_string_equal(p.host_table + strlen("sluice_agent_"), p.host_if + strlen("sl-"));
+	p.host_table[strlen("sluice_agent")] = '\0';
 	assert_string_equal(p.host_table, "sluice_agent");
 	assert_string_equal(p.cgroup, "sluice/agent");
 	assert_int_equal(ntohl(p.cage_v4.s_addr), ntohl(p.host_v4.s_addr) + 1);
 	plan_free(&p);
 	policy_free(&pol);
+}
+
+/* The host's table is the run's own: a new run of a cage does not meet the table of the last
+ * one (deleted after it exits), and long names that share a beginning do not meet either. */
+static void host_table_is_the_runs_own_and_fits(void **state)
+{
+	const char *names[] = {"a.very-long-cage-name-1", "a.very-long-cage-name-2"};
+	char tables[4][32];
+	int k = 0;
+
+	for (uint32_t nonce = 1; nonce <= 2; nonce++)
+		for (size_t i = 0; i < 2; i++) {
+			struct host_facts f = {.nonce = nonce};
+			char *argv[] = {"true", NULL}, *env[] = {NULL}, err[256];
+			struct identity id = {.uid = 1000, .gid = 1000, .user = "dev"};
+			struct policy pol;
+			struct plan p;
+
+			policy_init(&pol);
+			pol.link = LINK_VETH;
+			assert_int_equal(policy_set_name(&pol, names[i], err, sizeof(err)), 0);
+			assert_int_equal(policy_set_proxy(&pol, "http://198.51.100.1:8888", err,
+							  sizeof(err)),
+					 0);
+			assert_int_equal(policy_finish(&pol), 0);
+			assert_int_equal(plan_build(&pol, &f, argv, env, &id, &p), 0);
+			assert_true(strlen(p.host_table) <= 31);
+			assert_int_equal(strncmp(p.host_table, "sluice_a_very_long_cag_", 23), 0);
+			for (int j = 0; j < k; j++)
+				assert_string_not_equal(p.host_table, tables[j]);
+			snprintf(tables[k++], sizeof(tables[0]), "%s", p.host_table);
+			plan_free(&p);
+			policy_free(&pol);
+		}
 }
 
 static void plan_env_is_filtered_and_policy_wins(void **state)
@@ -330,6 +366,7 @@ int main(void)
 		cmocka_unit_test(host_ifname_fits_and_differs_per_run),
 		cmocka_unit_test(default_name_from_command_is_unique),
 		cmocka_unit_test(plan_marks_proxy_on_host_and_allow_off_host),
+		cmocka_unit_test(host_table_is_the_runs_own_and_fits),
 		cmocka_unit_test(plan_env_is_filtered_and_policy_wins),
 		cmocka_unit_test(ipv6_endpoint_turns_ipv6_on),
 		cmocka_unit_test(link_none_plans_forwards_and_no_link),
