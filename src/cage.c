@@ -1026,10 +1026,18 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 static bool drop_host_nft_in_background(struct cage *c)
 {
 	int fd = mnl_socket_get_fd(c->nft_host);
-	pid_t pid = fork();
+	sigset_t all, old;
+	pid_t pid;
 
-	if (pid != 0)
+	/* The child blocks every signal: a service manager that stops what is left of the
+	 * service once sluice has exited (SIGTERM) must not cut it short; it takes ms. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid != 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		return pid > 0; /* the caller closes its own copy, which is no longer the last */
+	}
 	(void)syscall(SYS_close_range, 0U, (unsigned)fd - 1, 0U);
 	(void)syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0U);
 	if (c->host_table_made)
