@@ -70,6 +70,44 @@ cage_pids() {
 	find "$CG2/sluice/$1" -name cgroup.procs -exec cat {} + 2>/dev/null
 }
 
+# sleeping_cage NETNS USER: start a link-none cage $NAME of USER in NETNS (under /run/netns)
+# whose command sleeps; set pid (sluice's) and wait until the command runs. Fails, having
+# killed sluice, if it never does.
+sleeping_cage() {
+	ready=$T/out/ready.$NAME
+	: >"$ready"
+	chmod 666 "$ready"
+	nsenter --net=/run/netns/$1 "$SLUICE" run --name "$NAME" --user "$2" -- \
+		/bin/sh -c 'echo up >"$1"; exec sleep 60' sh "$ready" \
+		</dev/null >"$T/out/sleep.out" 2>"$T/out/sleep.err" &
+	pid=$!
+	wait_for 100 test -s "$ready" && return 0
+	kill -KILL $pid 2>/dev/null
+	echo "the command never started: $(cat "$T/out/sleep.err")" >"$T/out/sleep.why"
+	return 1
+}
+
+# survivors NAME PID...: wait up to 5 s for the processes of cage NAME to die (a zombie is
+# dead); print those still alive, and any process still in the cage's cgroup.
+survivors() {
+	name=$1
+	shift
+	n=50
+	while :; do
+		alive=
+		for p in "$@"; do
+			st=$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)
+			[ -n "$st" ] && [ "$st" != Z ] && grep -qs "sluice/$name" "/proc/$p/cgroup" &&
+				alive="$alive $p"
+		done
+		[ -z "$alive" ] && break
+		n=$((n - 1))
+		[ $n -le 0 ] && break
+		sleep 0.1
+	done
+	echo $alive $(cage_pids "$name") | tr ' ' '\n' | sort -u | tr '\n' ' '
+}
+
 TESTS="$TESTS nothing_left_after_sigkill_then_gc"
 test_nothing_left_after_sigkill_then_gc()
 {
@@ -102,19 +140,8 @@ test_nothing_left_after_sigkill_then_gc()
 	lines_at_kill=$(grep -c . "$reach")
 
 	# The cage's processes must die with the supervisor.
-	n=50
-	while :; do
-		alive=
-		for p in $pids; do
-			grep -qs "sluice/$NAME" "/proc/$p/cgroup" && alive="$alive $p"
-		done
-		[ -z "$alive" ] && break
-		n=$((n - 1))
-		[ $n -le 0 ] && break
-		sleep 0.1
-	done
-	alive=$(echo $alive $(cage_pids "$NAME") | tr ' ' '\n' | sort -u | tr '\n' ' ')
-	[ -z "${alive% }" ] || fail "cage processes outlived the supervisor by 5 s:$alive"
+	alive=$(survivors "$NAME" $pids)
+	[ -z "${alive% }" ] || fail "cage processes outlived the supervisor by 5 s: $alive"
 	pgrep -f sluice-sigkill-test-$$ >/dev/null && fail "the cage's shell is still running"
 
 	# Meanwhile, no probe got out.
@@ -137,33 +164,13 @@ test_another_users_cage_dies_with_the_supervisor()
 {
 	base=$(counts)
 	next_name
-	ready=$T/out/ready.$NAME
-	: >"$ready"
-	chmod 666 "$ready"
-	nsenter --net=/run/netns/$W "$SLUICE" run --name "$NAME" --user nobody -- \
-		/bin/sh -c 'echo up >"$1"; exec sleep 60' sh "$ready" \
-		</dev/null >"$T/out/pd.out" 2>"$T/out/pd.err" &
-	pid=$!
-	if ! wait_for 100 test -s "$ready"; then
-		kill -KILL $pid 2>/dev/null
-		fail "the command never started: $(cat "$T/out/pd.err")"
-	fi
+	sleeping_cage $W nobody || fail "$(cat "$T/out/sleep.why")"
 	pids=$(cage_pids "$NAME")
 	[ -n "$pids" ] || fail "no processes in cgroup sluice/$NAME while the cage ran"
 	kill -KILL $pid
 	wait_pid $pid 5
-	n=50
-	while :; do
-		alive=
-		for p in $pids; do
-			st=$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)
-			[ -n "$st" ] && [ "$st" != Z ] && alive="$alive $p"
-		done
-		[ -z "$alive" ] && break
-		n=$((n - 1))
-		[ $n -le 0 ] && fail "the cage's processes outlived their supervisor by 5 s:$alive"
-		sleep 0.1
-	done
+	alive=$(survivors "$NAME" $pids)
+	[ -z "${alive% }" ] || fail "the cage's processes outlived their supervisor by 5 s: $alive"
 	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err" || fail "sluice gc: $(cat "$T/out/gc.err")"
 	same_counts "$base" "a cage of nobody after SIGKILL of its supervisor and sluice gc"
 }
@@ -176,18 +183,10 @@ test_gc_removes_a_link_none_cage_whose_netns_is_gone()
 	base=$(counts)
 	next_name
 	ns=sluice-gone-$$
-	ready=$T/out/ready.$NAME
-	: >"$ready"
-	chmod 666 "$ready"
 	ip netns add $ns || fail "cannot make netns $ns"
-	nsenter --net=/run/netns/$ns "$SLUICE" run --name "$NAME" --user root -- \
-		/bin/sh -c 'echo up >"$1"; exec sleep 60' sh "$ready" \
-		</dev/null >"$T/out/gone.out" 2>"$T/out/gone.err" &
-	pid=$!
-	if ! wait_for 100 test -s "$ready"; then
-		kill -KILL $pid 2>/dev/null
+	if ! sleeping_cage $ns root; then
 		ip netns del $ns
-		fail "the command never started: $(cat "$T/out/gone.err")"
+		fail "$(cat "$T/out/sleep.why")"
 	fi
 	kill -KILL $pid
 	wait_pid $pid 5
