@@ -243,7 +243,8 @@ static void undo_veth(struct cage *c)
 
 static void undo_host_nft(struct cage *c)
 {
-	/* Deleted at the very end, once the cage's processes are gone (see drop_host_nft). */
+	/* Deleted at the very end, once the cage's processes are gone (see
+	 * drop_host_nft_in_background). */
 	c->host_table_made = true;
 }
 
