@@ -540,7 +540,7 @@ static int socks_from_upstream(struct conn *c)
 	if (r <= 0)
 		return r;
 	/* The client's request byte for byte (a name stays a name for socks5h), then what it
-	 * pipelined; the upstream's reply reaches the client through the splice. */
+	 * pipelined; the upstream's reply reaches the client through the relay. */
 	r = send_all(c->target.fd, h->buf, h->len);
 	if (r < 0)
 		return r;
