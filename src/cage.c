@@ -671,7 +671,7 @@ static int child_gone(struct cage *c)
 
 	if (read(c->err_fd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep)) {
 		rep.msg[sizeof(rep.msg) - 1] = '\0';
-		return err_set(rep.err, "%s", rep.msg);
+		return err_set_whole(rep.err, "%s", rep.msg);
 	}
 	return err_set(-ECHILD, "the cage's first process ended before it was ready");
 }
@@ -1097,7 +1097,7 @@ int cage_run(const struct plan *p, int *ret_status)
 			/* The failure happened inside the cage, before the command ran (125),
 			 * or in exec'ing it (126/127): say what it was. */
 			if (rep.code == 125)
-				r = err_set(rep.err, "%s", rep.msg);
+				r = err_set_whole(rep.err, "%s", rep.msg);
 			else
 				log_error("%s", rep.msg);
 		}

@@ -77,6 +77,16 @@ int err_set(int r, const char *fmt, ...)
 	return r;
 }
 
+int err_set_whole(int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vset(r, true, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 int err_invalid(const char *fmt, ...)
 {
 	va_list ap;

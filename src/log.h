@@ -31,6 +31,9 @@ void log_trace(const char *step);
  */
 int err_set(int r, const char *fmt, ...) _printf_(2, 3);
 int err_invalid(const char *fmt, ...) _printf_(1, 2);
+/* Like err_set(), for a message that is whole already (another process's err_message()):
+ * printed as is, without strerror(-r) once more. */
+int err_set_whole(int r, const char *fmt, ...) _printf_(2, 3);
 /* The recorded message (empty if none) formatted with strerror(-r) where that helps. */
 const char *err_message(int r);
 void err_clear(void);

@@ -43,7 +43,8 @@ test_nothing_left_after_each_injected_failure()
 		marker=$T/out/ran.$step
 		SLUICE_FAIL_AT=$step cage root -- /bin/sh -c ': >"$1"' sh "$marker"
 		[ "$RC" = 125 ] || fail "SLUICE_FAIL_AT=$step: $(said)"
-		grep -q "injected failure at $step" "$ERR" || fail "SLUICE_FAIL_AT=$step: message: $(said)"
+		grep -qx "sluice: cage \"$NAME\": injected failure at $step: Input/output error" "$ERR" ||
+			fail "SLUICE_FAIL_AT=$step: message: $(said)"
 		[ -e "$marker" ] && fail "SLUICE_FAIL_AT=$step: the command ran"
 		same_counts "$base" "SLUICE_FAIL_AT=$step"
 	done
