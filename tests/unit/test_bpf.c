@@ -24,6 +24,7 @@
 
 #include "bpf.h"
 #include "cgroup.h"
+#include "hookworld.h"
 #include "log.h"
 #include "sock.skel.h"
 
@@ -37,8 +38,6 @@ static const enum bpf_attach_type hook_types[] = {
     BPF_CGROUP_UDP6_SENDMSG,
 };
 
-static char cgroup2_mount[PATH_MAX];   /* where cgroup2 is mounted */
-static char home_cgroup[2 * PATH_MAX]; /* the cgroup this process started in, for stepping back */
 static int listener_fd = -1;
 
 struct world {
@@ -47,95 +46,10 @@ struct world {
 	int parent_fd, cgroup_fd, other_fd;
 	struct bpf_cage *cage, *other;
 	bool inside;
-	uint32_t prog_ids[16];
-	uint32_t map_ids[16];
-	unsigned n_prog_ids, n_map_ids;
+	struct hook_ids ids;
 };
 
 /* ---- setting up the world ------------------------------------------------------------ */
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape_octal(char *s)
-{
-	char *w = s;
-
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
-/* The cgroup2 mount from /proc/self/mountinfo: it may be /sys/fs/cgroup (unified) or
- * /sys/fs/cgroup/unified (hybrid), or elsewhere; never assume. */
-static int find_cgroup2(char *ret, size_t len)
-{
-	_cleanup_free_ char *line = NULL;
-	size_t n = 0;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	int r = -ENOENT;
-
-	if (!f)
-		return negative_errno();
-	while (getline(&line, &n, f) > 0) {
-		char mnt[PATH_MAX], fstype[64];
-		const char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(sep, " - %63s", fstype) != 1 || !streq(fstype, "cgroup2"))
-			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
-			continue;
-		unescape_octal(mnt);
-		snprintf(ret, len, "%s", mnt);
-		r = 0;
-		break;
-	}
-	fclose(f);
-	return r;
-}
-
-/* "0::/some/path" from /proc/self/cgroup, as a path under the cgroup2 mount. */
-static int find_home_cgroup(char *ret, size_t len)
-{
-	_cleanup_free_ char *line = NULL;
-	size_t n = 0;
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	int r = -ENOENT;
-
-	if (!f)
-		return negative_errno();
-	while (getline(&line, &n, f) > 0) {
-		if (!startswith(line, "0::"))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(ret, len, "%s%s", cgroup2_mount, line + 3);
-		r = 0;
-		break;
-	}
-	fclose(f);
-	return r;
-}
-
-static int write_pid(const char *cgroup)
-{
-	char path[PATH_MAX + 32], buf[32];
-	_cleanup_close_ int fd = -1;
-	int len;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	len = snprintf(buf, sizeof(buf), "%d\n", getpid());
-	if (write(fd, buf, len) != len)
-		return negative_errno();
-	return 0;
-}
 
 static void ifreq_addr4(struct ifreq *ifr, const char *ip)
 {
@@ -186,15 +100,7 @@ static int group_setup(void **state)
 	struct sockaddr_in6 any = {.sin6_family = AF_INET6, .sin6_port = htons(PORT)};
 	int off = 0;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_bpf: must run as root (eBPF, cgroups, namespaces)\n");
-		return -1;
-	}
-	if (find_cgroup2(cgroup2_mount, sizeof(cgroup2_mount)) < 0) {
-		fprintf(stderr, "test_bpf: no cgroup2 mount in /proc/self/mountinfo\n");
-		return -1;
-	}
-	if (find_home_cgroup(home_cgroup, sizeof(home_cgroup)) < 0)
+	if (hookworld_init("test_bpf") < 0)
 		return -1;
 	/* Our own netns: only lo, no route anywhere, so nothing we try can leave. */
 	if (unshare(CLONE_NEWNET) < 0)
@@ -227,7 +133,7 @@ static int world_setup(void **state)
 	if (!w)
 		return -1;
 	w->cgroup_fd = w->parent_fd = w->other_fd = -1;
-	snprintf(w->parent, sizeof(w->parent), "%s/sluice-test-XXXXXX", cgroup2_mount);
+	snprintf(w->parent, sizeof(w->parent), "%s/sluice-test-XXXXXX", hookworld_mount());
 	*state = w;
 	if (!mkdtemp(w->parent))
 		return -1;
@@ -247,7 +153,7 @@ static int world_setup(void **state)
 static void leave(struct world *w)
 {
 	if (w->inside) {
-		assert_int_equal(write_pid(home_cgroup), 0);
+		assert_int_equal(hookworld_leave(), 0);
 		w->inside = false;
 	}
 }
@@ -257,7 +163,7 @@ static int world_teardown(void **state)
 	struct world *w = *state;
 	char path[PATH_MAX + 64];
 
-	if (w->inside && write_pid(home_cgroup) == 0)
+	if (w->inside && hookworld_leave() == 0)
 		w->inside = false;
 	if (w->cage)
 		bpf_cage_detach(w->cage);
@@ -283,7 +189,7 @@ static int world_teardown(void **state)
 /* Sockets are judged by the cgroup of the process that uses them: enter before probing. */
 static void enter_path(struct world *w, const char *path)
 {
-	assert_int_equal(write_pid(path), 0);
+	assert_int_equal(hookworld_enter(path), 0);
 	w->inside = true;
 }
 
@@ -292,80 +198,16 @@ static void enter(struct world *w)
 	enter_path(w, w->path);
 }
 
-static unsigned attached(int cgroup_fd, enum bpf_attach_type type, uint32_t *ids, unsigned max)
-{
-	uint32_t n = max, flags = 0;
-
-	assert_int_equal(bpf_prog_query(cgroup_fd, type, 0, &flags, ids, &n), 0);
-	return n;
-}
-
 /* Remember the ids of the programs (and their maps) on the parent, to check they go away. */
 static void record_ids(struct world *w)
 {
-	w->n_prog_ids = w->n_map_ids = 0;
-	for (size_t t = 0; t < ARRAY_SIZE(hook_types); t++) {
-		uint32_t ids[4];
-		unsigned n = attached(w->parent_fd, hook_types[t], ids, ARRAY_SIZE(ids));
-
-		assert_int_equal(n, 1);
-		w->prog_ids[w->n_prog_ids++] = ids[0];
-	}
-	for (unsigned i = 0; i < w->n_prog_ids; i++) {
-		_cleanup_close_ int fd = bpf_prog_get_fd_by_id(w->prog_ids[i]);
-		struct bpf_prog_info info = {};
-		uint32_t maps[4] = {}, len = sizeof(info);
-
-		assert_true(fd >= 0);
-		info.nr_map_ids = ARRAY_SIZE(maps);
-		info.map_ids = (uint64_t)(uintptr_t)maps;
-		assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
-		for (unsigned j = 0; j < info.nr_map_ids && j < ARRAY_SIZE(maps); j++) {
-			bool seen = false;
-
-			for (unsigned k = 0; k < w->n_map_ids; k++)
-				seen |= w->map_ids[k] == maps[j];
-			if (!seen && w->n_map_ids < ARRAY_SIZE(w->map_ids))
-				w->map_ids[w->n_map_ids++] = maps[j];
-		}
-	}
-	assert_int_equal(w->n_map_ids, 3); /* ip_allow, ip_denied, .rodata */
-}
-
-/* Programs and maps are freed after an RCU grace period, so poll for a while rather than
- * expect them gone at once. */
-static void assert_ids_gone(const struct world *w)
-{
-	struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
-	unsigned left = 0;
-
-	for (int tries = 0; tries < 300; tries++) {
-		left = 0;
-		for (unsigned i = 0; i < w->n_prog_ids; i++) {
-			int fd = bpf_prog_get_fd_by_id(w->prog_ids[i]);
-
-			left += fd >= 0;
-			closep(&fd);
-		}
-		for (unsigned i = 0; i < w->n_map_ids; i++) {
-			int fd = bpf_map_get_fd_by_id(w->map_ids[i]);
-
-			left += fd >= 0;
-			closep(&fd);
-		}
-		if (!left)
-			break;
-		nanosleep(&ts, NULL);
-	}
-	assert_int_equal(left, 0);
+	hookworld_record(&w->ids, w->parent_fd, hook_types, ARRAY_SIZE(hook_types));
+	assert_int_equal(w->ids.n_map, 3); /* ip_allow, ip_denied, .rodata */
 }
 
 static void assert_nothing_attached(int cgroup_fd)
 {
-	uint32_t ids[4];
-
-	for (size_t t = 0; t < ARRAY_SIZE(hook_types); t++)
-		assert_int_equal(attached(cgroup_fd, hook_types[t], ids, ARRAY_SIZE(ids)), 0);
+	hookworld_assert_none(cgroup_fd, hook_types, ARRAY_SIZE(hook_types));
 }
 
 /* How many entries the maps hold under the cgroup id (allow + denial counter). */
@@ -563,7 +405,7 @@ static void unlisted_gets_eperm_listed_and_loopback_pass_denials_counted(void **
 	/* Unloading takes them off and frees them. */
 	assert_int_equal(bpf_resident_unload(w->parent_fd, &bpf_sock_resident), 4); /* detached */
 	assert_nothing_attached(w->parent_fd);
-	assert_ids_gone(w);
+	hookworld_assert_gone(&w->ids);
 }
 
 static void nothing_listed_allows_only_loopback(void **state)
@@ -680,17 +522,17 @@ static void hooks_are_found_again_and_an_incomplete_set_replaced(void **state)
 
 	assert_int_equal(attach_default(w), 0);
 	record_ids(w);
-	n_first = w->n_prog_ids;
-	memcpy(first, w->prog_ids, sizeof(first));
+	n_first = w->ids.n_prog;
+	memcpy(first, w->ids.prog, sizeof(first));
 	assert_int_equal(bpf_cage_attach(w->parent_fd, "d", w->other_fd, NULL, 0, &w->other), 0);
 	record_ids(w);
-	assert_memory_equal(first, w->prog_ids, n_first * sizeof(first[0]));
+	assert_memory_equal(first, w->ids.prog, n_first * sizeof(first[0]));
 	bpf_cage_detach(w->other);
 	bpf_cage_free(w->other);
 	w->other = NULL;
 
 	/* Take sendmsg6 away, as a loader killed half way would have left it. */
-	assert_int_equal(attached(w->parent_fd, BPF_CGROUP_UDP6_SENDMSG, ids, 4), 1);
+	assert_int_equal(hookworld_attached(w->parent_fd, BPF_CGROUP_UDP6_SENDMSG, ids, 4), 1);
 	fd = bpf_prog_get_fd_by_id(ids[0]);
 	assert_true(fd >= 0);
 	assert_int_equal(bpf_prog_detach2(fd, w->parent_fd, BPF_CGROUP_UDP6_SENDMSG), 0);
@@ -712,9 +554,9 @@ static void hooks_are_found_again_and_an_incomplete_set_replaced(void **state)
 	w->cage = NULL;
 	assert_int_equal(bpf_cage_attach(w->parent_fd, "d", w->other_fd, NULL, 0, &w->other), 0);
 	record_ids(w);
-	for (unsigned i = 0; i < w->n_prog_ids; i++)
+	for (unsigned i = 0; i < w->ids.n_prog; i++)
 		for (unsigned j = 0; j < n_first; j++)
-			assert_true(w->prog_ids[i] != first[j]);
+			assert_true(w->ids.prog[i] != first[j]);
 }
 
 /* An exclusive program on the parent makes attaching fail: nothing of ours stays, on the
@@ -737,9 +579,10 @@ static void failed_attach_leaves_nothing_attached(void **state)
 	assert_null(w->cage);
 	assert_non_null(strstr(err_message(-EPERM), "attach sendmsg6 hook to cgroup"));
 	for (size_t t = 0; t < 3; t++)
-		assert_int_equal(attached(w->parent_fd, hook_types[t], ids, ARRAY_SIZE(ids)), 0);
-	assert_int_equal(attached(w->parent_fd, BPF_CGROUP_UDP6_SENDMSG, ids, ARRAY_SIZE(ids)),
-			 1);
+		assert_int_equal(
+		    hookworld_attached(w->parent_fd, hook_types[t], ids, ARRAY_SIZE(ids)), 0);
+	assert_int_equal(
+	    hookworld_attached(w->parent_fd, BPF_CGROUP_UDP6_SENDMSG, ids, ARRAY_SIZE(ids)), 1);
 
 	assert_int_equal(bpf_prog_detach2(fd, w->parent_fd, BPF_CGROUP_UDP6_SENDMSG), 0);
 	sock_bpf__destroy(other);
@@ -762,8 +605,7 @@ static void bad_endpoint_is_refused_and_leaves_no_entries(void **state)
 	};
 
 	a[1].ep.proto = IPPROTO_SCTP;
-	assert_int_equal(bpf_cage_attach(w->parent_fd, "c", w->cgroup_fd, a, 2, &w->cage),
-			 -EINVAL);
+	assert_int_equal(bpf_cage_attach(w->parent_fd, "c", w->cgroup_fd, a, 2, &w->cage), -EINVAL);
 	assert_null(w->cage);
 	assert_int_equal(entries_of(w, id_of(w->cgroup_fd)), 0);
 }

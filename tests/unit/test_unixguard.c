@@ -24,6 +24,7 @@
 
 #include "bpf.h"
 #include "cgroup.h"
+#include "hookworld.h"
 #include "log.h"
 #include "ns.h"
 #include "unix.skel.h"
@@ -33,8 +34,6 @@
 #define ATTACH_UNIX_SENDMSG ((enum bpf_attach_type)50)
 static const enum bpf_attach_type hook_types[] = {ATTACH_UNIX_CONNECT, ATTACH_UNIX_SENDMSG};
 
-static char cgroup2_mount[PATH_MAX];
-static char home_cgroup[2 * PATH_MAX];
 /* Host sockets live in base (below /var/tmp: not one of the cage's private directories);
  * tmpbase is below /tmp, which the hooks always allow. */
 static char base[64], tmpbase[64];
@@ -47,74 +46,10 @@ struct world {
 	int parent_fd, cgroup_fd;
 	struct unixguard *guard;
 	bool inside;
-	uint32_t prog_ids[4];
-	uint32_t map_ids[8];
-	unsigned n_prog_ids, n_map_ids;
+	struct hook_ids ids;
 };
 
 /* ---- the world ----------------------------------------------------------------------- */
-
-static int find_cgroup2(char *ret, size_t len)
-{
-	_cleanup_free_ char *line = NULL;
-	size_t n = 0;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	int r = -ENOENT;
-
-	if (!f)
-		return negative_errno();
-	while (getline(&line, &n, f) > 0) {
-		char mnt[PATH_MAX], fstype[64];
-		const char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(sep, " - %63s", fstype) != 1 || !streq(fstype, "cgroup2"))
-			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
-			continue;
-		snprintf(ret, len, "%s", mnt);
-		r = 0;
-		break;
-	}
-	fclose(f);
-	return r;
-}
-
-static int find_home_cgroup(char *ret, size_t len)
-{
-	_cleanup_free_ char *line = NULL;
-	size_t n = 0;
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	int r = -ENOENT;
-
-	if (!f)
-		return negative_errno();
-	while (getline(&line, &n, f) > 0) {
-		if (!startswith(line, "0::"))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(ret, len, "%s%s", cgroup2_mount, line + 3);
-		r = 0;
-		break;
-	}
-	fclose(f);
-	return r;
-}
-
-static int write_pid(const char *cgroup)
-{
-	char path[PATH_MAX + 32], buf[32];
-	_cleanup_close_ int fd = -1;
-	int len;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	len = snprintf(buf, sizeof(buf), "%d\n", getpid());
-	if (write(fd, buf, len) != len)
-		return negative_errno();
-	return 0;
-}
 
 static socklen_t sun_of(struct sockaddr_un *sun, const char *path, size_t n)
 {
@@ -147,20 +82,13 @@ static int group_setup(void **state)
 {
 	char p[128];
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_unixguard: must run as root (eBPF, cgroups, namespaces)\n");
+	if (hookworld_init("test_unixguard") < 0)
 		return -1;
-	}
 	if (unixguard_probe() < 0) {
 		fprintf(stderr,
 			"test_unixguard: this kernel lacks the cgroup unix hooks "
 			"(connect_unix, sendmsg_unix; Linux 6.7+): %s\n",
 			strerror(-unixguard_probe()));
-		return -1;
-	}
-	if (find_cgroup2(cgroup2_mount, sizeof(cgroup2_mount)) < 0 ||
-	    find_home_cgroup(home_cgroup, sizeof(home_cgroup)) < 0) {
-		fprintf(stderr, "test_unixguard: no cgroup2 mount\n");
 		return -1;
 	}
 	/* Our own netns: its abstract socket namespace is ours alone. */
@@ -233,7 +161,7 @@ static int world_setup(void **state)
 	if (!w)
 		return -1;
 	w->cgroup_fd = w->parent_fd = -1;
-	snprintf(w->parent, sizeof(w->parent), "%s/sluice-test-XXXXXX", cgroup2_mount);
+	snprintf(w->parent, sizeof(w->parent), "%s/sluice-test-XXXXXX", hookworld_mount());
 	*state = w;
 	if (!mkdtemp(w->parent))
 		return -1;
@@ -250,7 +178,7 @@ static int world_teardown(void **state)
 	struct world *w = *state;
 	struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
 
-	if (w->inside && write_pid(home_cgroup) == 0)
+	if (w->inside && hookworld_leave() == 0)
 		w->inside = false;
 	if (w->guard)
 		unixguard_detach(w->guard);
@@ -270,60 +198,25 @@ static int world_teardown(void **state)
 /* Sockets are judged by the cgroup they were created in: make them after entering. */
 static void enter(struct world *w)
 {
-	assert_int_equal(write_pid(w->path), 0);
+	assert_int_equal(hookworld_enter(w->path), 0);
 	w->inside = true;
 }
 
 static void leave(struct world *w)
 {
-	assert_int_equal(write_pid(home_cgroup), 0);
+	assert_int_equal(hookworld_leave(), 0);
 	w->inside = false;
-}
-
-static unsigned attached(int cgroup_fd, enum bpf_attach_type type, uint32_t *ids, unsigned max)
-{
-	uint32_t n = max, flags = 0;
-
-	assert_int_equal(bpf_prog_query(cgroup_fd, type, 0, &flags, ids, &n), 0);
-	return n;
 }
 
 static void assert_nothing_attached(int cgroup_fd)
 {
-	uint32_t ids[4];
-
-	for (size_t t = 0; t < ARRAY_SIZE(hook_types); t++)
-		assert_int_equal(attached(cgroup_fd, hook_types[t], ids, ARRAY_SIZE(ids)), 0);
+	hookworld_assert_none(cgroup_fd, hook_types, ARRAY_SIZE(hook_types));
 }
 
 static void record_ids(struct world *w)
 {
-	w->n_prog_ids = w->n_map_ids = 0;
-	for (size_t t = 0; t < ARRAY_SIZE(hook_types); t++) {
-		uint32_t ids[4];
-
-		assert_int_equal(attached(w->parent_fd, hook_types[t], ids, ARRAY_SIZE(ids)), 1);
-		w->prog_ids[w->n_prog_ids++] = ids[0];
-	}
-	for (unsigned i = 0; i < w->n_prog_ids; i++) {
-		_cleanup_close_ int fd = bpf_prog_get_fd_by_id(w->prog_ids[i]);
-		struct bpf_prog_info info = {};
-		uint32_t maps[8] = {}, len = sizeof(info);
-
-		assert_true(fd >= 0);
-		info.nr_map_ids = ARRAY_SIZE(maps);
-		info.map_ids = (uint64_t)(uintptr_t)maps;
-		assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
-		for (unsigned j = 0; j < info.nr_map_ids && j < ARRAY_SIZE(maps); j++) {
-			bool seen = false;
-
-			for (unsigned k = 0; k < w->n_map_ids; k++)
-				seen |= w->map_ids[k] == maps[j];
-			if (!seen && w->n_map_ids < ARRAY_SIZE(w->map_ids))
-				w->map_ids[w->n_map_ids++] = maps[j];
-		}
-	}
-	assert_int_equal(w->n_map_ids, 4); /* unix_allow, unix_denied, unix_paths, .rodata */
+	hookworld_record(&w->ids, w->parent_fd, hook_types, ARRAY_SIZE(hook_types));
+	assert_int_equal(w->ids.n_map, 4); /* unix_allow, unix_denied, unix_paths, .rodata */
 }
 
 /* How many entries the maps hold under the cage's cgroup id. */
@@ -351,33 +244,6 @@ static unsigned entries_of(struct world *w)
 		close(mfd[k]);
 	}
 	return n;
-}
-
-/* Programs and maps go after an RCU grace period (a removed cgroup's from a workqueue). */
-static void assert_ids_gone(const struct world *w)
-{
-	struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
-	unsigned left = 0;
-
-	for (int tries = 0; tries < 300; tries++) {
-		left = 0;
-		for (unsigned i = 0; i < w->n_prog_ids; i++) {
-			int fd = bpf_prog_get_fd_by_id(w->prog_ids[i]);
-
-			left += fd >= 0;
-			closep(&fd);
-		}
-		for (unsigned i = 0; i < w->n_map_ids; i++) {
-			int fd = bpf_map_get_fd_by_id(w->map_ids[i]);
-
-			left += fd >= 0;
-			closep(&fd);
-		}
-		if (!left)
-			break;
-		nanosleep(&ts, NULL);
-	}
-	assert_int_equal(left, 0);
 }
 
 /* tmpl with its "%s" (if any) replaced by with. */
@@ -575,7 +441,7 @@ static void unlisted_paths_get_eperm_allowed_pass_denials_counted_with_paths(voi
 	drain_servers();
 	assert_int_equal(bpf_resident_unload(w->parent_fd, &unixguard_resident), 2); /* detached */
 	assert_nothing_attached(w->parent_fd);
-	assert_ids_gone(w);
+	hookworld_assert_gone(&w->ids);
 }
 
 static void relative_paths_get_eperm(void **state)
@@ -715,7 +581,8 @@ static void failed_attach_leaves_nothing_attached(void **state)
 	assert_int_equal(attach_default(w), -EPERM);
 	assert_null(w->guard);
 	assert_non_null(strstr(err_message(-EPERM), "attach sendmsg_unix hook to cgroup"));
-	assert_int_equal(attached(w->parent_fd, ATTACH_UNIX_CONNECT, ids, ARRAY_SIZE(ids)), 0);
+	assert_int_equal(
+	    hookworld_attached(w->parent_fd, ATTACH_UNIX_CONNECT, ids, ARRAY_SIZE(ids)), 0);
 	assert_int_equal(bpf_prog_detach2(fd, w->parent_fd, ATTACH_UNIX_SENDMSG), 0);
 	unix_bpf__destroy(other);
 	assert_nothing_attached(w->parent_fd);
@@ -728,7 +595,8 @@ static void bad_paths_are_refused_and_leave_no_entries(void **state)
 	struct test_plan tp;
 
 	plan_with(&tp, allow, 1);
-	assert_int_equal(unixguard_attach(w->parent_fd, "c", w->cgroup_fd, &tp.p, &w->guard), -EINVAL);
+	assert_int_equal(unixguard_attach(w->parent_fd, "c", w->cgroup_fd, &tp.p, &w->guard),
+			 -EINVAL);
 	assert_null(w->guard);
 	assert_int_equal(entries_of(w), 0);
 }
