@@ -41,7 +41,7 @@ SAN_OBJ := $(LIB_SRC:src/%.c=$(B)/san/%.o)
 BPF_SRC := $(wildcard bpf/*.bpf.c)
 SKELS := $(BPF_SRC:bpf/%.bpf.c=$(B)/%.skel.h) $(BPF_SRC:bpf/%.bpf.c=$(B)/%.build.h)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
-UNIT_LIB := tests/unit/hookworld.c
+UNIT_LIB := tests/unit/hookworld.c tests/unit/nlassert.c
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOLS := $(B)/tests/probe
 
@@ -88,7 +88,7 @@ $(B)/%.build.h: $(B)/%.bpf.o
 	$(Q)printf '#define %s_BPF_BUILD 0x%sULL\n' "$$(echo $* | tr a-z A-Z)" \
 		"$$(sha256sum $< | cut -c1-16)" > $@
 
-$(B)/tests/test_%: tests/unit/test_%.c $(UNIT_LIB) tests/unit/hookworld.h $(SAN_OBJ)
+$(B)/tests/test_%: tests/unit/test_%.c $(UNIT_LIB) $(UNIT_LIB:.c=.h) $(SAN_OBJ)
 	@mkdir -p $(@D)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $< $(UNIT_LIB) $(SAN_OBJ) $(LIBS) -lcmocka

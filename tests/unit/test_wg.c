@@ -30,11 +30,10 @@
 
 #include "log.h"
 #include "nl.h"
+#include "nlassert.h"
 #include "wg.h"
 #include "wgconf.h"
 #include "x25519.h"
-
-#define MAX_ATTR 64
 
 /* RFC 7748 6.1 */
 #define ALICE_PRIV_HEX "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"
@@ -134,39 +133,14 @@ static void public_key_of_a_wg_key_matches_wg_pubkey(void **state)
 	assert_string_equal(s, ALICE_PUB);
 }
 
-/* --- netlink parsing helpers (as in test_nl.c) --------------------------------------------- */
+/* --- netlink parsing helpers beyond nlassert.h's --------------------------------------------- */
 
-/* Index the attributes of [start, start+len) by type; they must tile the region exactly and
- * no type may repeat. */
-static void parse_exact(const void *start, size_t len, const struct nlattr *tb[MAX_ATTR])
-{
-	const struct nlattr *attr;
-
-	memset(tb, 0, MAX_ATTR * sizeof(*tb));
-	mnl_attr_for_each_payload(start, len)
-	{
-		uint16_t type = mnl_attr_get_type(attr);
-
-		assert_true(type < MAX_ATTR);
-		assert_null(tb[type]);
-		tb[type] = attr;
-	}
-	assert_ptr_equal((const char *)attr, (const char *)start + len);
-}
-
-static void parse_msg(const struct nlmsghdr *nlh, size_t extra, const struct nlattr *tb[MAX_ATTR])
-{
-	const char *payload = mnl_nlmsg_get_payload_offset(nlh, extra);
-
-	assert_true(nlh->nlmsg_len >= MNL_NLMSG_HDRLEN + MNL_ALIGN(extra));
-	parse_exact(payload, (const char *)nlh + nlh->nlmsg_len - payload, tb);
-}
-
-static void parse_nest(const struct nlattr *nest, const struct nlattr *tb[MAX_ATTR])
+/* WireGuard's genetlink wants NLA_F_NESTED on every nest. */
+static void parse_wg_nest(const struct nlattr *nest, const struct nlattr *tb[MAX_ATTR])
 {
 	assert_non_null(nest);
 	assert_true(nest->nla_type & NLA_F_NESTED);
-	parse_exact(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), tb);
+	parse_nest(nest, tb);
 }
 
 /* A nest that is a list (peers, allowed IPs): nested elements of type 0 that tile it. */
@@ -185,43 +159,11 @@ static void parse_list(const struct nlattr *nest)
 			 (const char *)mnl_attr_get_payload(nest) + mnl_attr_get_payload_len(nest));
 }
 
-static void assert_strz_attr(const struct nlattr *a, const char *want)
-{
-	assert_non_null(a);
-	assert_int_equal(mnl_attr_validate(a, MNL_TYPE_NUL_STRING), 0);
-	assert_string_equal(mnl_attr_get_str(a), want);
-}
-
-static void assert_u32_attr(const struct nlattr *a, uint32_t want)
-{
-	assert_non_null(a);
-	assert_int_equal(mnl_attr_get_payload_len(a), 4);
-	assert_int_equal(mnl_attr_get_u32(a), want);
-}
-
 static void assert_u16_attr(const struct nlattr *a, uint16_t want)
 {
 	assert_non_null(a);
 	assert_int_equal(mnl_attr_get_payload_len(a), 2);
 	assert_int_equal(mnl_attr_get_u16(a), want);
-}
-
-static void assert_bytes_attr(const struct nlattr *a, const void *want, size_t len)
-{
-	assert_non_null(a);
-	assert_int_equal(mnl_attr_get_payload_len(a), len);
-	assert_memory_equal(mnl_attr_get_payload(a), want, len);
-}
-
-static void assert_header(const struct nlmsghdr *nlh, const void *buf, uint16_t type,
-			  uint16_t flags, uint32_t seq)
-{
-	assert_ptr_equal(nlh, buf);
-	assert_int_equal(nlh->nlmsg_type, type);
-	assert_int_equal(nlh->nlmsg_flags, flags);
-	assert_int_equal(nlh->nlmsg_seq, seq);
-	assert_int_equal(nlh->nlmsg_pid, 0);
-	assert_int_equal(nlh->nlmsg_len % 4, 0);
 }
 
 static void assert_genl(const struct nlmsghdr *nlh, uint8_t cmd, uint8_t version)
@@ -254,7 +196,7 @@ static void newlink_builder_makes_kind_wireguard_with_name_and_mtu(void **state)
 	parse_msg(nlh, sizeof(*ifi), tb);
 	assert_strz_attr(tb[IFLA_IFNAME], "wg-agent");
 	assert_u32_attr(tb[IFLA_MTU], 1420);
-	parse_nest(tb[IFLA_LINKINFO], info);
+	parse_wg_nest(tb[IFLA_LINKINFO], info);
 	assert_strz_attr(info[IFLA_INFO_KIND], "wireguard");
 	assert_null(info[IFLA_INFO_DATA]);
 
@@ -343,7 +285,7 @@ static void decode_set_sequence(struct nlmsghdr **msgs, size_t n, size_t size, u
 			bool cont;
 
 			assert_true(attr->nla_type & NLA_F_NESTED);
-			parse_nest(attr, p);
+			parse_wg_nest(attr, p);
 			assert_non_null(p[WGPEER_A_PUBLIC_KEY]);
 			assert_int_equal(mnl_attr_get_payload_len(p[WGPEER_A_PUBLIC_KEY]), 32);
 			cont = first_in_msg && out->n_peers &&
@@ -398,7 +340,7 @@ static void decode_set_sequence(struct nlmsghdr **msgs, size_t n, size_t size, u
 				const struct nlattr *a[MAX_ATTR];
 				struct wg_prefix pr = {0};
 
-				parse_nest(ip, a);
+				parse_wg_nest(ip, a);
 				assert_non_null(a[WGALLOWEDIP_A_FAMILY]);
 				pr.family = mnl_attr_get_u16(a[WGALLOWEDIP_A_FAMILY]);
 				assert_true(pr.family == AF_INET || pr.family == AF_INET6);
@@ -906,15 +848,6 @@ static void uapi_get_reply_limits_peers(void **state)
 }
 
 /* --- a real wireguard-go, in a private network namespace ------------------------------------ */
-
-static int enter_private_netns(void **state)
-{
-	if (unshare(CLONE_NEWNET) < 0) {
-		fprintf(stderr, "unshare(CLONE_NEWNET): %m (the tests need root)\n");
-		return -1;
-	}
-	return 0;
-}
 
 /* Missing tools fail the test: a skipped test would hide a broken backend. */
 static void require_wireguard_go(void)
