@@ -41,10 +41,10 @@ phase() {
 	echo "## Where the start time goes (sluice's own trace, ms since the run began, median of 50)"
 	echo
 	echo "link none, root: each line is when the step starts, from \"plan\" (options, the user,"
-	echo "the record). \"inside\" and \"start\" are the cage's first process opening its sockets"
-	echo "and then building its mounts, concurrently with the supervisor's \"bpf\" (the cage's"
-	echo "entries in the maps of the resident eBPF hooks), nftables and serving; \"go\" to"
-	echo "\"teardown\" is the spawn and exec of the command and its exit:"
+	echo "the record). \"inside\" to \"mounted\" is the cage's first process opening its sockets"
+	echo "and building its mounts, concurrently with the supervisor's \"bpf\" (the cage's entries"
+	echo "in the maps of the resident eBPF hooks), nftables and serving; after \"go\" it spawns"
+	echo "the command (\"exec\": its exec has succeeded), which runs and exits by \"teardown\":"
 	echo
 	echo "| step | ms |"
 	echo "|---|---|"

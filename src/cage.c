@@ -530,6 +530,7 @@ static _Noreturn void child_main(struct cage *c, int sock, int err_wr, const sig
 		r = ns_setup_cage(p);
 	if (r < 0)
 		child_fail(err_wr, 125, r);
+	log_trace("mounted");
 	if (read(sock, &go, 1) != 1 || go != 'g')
 		_exit(125);
 
@@ -550,6 +551,7 @@ static _Noreturn void child_main(struct cage *c, int sock, int err_wr, const sig
 	r = spawn_command(p, oldmask, err_wr, &cmd);
 	if (r < 0)
 		child_fail(err_wr, r == -ENOENT ? 127 : 126, r);
+	log_trace("exec"); /* the command's exec has succeeded */
 	close(err_wr);
 
 	for (;;) {
