@@ -261,14 +261,17 @@ static _Noreturn void child_fail(int err_fd, int code, int r)
 
 /* The command, from pid 1, which has its user's ids and no capabilities already: spawned
  * (the child shares pid 1's memory until it execs, so nothing is copied) with nothing of
- * pid 1's beyond stdio and with the signal mask the invoker gave. */
-static int spawn_command(const struct plan *p, const sigset_t *mask, int err_wr, pid_t *ret)
+ * pid 1's beyond stdio and with the signal mask the invoker gave. On failure, *code is the
+ * exit status to give: 127 not found, 126 cannot execute, 125 sluice could not spawn it. */
+static int spawn_command(const struct plan *p, const sigset_t *mask, int err_wr, pid_t *ret,
+			 int *code)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	pid_t pid;
 	int r;
 
+	*code = 125;
 	if (posix_spawn_file_actions_init(&fa) != 0)
 		return err_set(-ENOMEM, "spawn %s", p->argv[0]);
 	if (posix_spawnattr_init(&attr) != 0) {
@@ -280,12 +283,24 @@ static int spawn_command(const struct plan *p, const sigset_t *mask, int err_wr,
 		r = posix_spawnattr_setsigmask(&attr, mask);
 	if (r == 0)
 		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	if (r == 0)
-		r = posix_spawnp(ret, p->argv[0], &fa, &attr, p->argv, p->env);
+	if (r != 0) {
+		posix_spawnattr_destroy(&attr);
+		posix_spawn_file_actions_destroy(&fa);
+		return err_set(-r, "spawn %s", p->argv[0]);
+	}
+	r = posix_spawnp(ret, p->argv[0], &fa, &attr, p->argv, p->env);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
-	if (r != ENOEXEC)
-		return r == 0 ? 0 : err_set(-r, "cannot execute %s", p->argv[0]);
+	if (r == 0) {
+		log_trace("exec"); /* the command's exec has succeeded */
+		return 0;
+	}
+	if (r == EAGAIN || r == ENOMEM) /* no process could be made: not the command's fault */
+		return err_set(-r, "spawn %s", p->argv[0]);
+	if (r != ENOEXEC) {
+		*code = r == ENOENT ? 127 : 126;
+		return err_set(-r, "cannot execute %s", p->argv[0]);
+	}
 
 	/* A script without "#!": execvpe() runs it with /bin/sh, posix_spawnp() does not. */
 	pid = fork();
@@ -504,7 +519,7 @@ static _Noreturn void child_main(struct cage *c, int sock, int err_wr, const sig
 	sigset_t set;
 	pid_t cmd;
 	char go;
-	int r;
+	int r, code;
 
 	/* If the supervisor dies, so does the cage. Closing the socket covers a death before
 	 * this line: the reads below then see EOF instead of "m" or "g". */
@@ -548,10 +563,9 @@ static _Noreturn void child_main(struct cage *c, int sock, int err_wr, const sig
 		_exit(125);
 	close(sock);
 
-	r = spawn_command(p, oldmask, err_wr, &cmd);
+	r = spawn_command(p, oldmask, err_wr, &cmd, &code);
 	if (r < 0)
-		child_fail(err_wr, r == -ENOENT ? 127 : 126, r);
-	log_trace("exec"); /* the command's exec has succeeded */
+		child_fail(err_wr, code, r);
 	close(err_wr);
 
 	for (;;) {
@@ -1050,6 +1064,17 @@ static bool drop_host_nft_in_background(struct cage *c)
 	_exit(0);
 }
 
+/* The host's table and nft socket, once: by a child after sluice, or here if there is none. */
+static void drop_host_nft(struct cage *c)
+{
+	if (!c->nft_host)
+		return;
+	if (!drop_host_nft_in_background(c) && c->host_table_made)
+		(void)nft_delete_table(c->nft_host, c->plan->host_table);
+	mnl_socket_close(c->nft_host);
+	c->nft_host = NULL;
+}
+
 int cage_run(const struct plan *p, int *ret_status)
 {
 	struct cage c = {
@@ -1095,6 +1120,13 @@ int cage_run(const struct plan *p, int *ret_status)
 	r = apply(&c, &oldmask);
 	if (r == 0) {
 		r = supervise(c.loop, c.pidfd, c.err_fd, ret_status, &rep, &reported);
+		if (r == 0) {
+			/* Reaped: nothing left for undo_child to wait for (if supervising
+			 * failed instead, undo_child kills the cage and waits for it). */
+			close(c.pidfd);
+			c.pidfd = -1;
+			c.reaped = true;
+		}
 		if (r == 0 && reported) {
 			/* The failure happened inside the cage, before the command ran (125),
 			 * or in exec'ing it (126/127): say what it was. */
@@ -1103,21 +1135,16 @@ int cage_run(const struct plan *p, int *ret_status)
 			else
 				log_error("%s", rep.msg);
 		}
-		/* Reaped: nothing left for undo_child to wait for. */
-		close(c.pidfd);
-		c.pidfd = -1;
-		c.reaped = true;
 	}
 	undo_all(&c);
+	/* Still with signals blocked: a ^C left pending during teardown must not end sluice
+	 * before the host's table is taken care of. */
+	drop_host_nft(&c);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 out:
 	if (c.nl_host)
 		mnl_socket_close(c.nl_host);
-	if (c.nft_host) {
-		if (!drop_host_nft_in_background(&c) && c.host_table_made)
-			(void)nft_delete_table(c.nft_host, p->host_table);
-		mnl_socket_close(c.nft_host);
-	}
+	drop_host_nft(&c);
 	loop_free(c.loop);
 	return r;
 }

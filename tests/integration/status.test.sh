@@ -20,6 +20,14 @@ test_exit_status_passes_through()
 	chmod 755 "$T/out/noshebang"
 	cage nobody -- "$T/out/noshebang" arg
 	[ "$RC" = 5 ] && grep -qx 'no #!: arg' "$OUT" || fail "script without #!: $(said)"
+	# No process could be made for the command (nobody may have one process: pid 1): that is
+	# sluice failing (125), not a command that cannot be executed (126).
+	next_name
+	prlimit --nproc=1:1 timeout 30 nsenter --net=/run/netns/$W "$SLUICE" run --name "$NAME" \
+		--user nobody -- /bin/true </dev/null >"$T/out/nproc.out" 2>"$T/out/nproc.err"
+	rc=$?
+	[ "$rc" = 125 ] && grep -q 'spawn /bin/true: Resource temporarily unavailable' \
+		"$T/out/nproc.err" || fail "spawn refused by RLIMIT_NPROC: exit $rc: $(cat "$T/out/nproc.err")"
 	cage root -- /bin/sh -c 'kill -TERM $$'
 	[ "$RC" = 143 ] || fail "killed by SIGTERM: $(said)"
 	cage root -- /bin/sh -c 'kill -KILL $$'
