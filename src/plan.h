@@ -31,7 +31,7 @@ struct host_facts {
 	size_t n_local;
 	char **live_names; /* names of live cages */
 	size_t n_live_names;
-	uint32_t nonce; /* differs between runs (the supervisor's pid): see plan_host_ifname */
+	uint32_t nonce; /* differs between runs (random bits and the pid): see plan_host_ifname */
 	bool unprivileged; /* sluice runs without root: a user namespace, no cgroup, no eBPF */
 	const struct wg_config *wg; /* link wireguard: the tunnel's configuration, loaded */
 	bool wg_kernel;             /* the kernel has WireGuard */

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <sys/random.h>
 
 #include <libmnl/libmnl.h>
 
@@ -129,7 +130,11 @@ static int gather_facts(const struct policy *pol, struct host_facts *f)
 		if (r < 0)
 			return r;
 	}
-	f->nonce = (uint32_t)getpid();
+	/* New names for this run's host link and table: a pid alone can repeat (a fresh pid
+	 * namespace for every run of a service), so random bits join it. */
+	if (getrandom(&f->nonce, sizeof(f->nonce), GRND_NONBLOCK) != (ssize_t)sizeof(f->nonce))
+		f->nonce = 0;
+	f->nonce ^= (uint32_t)getpid();
 	/* The live cages' names only matter for picking a default name: reading them all on
 	 * every start would make starting the 1000th cage slower than the first. */
 	if (pol->name[0])
