@@ -122,8 +122,7 @@ static int attached_ids(int cgroup_fd, enum bpf_attach_type type, uint32_t *ids,
 }
 
 /* A program by id: its fd, name and the ids of the maps it uses. */
-static int prog_by_id(uint32_t id, char name[BPF_OBJ_NAME_LEN], uint32_t *map_ids,
-		      uint32_t *n_maps)
+static int prog_by_id(uint32_t id, char name[BPF_OBJ_NAME_LEN], uint32_t *map_ids, uint32_t *n_maps)
 {
 	struct bpf_prog_info info = {};
 	uint32_t len = sizeof(info);
@@ -270,7 +269,8 @@ static int detach_ours(int parent_fd, const struct bpf_resident *r)
 			continue;
 		for (uint32_t i = 0; i < n; i++) {
 			uint32_t maps[MAX_MAPS], n_maps;
-			_cleanup_close_ int fd = prog_named(ids[i], r->hooks[h].name, maps, &n_maps);
+			_cleanup_close_ int fd =
+			    prog_named(ids[i], r->hooks[h].name, maps, &n_maps);
 
 			if (fd < 0)
 				continue;
@@ -392,11 +392,13 @@ static bool is_live(uint64_t id, const uint64_t *live, size_t n_live)
 	return false;
 }
 
-int bpf_resident_prune(int parent_fd, const struct bpf_resident *r, const uint64_t *live,
-		       size_t n_live, size_t *ret_removed)
+int bpf_resident_prune(int parent_fd, const struct bpf_resident *r, bpf_live_fn live, void *ctx,
+		       size_t *ret_removed)
 {
+	uint8_t *keys[MAX_MAPS] = {NULL};
+	_cleanup_free_ uint64_t *ids = NULL;
+	size_t n[MAX_MAPS] = {0}, size[MAX_MAPS] = {0}, n_ids = 0, removed = 0;
 	int map_fds[MAX_MAPS];
-	size_t removed = 0;
 	int e;
 
 	*ret_removed = 0;
@@ -405,43 +407,49 @@ int bpf_resident_prune(int parent_fd, const struct bpf_resident *r, const uint64
 		return 0; /* nothing of this build's to prune */
 	if (e < 0)
 		return e;
+	/* Every key first (deleting while walking restarts the walk), then who is alive. */
 	for (size_t k = 0; k < r->n_maps; k++) {
 		struct bpf_map_info info = {};
 		uint32_t len = sizeof(info);
-		_cleanup_free_ uint8_t *keys = NULL;
-		size_t n = 0, cap = 0;
 		uint8_t key[256], next[256];
 		const void *prev = NULL;
+		size_t cap = 0;
 
 		if (bpf_obj_get_info_by_fd(map_fds[k], &info, &len) < 0 ||
 		    info.key_size > sizeof(key) || r->cage_at[k] + 8 > info.key_size)
 			continue;
-		/* Collect the dead cages' keys first: deleting while walking restarts the walk. */
+		size[k] = info.key_size;
 		while (bpf_map_get_next_key(map_fds[k], prev, next) == 0) {
-			uint64_t id;
-
 			memcpy(key, next, info.key_size);
 			prev = key;
-			memcpy(&id, key + r->cage_at[k], sizeof(id));
-			if (is_live(id, live, n_live))
-				continue;
-			if (n == cap) {
-				uint8_t *more = realloc(keys, (cap ? 2 * cap : 64) * info.key_size);
+			if (n[k] == cap) {
+				uint8_t *more =
+				    realloc(keys[k], (cap ? 2 * cap : 64) * info.key_size);
 
 				if (!more)
 					break;
-				keys = more;
+				keys[k] = more;
 				cap = cap ? 2 * cap : 64;
 			}
-			memcpy(keys + n++ * info.key_size, key, info.key_size);
+			memcpy(keys[k] + n[k]++ * info.key_size, key, info.key_size);
 		}
-		for (size_t i = 0; i < n; i++)
-			removed += bpf_map_delete_elem(map_fds[k], keys + i * info.key_size) == 0;
 	}
-	for (size_t k = 0; k < r->n_maps; k++)
+	e = live(ctx, &ids, &n_ids);
+	for (size_t k = 0; e == 0 && k < r->n_maps; k++)
+		for (size_t i = 0; i < n[k]; i++) {
+			const uint8_t *key = keys[k] + i * size[k];
+			uint64_t id;
+
+			memcpy(&id, key + r->cage_at[k], sizeof(id));
+			if (!is_live(id, ids, n_ids))
+				removed += bpf_map_delete_elem(map_fds[k], key) == 0;
+		}
+	for (size_t k = 0; k < r->n_maps; k++) {
 		close(map_fds[k]);
+		free(keys[k]);
+	}
 	*ret_removed = removed;
-	return 0;
+	return e;
 }
 
 /* ---- the sock_addr hooks -------------------------------------------------------------- */
@@ -456,8 +464,8 @@ static const struct bpf_hook hooks[N_HOOKS] = {
     [HOOK_SENDMSG6] = {"sendmsg6", BPF_CGROUP_UDP6_SENDMSG},
 };
 static const char *const map_names[N_MAPS] = {[MAP_ALLOW] = "ip_allow", [MAP_DENIED] = "ip_denied"};
-static const size_t cage_at[N_MAPS] = {[MAP_ALLOW] = offsetof(struct sock_key, cage),
-				       [MAP_DENIED] = 0};
+static const size_t cage_at[N_MAPS] = {
+    [MAP_ALLOW] = offsetof(struct sock_key, cage), [MAP_DENIED] = 0};
 
 /* Open the skeleton, stamp it with this build and load it into the kernel. */
 static int load(struct sock_bpf **ret)
@@ -595,7 +603,8 @@ int bpf_cage_attach(int parent_fd, const char *own, int cgroup_fd, const struct 
 		key.cage = c->id;
 		if (bpf_map_update_elem(c->map_fds[MAP_ALLOW], &key, &one, BPF_ANY) < 0) {
 			r = full_or(negative_errno(), "allow");
-			r = err_set(r, "eBPF allow %s", addr_format(&allowed[j].ep, buf, sizeof(buf)));
+			r = err_set(r, "eBPF allow %s",
+				    addr_format(&allowed[j].ep, buf, sizeof(buf)));
 			break;
 		}
 		c->keys[c->n_keys++] = key;
@@ -616,8 +625,8 @@ int bpf_cage_detach(struct bpf_cage *c)
 	if (!c)
 		return -EBADF;
 	for (size_t i = 0; i < c->n_keys; i++)
-		if (bpf_map_delete_elem(c->map_fds[MAP_ALLOW], &c->keys[i]) < 0 && errno != ENOENT &&
-		    r == 0)
+		if (bpf_map_delete_elem(c->map_fds[MAP_ALLOW], &c->keys[i]) < 0 &&
+		    errno != ENOENT && r == 0)
 			r = err_set(negative_errno(), "remove the cage's eBPF allow entries");
 	c->n_keys = 0;
 	if (c->counted && bpf_map_delete_elem(c->map_fds[MAP_DENIED], &c->id) < 0 &&

@@ -47,10 +47,13 @@ int bpf_resident_get(int parent_fd, const char *own, const struct bpf_resident *
 /* Detach r's programs (of any build) from parent_fd: refused (-EBUSY) while a cage runs.
  * Returns how many were detached. */
 int bpf_resident_unload(int parent_fd, const struct bpf_resident *r);
-/* Remove the entries of every cage whose cgroup id is not in live[] (gc: runs whose
- * supervisor was killed leave theirs). */
-int bpf_resident_prune(int parent_fd, const struct bpf_resident *r, const uint64_t *live,
-		       size_t n_live, size_t *ret_removed);
+/* The cgroup ids of the cages there are now (a heap array the caller frees). */
+typedef int (*bpf_live_fn)(void *ctx, uint64_t **ret_ids, size_t *ret_n);
+/* Remove the entries of every cage whose cgroup id is not among those live() gives (gc: runs
+ * whose supervisor was killed leave theirs). live() is asked after the entries are read, so
+ * a cage made meanwhile (its cgroup comes before its entries) keeps them. */
+int bpf_resident_prune(int parent_fd, const struct bpf_resident *r, bpf_live_fn live, void *ctx,
+		       size_t *ret_removed);
 
 struct bpf_cage;
 

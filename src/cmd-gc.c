@@ -19,6 +19,8 @@
 #include "unixguard.h"
 #include "wg.h"
 
+DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
+
 struct live {
 	struct cage_state *s;
 	size_t n;
@@ -66,53 +68,85 @@ static int remove_dead_wg_sockets(void)
 	return ret;
 }
 
-static int remove_orphans(const char *cgmount, const struct live *live)
+/* The records of the cages alive now. */
+static int read_live(struct live *l)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	size_t n = 0;
+	int r;
+
+	r = state_list(&names);
+	if (r < 0)
+		return r;
+	while (names[n])
+		n++;
+	l->s = calloc(n + 1, sizeof(*l->s));
+	if (!l->s)
+		return -ENOMEM;
+	l->n = 0;
+	for (char **name = names; *name; name++)
+		if (state_read(*name, &l->s[l->n]) == 0 && state_alive(&l->s[l->n]))
+			l->n++;
+	return 0;
+}
+
+/*
+ * Objects named like sluice's that no live cage owns. They are listed first and the live
+ * records read after: a run makes its record before its cgroup, link and table, so whatever
+ * the listing shows of a run that is starting now, that run's record is there to own it.
+ */
+static int remove_orphans(const char *cgmount)
 {
 	_cleanup_strv_free_ char **cgs = NULL, **links = NULL, **tables = NULL;
-	struct mnl_socket *nl;
+	_cleanup_(mnl_socket_closep) struct mnl_socket *rt = NULL;
+	_cleanup_(mnl_socket_closep) struct mnl_socket *nft = NULL;
+	struct live live = {0};
 	int r, ret = 0;
 
-	if (cgroup_list_cages(cgmount, &cgs) == 0)
-		for (char **c = cgs; *c; c++) {
-			char rel[128];
-
-			if (owned(live, "cgroup", *c))
-				continue;
-			snprintf(rel, sizeof(rel), "sluice/%s", *c);
-			r = cgroup_destroy(cgmount, rel);
-			if (r < 0 && r != -ENOENT)
-				ret = log_errno(r, "remove cgroup %s", rel);
-			else
-				printf("removed cgroup %s\n", rel);
-		}
-	if (nl_open(NETLINK_ROUTE, &nl) == 0) {
-		if (nl_list_links(nl, "sl-", &links) == 0)
-			for (char **l = links; *l; l++) {
-				if (owned(live, "link", *l))
-					continue;
-				r = nl_link_del(nl, *l);
-				if (r < 0 && r != -ENODEV)
-					ret = log_errno(r, "remove link %s", *l);
-				else
-					printf("removed link %s\n", *l);
-			}
-		mnl_socket_close(nl);
+	/* A listing that fails leaves its list empty: nothing of that kind is removed. */
+	(void)cgroup_list_cages(cgmount, &cgs);
+	if (nl_open(NETLINK_ROUTE, &rt) == 0)
+		(void)nl_list_links(rt, "sl-", &links);
+	if (nl_open(NETLINK_NETFILTER, &nft) == 0)
+		(void)nft_list_tables(nft, "sluice_", &tables);
+	r = read_live(&live);
+	if (r < 0) {
+		free(live.s);
+		return log_errno(r, "list %s", STATE_DIR);
 	}
+	for (char **c = cgs; c && *c; c++) {
+		char rel[128];
+
+		if (owned(&live, "cgroup", *c))
+			continue;
+		snprintf(rel, sizeof(rel), "sluice/%s", *c);
+		r = cgroup_destroy(cgmount, rel);
+		if (r < 0 && r != -ENOENT)
+			ret = log_errno(r, "remove cgroup %s", rel);
+		else
+			printf("removed cgroup %s\n", rel);
+	}
+	for (char **l = links; l && *l; l++) {
+		if (owned(&live, "link", *l))
+			continue;
+		r = nl_link_del(rt, *l);
+		if (r < 0 && r != -ENODEV)
+			ret = log_errno(r, "remove link %s", *l);
+		else
+			printf("removed link %s\n", *l);
+	}
+	for (char **t = tables; t && *t; t++) {
+		if (owned(&live, "table", *t))
+			continue;
+		r = nft_delete_table(nft, *t);
+		if (r < 0 && r != -ENOENT)
+			ret = log_errno(r, "remove table inet %s", *t);
+		else
+			printf("removed table inet %s\n", *t);
+	}
+	free(live.s);
 	if (remove_dead_wg_sockets() < 0)
 		ret = -EIO;
-	if (nl_open(NETLINK_NETFILTER, &nl) == 0) {
-		if (nft_list_tables(nl, "sluice_", &tables) == 0)
-			for (char **t = tables; *t; t++) {
-				if (owned(live, "table", *t))
-					continue;
-				r = nft_delete_table(nl, *t);
-				if (r < 0 && r != -ENOENT)
-					ret = log_errno(r, "remove table inet %s", *t);
-				else
-					printf("removed table inet %s\n", *t);
-			}
-		mnl_socket_close(nl);
-	}
 	return ret;
 }
 
@@ -121,37 +155,54 @@ static int remove_orphans(const char *cgmount, const struct live *live)
  * killed leaves its entries in their maps. Remove the entries of every cgroup id that is not
  * a cage's now, and with --unload take the hooks off (and the then empty cgroup away).
  */
-static int prune_hooks(const char *cgmount, bool unload)
-{
-	static const struct bpf_resident *const res[] = {&bpf_sock_resident, &unixguard_resident};
-	_cleanup_strv_free_ char **cgs = NULL;
-	_cleanup_free_ uint64_t *ids = NULL;
-	_cleanup_close_ int parent = -1;
-	char path[4200];
-	size_t n = 0, n_cgs = 0;
-	int r, ret = 0;
+struct cages_dir {
+	const char *cgmount;
+	int parent; /* <cgroup2>/sluice */
+};
 
-	snprintf(path, sizeof(path), "%s/sluice", cgmount);
-	parent = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (parent < 0)
-		return errno == ENOENT ? 0 : log_errno(negative_errno(), "open %s", path);
-	if (cgroup_list_cages(cgmount, &cgs) < 0)
-		return log_errno(-EIO, "list %s", path);
+/* bpf_live_fn: the cgroup ids of the cages under <cgroup2>/sluice now. */
+static int live_cage_ids(void *ctx, uint64_t **ret_ids, size_t *ret_n)
+{
+	struct cages_dir *d = ctx;
+	_cleanup_strv_free_ char **cgs = NULL;
+	uint64_t *ids;
+	size_t n_cgs = 0, n = 0;
+
+	if (cgroup_list_cages(d->cgmount, &cgs) < 0)
+		return log_errno(-EIO, "list %s/sluice", d->cgmount);
 	while (cgs[n_cgs])
 		n_cgs++;
 	ids = calloc(n_cgs + 1, sizeof(*ids));
 	if (!ids)
 		return -ENOMEM;
 	for (char **c = cgs; *c; c++) {
-		_cleanup_close_ int fd = openat(parent, *c, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_close_ int fd = openat(d->parent, *c, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (fd >= 0 && cgroup_id(fd, &ids[n]) == 0)
 			n++;
 	}
+	*ret_ids = ids;
+	*ret_n = n;
+	return 0;
+}
+
+static int prune_hooks(const char *cgmount, bool unload)
+{
+	static const struct bpf_resident *const res[] = {&bpf_sock_resident, &unixguard_resident};
+	_cleanup_close_ int parent = -1;
+	struct cages_dir dir = {.cgmount = cgmount};
+	char path[4200];
+	int r, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/sluice", cgmount);
+	parent = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (parent < 0)
+		return errno == ENOENT ? 0 : log_errno(negative_errno(), "open %s", path);
+	dir.parent = parent;
 	for (size_t i = 0; i < ARRAY_SIZE(res); i++) {
 		size_t removed = 0;
 
-		r = bpf_resident_prune(parent, res[i], ids, n, &removed);
+		r = bpf_resident_prune(parent, res[i], live_cage_ids, &dir, &removed);
 		if (r < 0)
 			ret = log_errno(r, "prune the %s", res[i]->what);
 		else if (removed)
@@ -166,12 +217,12 @@ static int prune_hooks(const char *cgmount, bool unload)
 		if (r < 0) {
 			log_error("%s", err_message(r));
 			ret = r;
-		}
-		else if (r > 0)
+		} else if (r > 0)
 			printf("unloaded the %s\n", res[i]->what);
 	}
-	/* Nothing of sluice's is left in it: let the cgroup of all cages go too. */
-	if (ret == 0 && n_cgs == 0 && rmdir(path) == 0)
+	/* Nothing of sluice's is left in it: let the cgroup of all cages go too (rmdir refuses
+	 * while a cage's cgroup is below it). */
+	if (ret == 0 && rmdir(path) == 0)
 		printf("removed cgroup sluice\n");
 	return ret;
 }
@@ -179,10 +230,7 @@ static int prune_hooks(const char *cgmount, bool unload)
 int cmd_gc(int argc, char **argv)
 {
 	_cleanup_strv_free_ char **names = NULL;
-	_cleanup_free_ struct cage_state *states = NULL;
-	struct live live = {0};
 	char cgmount[4096];
-	size_t n = 0;
 	int r, ret = 0;
 
 	bool unload = false;
@@ -214,12 +262,6 @@ int cmd_gc(int argc, char **argv)
 		log_error("%s", err_message(r));
 		return EXIT_SLUICE;
 	}
-	while (names[n])
-		n++;
-	states = calloc(n + 1, sizeof(*states));
-	if (!states)
-		return EXIT_SLUICE;
-
 	for (char **name = names; *name; name++) {
 		struct cage_state s;
 
@@ -229,10 +271,8 @@ int cmd_gc(int argc, char **argv)
 			(void)state_remove(*name);
 			continue;
 		}
-		if (state_alive(&s)) {
-			states[live.n++] = s;
+		if (state_alive(&s))
 			continue;
-		}
 		r = cage_remove_leftovers(&s, cgmount);
 		if (r < 0) {
 			log_error("cage \"%s\": %s", s.name, err_message(r));
@@ -241,8 +281,7 @@ int cmd_gc(int argc, char **argv)
 		else
 			printf("removed cage %s\n", s.name);
 	}
-	live.s = states;
-	if (remove_orphans(cgmount, &live) < 0)
+	if (remove_orphans(cgmount) < 0)
 		ret = -1;
 	if (prune_hooks(cgmount, unload) < 0)
 		ret = -1;

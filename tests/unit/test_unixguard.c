@@ -523,6 +523,14 @@ static void drain_servers(void)
 	}
 }
 
+/* bpf_live_fn: no cage is alive. */
+static int no_live_cages(void *ctx, uint64_t **ret_ids, size_t *ret_n)
+{
+	*ret_ids = calloc(1, sizeof(**ret_ids));
+	*ret_n = 0;
+	return *ret_ids ? 0 : -ENOMEM;
+}
+
 /* The supervisor's fds closing (as on SIGKILL) must not open the cage: hooks and entries
  * stay. gc's prune removes the entries of a cage no longer alive, which closes the cage's
  * allowed paths too (a cgroup with no entries reaches no pathname socket). */
@@ -550,8 +558,9 @@ static void hooks_outlive_our_fds_and_prune_closes_a_dead_cage(void **state)
 	record_ids(w);
 	assert_true(entries_of(w) > 0);
 
-	assert_int_equal(bpf_resident_prune(w->parent_fd, &unixguard_resident, NULL, 0, &removed),
-			 0);
+	assert_int_equal(
+	    bpf_resident_prune(w->parent_fd, &unixguard_resident, no_live_cages, NULL, &removed),
+	    0);
 	assert_true(removed > 0);
 	assert_int_equal(entries_of(w), 0);
 	enter(w);
