@@ -122,6 +122,30 @@ void hookworld_record(struct hook_ids *ids, int cgroup_fd, const enum bpf_attach
 	}
 }
 
+unsigned hookworld_entries(int parent_fd, const struct bpf_resident *r, uint64_t id)
+{
+	int fds[8];
+	unsigned n = 0;
+
+	assert_true(r->n_maps <= ARRAY_SIZE(fds));
+	assert_int_equal(bpf_resident_get(parent_fd, NULL, r, fds), 0);
+	for (size_t k = 0; k < r->n_maps; k++) {
+		uint8_t key[256], next[256];
+		const void *prev = NULL;
+
+		while (bpf_map_get_next_key(fds[k], prev, next) == 0) {
+			uint64_t cage;
+
+			memcpy(key, next, sizeof(key));
+			prev = key;
+			memcpy(&cage, key + r->cage_at[k], sizeof(cage));
+			n += cage == id;
+		}
+		close(fds[k]);
+	}
+	return n;
+}
+
 void hookworld_assert_gone(const struct hook_ids *ids)
 {
 	struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};

@@ -10,6 +10,8 @@
 
 #include <bpf/bpf.h>
 
+#include "bpf.h"
+
 struct hook_ids {
 	uint32_t prog[16], map[16];
 	unsigned n_prog, n_map;
@@ -30,6 +32,9 @@ void hookworld_assert_none(int cgroup_fd, const enum bpf_attach_type *types, siz
 /* Record the one program attached for each of TYPES and every map they use. */
 void hookworld_record(struct hook_ids *ids, int cgroup_fd, const enum bpf_attach_type *types,
 		      size_t n);
+/* How many entries R's maps (found through the hooks on PARENT_FD) hold for the cage whose
+ * cgroup id is ID. */
+unsigned hookworld_entries(int parent_fd, const struct bpf_resident *r, uint64_t id);
 /* Assert that the recorded programs and maps are gone (freed after an RCU grace period, so
  * this polls for up to 3 s). */
 void hookworld_assert_gone(const struct hook_ids *ids);

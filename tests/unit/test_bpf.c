@@ -213,25 +213,7 @@ static void assert_nothing_attached(int cgroup_fd)
 /* How many entries the maps hold under the cgroup id (allow + denial counter). */
 static unsigned entries_of(struct world *w, uint64_t id)
 {
-	int fds[2];
-	unsigned n = 0;
-
-	assert_int_equal(bpf_resident_get(w->parent_fd, NULL, &bpf_sock_resident, fds), 0);
-	for (int k = 0; k < 2; k++) {
-		uint8_t key[64], next[64];
-		const void *prev = NULL;
-
-		while (bpf_map_get_next_key(fds[k], prev, next) == 0) {
-			uint64_t cage;
-
-			memcpy(key, next, sizeof(key));
-			prev = key;
-			memcpy(&cage, key, sizeof(cage)); /* the id leads both keys */
-			n += cage == id;
-		}
-		close(fds[k]);
-	}
-	return n;
+	return hookworld_entries(w->parent_fd, &bpf_sock_resident, id);
 }
 
 static uint64_t id_of(int cgroup_fd)

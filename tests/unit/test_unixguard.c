@@ -222,28 +222,10 @@ static void record_ids(struct world *w)
 /* How many entries the maps hold under the cage's cgroup id. */
 static unsigned entries_of(struct world *w)
 {
-	static const size_t at[3] = {4, 0, 4}; /* where the id lies in each map's key */
 	uint64_t id = 0;
-	unsigned n = 0;
-	int mfd[3];
 
 	assert_int_equal(cgroup_id(w->cgroup_fd, &id), 0);
-	assert_int_equal(bpf_resident_get(w->parent_fd, NULL, &unixguard_resident, mfd), 0);
-	for (int k = 0; k < 3; k++) {
-		uint8_t key[128], next[128];
-		const void *prev = NULL;
-
-		while (bpf_map_get_next_key(mfd[k], prev, next) == 0) {
-			uint64_t cage;
-
-			memcpy(key, next, sizeof(key));
-			prev = key;
-			memcpy(&cage, key + at[k], sizeof(cage));
-			n += cage == id;
-		}
-		close(mfd[k]);
-	}
-	return n;
+	return hookworld_entries(w->parent_fd, &unixguard_resident, id);
 }
 
 /* tmpl with its "%s" (if any) replaced by with. */
