@@ -139,7 +139,19 @@ $(B)/bench/hookcost: bench/hookcost.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $<
 
-bench: sluice $(TOOLS) $(B)/bench/tcpblast $(B)/bench/hookcost
+# The least program doing a link-none cage's kernel work, linked to libc alone and, as
+# sluice is, to sluice's libraries too (kept though unused, to measure loading them).
+$(B)/bench/floor: bench/floor.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(B)/bench/floor-libs: bench/floor.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--no-as-needed $(LIBS)
+
+bench: sluice $(TOOLS) $(B)/bench/tcpblast $(B)/bench/hookcost $(B)/bench/floor $(B)/bench/floor-libs
 	sh bench/run.sh
 
 install: sluice

@@ -36,6 +36,14 @@ phase() {
 	echo
 	echo "## Start: /bin/true"
 	echo
+	echo "The two \"floor\" rows are bench/floor.c: the least program doing the kernel work a"
+	echo "link-none cage cannot do without (a cgroup, a first process cloned into it with new net,"
+	echo "mount, pid, ipc and uts namespaces, a cgroup namespace, private mounts with a fresh"
+	echo "/proc, sysfs and cgroup2, a hostname, the command spawned and waited for, the cgroup"
+	echo "removed), linked to libc alone and to sluice's libraries as well. What sluice takes"
+	echo "above the second is its own: the record, policy and user, the nftables ruleset, the"
+	echo "eBPF entries, the other mounts, the sockets, dropping capabilities, the supervisor."
+	echo
 	sh bench/start.sh
 	echo
 	echo "## Where the start time goes (sluice's own trace, ms since the run began, median of 50)"

@@ -38,7 +38,14 @@ for d in /opt/sluice-bench/node_modules/.bin/srt; do [ -x "$d" ] && SRT=$d; done
 cmds="true|/bin/true
 unshare -n|unshare -n /bin/true
 unshare -n -m -p -f -i -u (reference)|unshare -n -m -p -f -i -u /bin/true
-sluice, link none, root (all layers)|$SL run --user root --name bs1 -- /bin/true
+floor: a link-none cage's kernel work and nothing else, libc only|$BIN/floor /bin/true
+floor, linked to sluice's libraries as sluice is|$BIN/floor-libs /bin/true
+sluice, link none, root (all layers)|$SL run --user root --name bs1 -- /bin/true"
+# Where /run is not a tmpfs (as systemd mounts it), each run's record costs a block of the
+# disk's filesystem: sluice is timed once more with a tmpfs on /run/sluice.
+[ "$(stat -f -c %T /run)" = tmpfs ] || cmds="$cmds
+sluice, link none, root, /run/sluice on a tmpfs|$SL run --user root --name bs4 -- /bin/true"
+cmds="$cmds
 sluice, link veth, root (all layers)|$SL run --user root --name bs2 --link veth -- /bin/true
 runuser -u nobody /bin/true|runuser -u nobody -- /bin/true
 sluice, link none, rootless (via runuser)|runuser -u nobody -- $SL run --name bs3 -- /bin/true"
@@ -51,6 +58,13 @@ shell script: veth + nft by ip/nft|sh $T/veth-shell.sh"
 [ -n "$SRT" ] && cmds="$cmds
 sandbox-runtime (srt), one domain allowed|$SRT -s $T/srt.json /bin/true"
 
+# on_tmpfs_run CMD...: CMD in a mount namespace of its own with a tmpfs on /run/sluice.
+on_tmpfs_run() {
+	mkdir -p /run/sluice
+	unshare -m --propagation private sh -c \
+		'mount -t tmpfs -o mode=755 sluice-bench /run/sluice && exec "$@"' sh "$@"
+}
+
 echo "$cmds" >"$T/cmds"
 ref=
 echo "| command | median ms | min | max | ratio to unshare -n -m -p -f -i -u | command line |"
@@ -58,7 +72,9 @@ echo "|---|---|---|---|---|---|"
 while IFS='|' read -r label cmd; do
 	runs=$RUNS
 	case $label in firejail* | shell* | sandbox*) runs=$((RUNS / 10 + 5)) ;; esac
-	if ! hyperfine -N -w 3 -r "$runs" --export-json "$T/h.json" "$cmd" >/dev/null 2>"$T/err"; then
+	tmpfs=
+	case $label in *"on a tmpfs") tmpfs=on_tmpfs_run ;; esac
+	if ! $tmpfs hyperfine -N -w 3 -r "$runs" --export-json "$T/h.json" "$cmd" >/dev/null 2>"$T/err"; then
 		echo "| $label | failed | | | | \`$cmd\` |"
 		continue
 	fi
