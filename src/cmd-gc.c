@@ -257,6 +257,8 @@ int cmd_gc(int argc, char **argv)
 	}
 	r = cgroup_find_mount(cgmount, sizeof(cgmount));
 	if (r == 0)
+		r = state_remove_unfinished();
+	if (r >= 0)
 		r = state_list(&names);
 	if (r < 0) {
 		log_error("%s", err_message(r));
@@ -267,7 +269,7 @@ int cmd_gc(int argc, char **argv)
 
 		err_clear();
 		if (state_read(*name, &s) < 0) {
-			/* A record cut short by a crash: nothing to go on but the name. */
+			/* Not a record this sluice can read: nothing to go on but the name. */
 			(void)state_remove(*name);
 			continue;
 		}

@@ -1,10 +1,12 @@
-/* state.c: /run/sluice/<name>/cage, one small key=value file per live cage naming its
- * supervisor (pid + start time, so a reused pid is not mistaken for it) and the kernel
- * objects it owns. Written before the first object is created. */
+/* state.c: /run/sluice/<name>, one small key=value file per live cage naming its supervisor
+ * (pid + start time, so a reused pid is not mistaken for it) and the kernel objects it owns.
+ * Written before the first object is created. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "state.h"
@@ -62,38 +64,36 @@ int state_from_plan(const struct plan *p, struct cage_state *ret)
 	return 0;
 }
 
+/* The record is written whole under a name of this process's own, then linked to its final
+ * name: link() fails if that exists, so a record appears complete or not at all, and two
+ * runs of one name cannot both have it. A file, not a directory: removing a directory on
+ * a disk filesystem (where /run is not a tmpfs) waits for its block to be discarded. */
 int state_create(const struct cage_state *s)
 {
-	char dir[128], tmp[160], path[160];
+	char tmp[160], path[160];
 	FILE *f;
-	int fd;
+	int fd, r = 0;
 
 	if (mkdir(STATE_DIR, 0755) < 0 && errno != EEXIST)
 		return err_set(negative_errno(), "create %s", STATE_DIR);
-	snprintf(dir, sizeof(dir), STATE_DIR "/%s", s->name);
-	if (mkdir(dir, 0755) < 0)
-		return errno == EEXIST ? -EEXIST : err_set(negative_errno(), "create %s", dir);
-	snprintf(tmp, sizeof(tmp), "%s/.cage.tmp", dir);
-	snprintf(path, sizeof(path), "%s/cage", dir);
+	snprintf(tmp, sizeof(tmp), STATE_DIR "/.%s.%d", s->name, (int)getpid());
+	snprintf(path, sizeof(path), STATE_DIR "/%s", s->name);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		int r = negative_errno();
-
+		r = err_set(negative_errno(), "write %s", tmp);
 		if (fd >= 0)
 			close(fd);
-		rmdir(dir);
-		return err_set(r, "write %s", tmp);
+		(void)unlink(tmp);
+		return r;
 	}
 	fprintf(f, "pid=%d\nstart=%llu\nnetns=%llu\ncgroup=%s\nhost_if=%s\nhost_table=%s\n",
 		(int)s->pid, s->start, s->netns, s->cgroup, s->host_if, s->host_table);
-	if (fclose(f) != 0 || rename(tmp, path) < 0) {
-		int r = negative_errno();
-
-		unlink(tmp);
-		rmdir(dir);
-		return err_set(r, "write %s", path);
-	}
-	return 0;
+	if (fclose(f) != 0)
+		r = err_set(negative_errno(), "write %s", tmp);
+	else if (link(tmp, path) < 0)
+		r = errno == EEXIST ? -EEXIST : err_set(negative_errno(), "write %s", path);
+	(void)unlink(tmp);
+	return r;
 }
 
 int state_read(const char *name, struct cage_state *ret)
@@ -102,7 +102,7 @@ int state_read(const char *name, struct cage_state *ret)
 	struct cage_state s = {0};
 	FILE *f;
 
-	snprintf(path, sizeof(path), STATE_DIR "/%s/cage", name);
+	snprintf(path, sizeof(path), STATE_DIR "/%s", name);
 	f = fopen(path, "re");
 	if (!f)
 		return negative_errno();
@@ -123,6 +123,13 @@ int state_read(const char *name, struct cage_state *ret)
 		else if (startswith(line, "host_table="))
 			snprintf(s.host_table, sizeof(s.host_table), "%s", line + 11);
 	}
+	/* A read error (EISDIR: a record of an older sluice, a directory) is no record. */
+	if (ferror(f)) {
+		int r = -errno;
+
+		fclose(f);
+		return r < 0 ? r : -EIO;
+	}
 	fclose(f);
 	*ret = s;
 	return 0;
@@ -132,6 +139,12 @@ int state_remove(const char *name)
 {
 	char path[160];
 
+	snprintf(path, sizeof(path), STATE_DIR "/%s", name);
+	if (unlink(path) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR)
+		return negative_errno();
+	/* An older sluice kept the record in a directory: <name>/cage. */
 	snprintf(path, sizeof(path), STATE_DIR "/%s/cage", name);
 	(void)unlink(path);
 	snprintf(path, sizeof(path), STATE_DIR "/%s/.cage.tmp", name);
@@ -140,6 +153,32 @@ int state_remove(const char *name)
 	if (rmdir(path) < 0 && errno != ENOENT)
 		return negative_errno();
 	return 0;
+}
+
+int state_remove_unfinished(void)
+{
+	DIR *d = opendir(STATE_DIR);
+	struct dirent *de;
+	int removed = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : err_set(negative_errno(), "list %s", STATE_DIR);
+	while ((de = readdir(d))) {
+		const char *dot = strrchr(de->d_name, '.');
+		char *end;
+		long pid;
+
+		/* .<name>.<pid>: a record a run was writing when it was killed. */
+		if (de->d_name[0] != '.' || dot == de->d_name)
+			continue;
+		pid = strtol(dot + 1, &end, 10);
+		if (end == dot + 1 || *end || pid <= 0)
+			continue;
+		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			removed += unlinkat(dirfd(d), de->d_name, 0) == 0;
+	}
+	closedir(d);
+	return removed;
 }
 
 int state_list(char ***ret)

@@ -1,4 +1,4 @@
-/* state.h: the record of each live cage under /run/sluice/<name>/, written before anything
+/* state.h: the record of each live cage, /run/sluice/<name>, written before anything
  * is created, so `sluice gc` can find and remove what a crashed run left. */
 #pragma once
 
@@ -21,10 +21,12 @@ struct cage_state {
 
 /* Fill a record for this process and the plan. */
 int state_from_plan(const struct plan *p, struct cage_state *ret);
-/* Create /run/sluice/<name>/cage atomically; -EEXIST if a record of that name exists. */
+/* Create /run/sluice/<name> atomically; -EEXIST if a record of that name exists. */
 int state_create(const struct cage_state *s);
 int state_read(const char *name, struct cage_state *ret);
 int state_remove(const char *name);
+/* Remove the records that runs killed while writing them left half made; how many. */
+int state_remove_unfinished(void);
 /* Names of all records (live or stale); NULL-terminated strv. */
 int state_list(char ***ret);
 /* Whether the record's supervisor is still running. */

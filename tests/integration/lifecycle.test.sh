@@ -192,10 +192,34 @@ test_gc_removes_a_link_none_cage_whose_netns_is_gone()
 	kill -KILL $pid
 	wait_pid $pid 5
 	ip netns del $ns
-	[ -d "/run/sluice/$NAME" ] || fail "the killed run left no record to remove"
+	[ -f "/run/sluice/$NAME" ] || fail "the killed run left no record to remove"
 	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err" || fail "sluice gc: $(cat "$T/out/gc.err")"
-	[ -d "/run/sluice/$NAME" ] && fail "gc kept the record: $(cat "$T/out/gc.err")"
+	[ -e "/run/sluice/$NAME" ] && fail "gc kept the record: $(cat "$T/out/gc.err")"
 	same_counts "$base" "gc of a link-none cage whose netns is gone"
+}
+
+# A record is written under .NAME.PID and linked into place: a run killed in between leaves
+# that file, which gc removes once PID is gone and leaves while it lives. A record an older
+# sluice kept as a directory (NAME/cage) goes too.
+TESTS="$TESTS gc_removes_unfinished_and_older_records"
+test_gc_removes_unfinished_and_older_records()
+{
+	base=$(counts)
+	next_name
+	sh -c 'exit 0' &
+	dead=$!
+	wait $dead
+	kill -0 $dead 2>/dev/null && fail "pid $dead is alive again"
+	mkdir -p /run/sluice
+	echo "pid=$dead" >"/run/sluice/.$NAME.$dead"
+	echo "pid=$$" >"/run/sluice/.$NAME.$$"
+	mkdir "/run/sluice/$NAME" && echo "pid=$dead" >"/run/sluice/$NAME/cage"
+	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err" || fail "sluice gc: $(cat "$T/out/gc.err")"
+	[ -e "/run/sluice/.$NAME.$dead" ] && fail "gc kept a dead run's unfinished record"
+	[ -e "/run/sluice/$NAME" ] && fail "gc kept an older sluice's record: $(cat "$T/out/gc.err")"
+	[ -e "/run/sluice/.$NAME.$$" ] || fail "gc removed the unfinished record of a live process"
+	rm -f "/run/sluice/.$NAME.$$"
+	same_counts "$base" "gc of unfinished and older records"
 }
 
 TESTS="$TESTS hooks_stay_between_runs_and_gc_unload_removes_them"

@@ -186,7 +186,7 @@ cages_scrub() {
 		sleep 0.1
 		find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
 	done
-	for d in /run/sluice/$CAGE_PREFIX*; do
+	for d in /run/sluice/$CAGE_PREFIX* /run/sluice/.$CAGE_PREFIX*; do
 		[ -e "$d" ] && rm -rf "$d"
 	done
 	true
