@@ -1153,9 +1153,15 @@ int cage_remove_leftovers(const struct cage_state *s, const char *cgroup_mount)
 {
 	_cleanup_(mnl_socket_closep) struct mnl_socket *rt = NULL;
 	_cleanup_(mnl_socket_closep) struct mnl_socket *nft = NULL;
+	char own[sizeof(s->cgroup) + 8];
 	int r, ret = 0;
 
-	r = cgroup_destroy(cgroup_mount, s->cgroup);
+	/* gc kills what is in the cgroup: only ever the cage's own, whatever the record says. */
+	snprintf(own, sizeof(own), "sluice/%s", s->name);
+	if (s->cgroup[0] && !streq(s->cgroup, own))
+		return err_set(-EINVAL, "the record of cage \"%s\" names cgroup %s: left alone",
+			       s->name, s->cgroup);
+	r = s->cgroup[0] ? cgroup_destroy(cgroup_mount, s->cgroup) : 0;
 	if (r < 0 && r != -ENOENT)
 		ret = r;
 

@@ -222,6 +222,37 @@ test_gc_removes_unfinished_and_older_records()
 	same_counts "$base" "gc of unfinished and older records"
 }
 
+# gc kills what is in a dead cage's cgroup: a record naming another cgroup (sluice never
+# writes one) must not make it kill that cgroup's processes.
+TESTS="$TESTS gc_kills_only_a_cages_own_cgroup"
+test_gc_kills_only_a_cages_own_cgroup()
+{
+	base=$(counts)
+	next_name
+	sh -c 'exit 0' &
+	dead=$!
+	wait $dead
+	other=$CG2/sluice-test-$$.$TESTNO
+	mkdir "$other" || fail "cannot make cgroup $other"
+	sh -c 'echo $$ >"$1/cgroup.procs" && exec sleep 30' sh "$other" &
+	victim=$!
+	wait_for 50 grep -qx "$victim" "$other/cgroup.procs" || fail "the sleeper is not in $other"
+	mkdir -p /run/sluice
+	printf 'pid=%s\nstart=1\nnetns=1\ncgroup=%s\nhost_if=\nhost_table=\n' \
+		"$dead" "${other#"$CG2"/}" >"/run/sluice/$NAME"
+	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err" && ok=1 || ok=0
+	alive=0
+	kill -0 $victim 2>/dev/null && alive=1
+	kill $victim 2>/dev/null
+	wait $victim 2>/dev/null
+	rmdir "$other"
+	rm -f "/run/sluice/$NAME"
+	[ $alive = 1 ] || fail "gc killed a process in $other, named by a record"
+	[ $ok = 0 ] || fail "gc said nothing of a record naming another cgroup"
+	grep -q "names cgroup" "$T/out/gc.err" || fail "gc's error: $(cat "$T/out/gc.err")"
+	same_counts "$base" "gc of a record naming another cgroup"
+}
+
 TESTS="$TESTS hooks_stay_between_runs_and_gc_unload_removes_them"
 test_hooks_stay_between_runs_and_gc_unload_removes_them()
 {
