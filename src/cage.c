@@ -1153,14 +1153,22 @@ int cage_remove_leftovers(const struct cage_state *s, const char *cgroup_mount)
 {
 	_cleanup_(mnl_socket_closep) struct mnl_socket *rt = NULL;
 	_cleanup_(mnl_socket_closep) struct mnl_socket *nft = NULL;
-	char own[sizeof(s->cgroup) + 8];
+	char own[sizeof(s->cgroup) + 8], table[PLAN_TABLE_MAX];
 	int r, ret = 0;
 
-	/* gc kills what is in the cgroup: only ever the cage's own, whatever the record says. */
+	/* gc kills what is in the cgroup and deletes the link and the table: only ever the
+	 * cage's own, with the names sluice gives them, whatever the record says. */
 	snprintf(own, sizeof(own), "sluice/%s", s->name);
 	if (s->cgroup[0] && !streq(s->cgroup, own))
 		return err_set(-EINVAL, "the record of cage \"%s\" names cgroup %s: left alone",
 			       s->name, s->cgroup);
+	if (s->host_if[0] && !plan_is_host_ifname(s->host_if))
+		return err_set(-EINVAL, "the record of cage \"%s\" names link %s: left alone",
+			       s->name, s->host_if);
+	plan_host_table(s->name, s->host_if, table);
+	if (s->host_table[0] && (!s->host_if[0] || !streq(s->host_table, table)))
+		return err_set(-EINVAL, "the record of cage \"%s\" names table %s: left alone",
+			       s->name, s->host_table);
 	r = s->cgroup[0] ? cgroup_destroy(cgroup_mount, s->cgroup) : 0;
 	if (r < 0 && r != -ENOENT)
 		ret = r;

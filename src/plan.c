@@ -77,6 +77,28 @@ void plan_host_ifname(const char *name, uint32_t nonce, char ret[IFNAMSIZ])
 	snprintf(ret, IFNAMSIZ, "sl-%08x", (uint32_t)name_hash(name, 0x5e00000000ULL | nonce));
 }
 
+/* "sluice_" + up to 15 characters of the name + "_" + the host link's hash: the run's own (a
+ * table of an earlier run of this cage may still be going away, see cage.c) and unique
+ * however long the names are. */
+void plan_host_table(const char *name, const char *host_if, char ret[PLAN_TABLE_MAX])
+{
+	snprintf(ret, PLAN_TABLE_MAX, "sluice_%.15s_%s", name,
+		 startswith(host_if, "sl-") ? host_if + 3 : host_if);
+	for (size_t i = 7; ret[i] && i < 7 + 15; i++)
+		if (!isalnum((unsigned char)ret[i]))
+			ret[i] = '_';
+}
+
+bool plan_is_host_ifname(const char *s)
+{
+	if (!startswith(s, "sl-") || strlen(s) != 11)
+		return false;
+	for (size_t i = 3; i < 11; i++)
+		if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+			return false;
+	return true;
+}
+
 static bool name_live(const char *name, char *const *live, size_t n_live)
 {
 	for (size_t i = 0; i < n_live; i++)
@@ -395,14 +417,7 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	if (p.link == LINK_VETH) {
 		plan_host_ifname(p.name, facts->nonce, p.host_if);
 		snprintf(p.cage_if, sizeof(p.cage_if), "eth0");
-		/* "sluice_" + up to 15 characters of the name + "_" + the host link's hash: the
-		 * run's own (a table of an earlier run of this cage may still be going away, see
-		 * cage.c) and unique however long the names are. */
-		snprintf(p.host_table, sizeof(p.host_table), "sluice_%.15s_%s", p.name,
-			 p.host_if + 3);
-		for (size_t i = 7; p.host_table[i] && i < 7 + 15; i++)
-			if (!isalnum((unsigned char)p.host_table[i]))
-				p.host_table[i] = '_';
+		plan_host_table(p.name, p.host_if, p.host_table);
 
 		r = plan_subnet(p.name, &pol->pool, facts->taken, facts->n_taken, &net);
 		if (r < 0) {

@@ -13,6 +13,8 @@
 #include "policy.h"
 #include "wgconf.h"
 
+#define PLAN_TABLE_MAX 32 /* a host table's name, with its NUL */
+
 /* An IPv4 or IPv6 prefix the host already uses (an address's subnet or a route). */
 struct prefix {
 	int family;
@@ -89,7 +91,7 @@ struct plan {
 
 	/* the nftables tables, by name */
 	char cage_table[32]; /* "sluice" (family inet) in the cage netns */
-	char host_table[32]; /* "sluice_<name>_<hash>" (family inet) in the host netns */
+	char host_table[PLAN_TABLE_MAX]; /* "sluice_<name>_<hash>" (inet) in the host netns */
 
 	/* the process */
 	char **argv; /* the command, NULL-terminated */
@@ -113,6 +115,10 @@ void plan_subnet6(const char *name, struct in6_addr *ret);
  * pair of the previous run of the same cage may still exist for a while, since the kernel
  * removes it with that cage's netns after the run has returned. */
 void plan_host_ifname(const char *name, uint32_t nonce, char ret[IFNAMSIZ]);
+/* Whether s has the shape of plan_host_ifname's names. */
+bool plan_is_host_ifname(const char *s);
+/* The host table of the cage name whose host link is host_if. */
+void plan_host_table(const char *name, const char *host_if, char ret[PLAN_TABLE_MAX]);
 
 /* A default cage name from the command: basename of argv[0], reduced to [a-z0-9_.-],
  * made unique against live names with "-2", "-3", ... */

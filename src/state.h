@@ -16,7 +16,7 @@ struct cage_state {
 	unsigned long long netns; /* inode of the netns the host side lives in */
 	char cgroup[64];
 	char host_if[IFNAMSIZ];
-	char host_table[32];
+	char host_table[PLAN_TABLE_MAX];
 };
 
 /* Fill a record for this process and the plan. */

@@ -253,6 +253,41 @@ test_gc_kills_only_a_cages_own_cgroup()
 	same_counts "$base" "gc of a record naming another cgroup"
 }
 
+# Nor a link or a table a record names, unless it is named as sluice names a cage's own.
+TESTS="$TESTS gc_deletes_only_a_cages_own_link_and_table"
+test_gc_deletes_only_a_cages_own_link_and_table()
+{
+	base=$(counts)
+	next_name
+	sh -c 'exit 0' &
+	dead=$!
+	wait $dead
+	dev=dm$$x$TESTNO
+	tbl=keep$$x$TESTNO
+	in_world ip link add "$dev" type veth peer name "${dev}p" || fail "cannot make link $dev"
+	in_world nft add table inet "$tbl" || fail "cannot make table $tbl"
+	ino=$(stat -L -c %i /run/netns/$W)
+	mkdir -p /run/sluice
+	printf 'pid=%s\nstart=1\nnetns=%s\ncgroup=sluice/%s\nhost_if=%s\nhost_table=\n' \
+		"$dead" "$ino" "$NAME" "$dev" >"/run/sluice/$NAME"
+	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc1.err" && ok1=1 || ok1=0
+	printf 'pid=%s\nstart=1\nnetns=%s\ncgroup=sluice/%s\nhost_if=sl-0123abcd\nhost_table=%s\n' \
+		"$dead" "$ino" "$NAME" "$tbl" >"/run/sluice/$NAME"
+	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc2.err" && ok2=1 || ok2=0
+	in_world ip link show "$dev" >/dev/null 2>&1 && link=1 || link=0
+	in_world nft list table inet "$tbl" >/dev/null 2>&1 && table=1 || table=0
+	in_world ip link del "$dev" 2>/dev/null
+	in_world nft delete table inet "$tbl" 2>/dev/null
+	rm -f "/run/sluice/$NAME"
+	[ $link = 1 ] || fail "gc deleted link $dev, named by a record"
+	[ $table = 1 ] || fail "gc deleted table $tbl, named by a record"
+	[ $ok1 = 0 ] && grep -q "names link" "$T/out/gc1.err" ||
+		fail "gc on a record naming link $dev: $(cat "$T/out/gc1.err")"
+	[ $ok2 = 0 ] && grep -q "names table" "$T/out/gc2.err" ||
+		fail "gc on a record naming table $tbl: $(cat "$T/out/gc2.err")"
+	same_counts "$base" "gc of records naming another link and table"
+}
+
 TESTS="$TESTS hooks_stay_between_runs_and_gc_unload_removes_them"
 test_hooks_stay_between_runs_and_gc_unload_removes_them()
 {

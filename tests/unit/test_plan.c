@@ -313,12 +313,32 @@ static void host_table_is_the_runs_own_and_fits(void **state)
 			assert_int_equal(plan_build(&pol, &f, argv, env, &id, &p), 0);
 			assert_true(strlen(p.host_table) <= 31);
 			assert_int_equal(strncmp(p.host_table, "sluice_a_very_long_cag_", 23), 0);
+			/* what gc derives from the record's name and link is what the run made */
+			assert_true(plan_is_host_ifname(p.host_if));
+			{
+				char derived[PLAN_TABLE_MAX];
+
+				plan_host_table(p.name, p.host_if, derived);
+				assert_string_equal(derived, p.host_table);
+			}
 			for (int j = 0; j < k; j++)
 				assert_string_not_equal(p.host_table, tables[j]);
 			snprintf(tables[k++], sizeof(tables[0]), "%s", p.host_table);
 			plan_free(&p);
 			policy_free(&pol);
 		}
+}
+
+/* gc deletes the link a record names only if it has the shape sluice gives its links. */
+static void host_link_names_have_one_shape(void **state)
+{
+	assert_true(plan_is_host_ifname("sl-0123abcd"));
+	assert_false(plan_is_host_ifname("eth0"));
+	assert_false(plan_is_host_ifname("sl-0123abc"));
+	assert_false(plan_is_host_ifname("sl-0123abcde"));
+	assert_false(plan_is_host_ifname("sl-0123ABCD"));
+	assert_false(plan_is_host_ifname("sw-0123abcd"));
+	assert_false(plan_is_host_ifname(""));
 }
 
 static void plan_env_is_filtered_and_policy_wins(void **state)
@@ -358,21 +378,22 @@ static void ipv6_endpoint_turns_ipv6_on(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(subnet_is_stable_and_in_pool),
-		cmocka_unit_test(different_names_spread),
-		cmocka_unit_test(subnet_avoids_taken_address_and_route),
-		cmocka_unit_test(default_route_does_not_block_pool),
-		cmocka_unit_test(full_pool_is_an_error),
-		cmocka_unit_test(host_ifname_fits_and_differs_per_run),
-		cmocka_unit_test(default_name_from_command_is_unique),
-		cmocka_unit_test(plan_marks_proxy_on_host_and_allow_off_host),
-		cmocka_unit_test(host_table_is_the_runs_own_and_fits),
-		cmocka_unit_test(plan_env_is_filtered_and_policy_wins),
-		cmocka_unit_test(ipv6_endpoint_turns_ipv6_on),
-		cmocka_unit_test(link_none_plans_forwards_and_no_link),
-		cmocka_unit_test(veth_proxy_on_host_is_routed_and_named),
-		cmocka_unit_test(unprivileged_plan_has_no_cgroup_and_refuses_veth),
-		cmocka_unit_test(generated_etc_files_list_the_names),
+	    cmocka_unit_test(subnet_is_stable_and_in_pool),
+	    cmocka_unit_test(different_names_spread),
+	    cmocka_unit_test(subnet_avoids_taken_address_and_route),
+	    cmocka_unit_test(default_route_does_not_block_pool),
+	    cmocka_unit_test(full_pool_is_an_error),
+	    cmocka_unit_test(host_ifname_fits_and_differs_per_run),
+	    cmocka_unit_test(default_name_from_command_is_unique),
+	    cmocka_unit_test(plan_marks_proxy_on_host_and_allow_off_host),
+	    cmocka_unit_test(host_table_is_the_runs_own_and_fits),
+	    cmocka_unit_test(host_link_names_have_one_shape),
+	    cmocka_unit_test(plan_env_is_filtered_and_policy_wins),
+	    cmocka_unit_test(ipv6_endpoint_turns_ipv6_on),
+	    cmocka_unit_test(link_none_plans_forwards_and_no_link),
+	    cmocka_unit_test(veth_proxy_on_host_is_routed_and_named),
+	    cmocka_unit_test(unprivileged_plan_has_no_cgroup_and_refuses_veth),
+	    cmocka_unit_test(generated_etc_files_list_the_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
