@@ -8,9 +8,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/file.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -88,27 +86,6 @@ int bpf_hooks_detach(int cgroup_fd, const struct bpf_hook *h, const int *fds, si
 
 #define MAX_PROGS 64 /* programs of one attach type on the cgroup of all cages */
 #define MAX_MAPS  8  /* maps of one program */
-
-/* Finding, installing and removing the resident hooks is serialized between sluice processes
- * by an flock on the state directory (which exists on every root run). */
-static int lock_state_dir(int *ret_fd)
-{
-	int fd;
-
-	if (mkdir(STATE_DIR, 0755) < 0 && errno != EEXIST)
-		return err_set(negative_errno(), "create %s", STATE_DIR);
-	fd = open(STATE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(negative_errno(), "open %s", STATE_DIR);
-	if (flock(fd, LOCK_EX) < 0) {
-		int r = negative_errno();
-
-		close(fd);
-		return err_set(r, "lock %s", STATE_DIR);
-	}
-	*ret_fd = fd;
-	return 0;
-}
 
 /* The ids of the programs attached (directly) to cgroup_fd for one attach type. */
 static int attached_ids(int cgroup_fd, enum bpf_attach_type type, uint32_t *ids, uint32_t *n)
@@ -345,7 +322,7 @@ int bpf_resident_get(int parent_fd, const char *own, const struct bpf_resident *
 	_cleanup_close_ int lock = -1;
 	int e;
 
-	e = lock_state_dir(&lock);
+	e = state_lock(&lock);
 	if (e < 0)
 		return e;
 	e = resident_find(parent_fd, r, map_fds);
@@ -370,15 +347,11 @@ int bpf_resident_get(int parent_fd, const char *own, const struct bpf_resident *
 
 int bpf_resident_unload(int parent_fd, const struct bpf_resident *r)
 {
-	_cleanup_close_ int lock = -1;
+	char doing[128];
 	int e;
 
-	char doing[128];
-
 	snprintf(doing, sizeof(doing), "cannot unload the %s", r->what);
-	e = lock_state_dir(&lock);
-	if (e == 0)
-		e = refuse_if_cages_run(parent_fd, NULL, doing);
+	e = refuse_if_cages_run(parent_fd, NULL, doing);
 	if (e == 0)
 		e = detach_ours(parent_fd, r);
 	return e;

@@ -37,7 +37,7 @@ struct bpf_resident {
 extern const struct bpf_resident bpf_sock_resident;
 
 /*
- * Under an flock of the state directory: find this build's programs attached to parent_fd,
+ * Under state_lock(): find this build's programs attached to parent_fd,
  * all of them, or load and attach them there (with BPF_F_ALLOW_MULTI, not through a link, so
  * they stay whatever becomes of our fds). Another build's programs, or an incomplete set, are
  * replaced if no cage below parent_fd other than own (a directory name, or NULL) has processes;
@@ -45,7 +45,7 @@ extern const struct bpf_resident bpf_sock_resident;
  */
 int bpf_resident_get(int parent_fd, const char *own, const struct bpf_resident *r, int *map_fds);
 /* Detach r's programs (of any build) from parent_fd: refused (-EBUSY) while a cage runs.
- * Returns how many were detached. */
+ * Returns how many were detached. The caller holds state_lock() (gc does, throughout). */
 int bpf_resident_unload(int parent_fd, const struct bpf_resident *r);
 /* The cgroup ids of the cages there are now (a heap array the caller frees). */
 typedef int (*bpf_live_fn)(void *ctx, uint64_t **ret_ids, size_t *ret_n);

@@ -84,9 +84,16 @@ static int read_live(struct live *l)
 	if (!l->s)
 		return -ENOMEM;
 	l->n = 0;
-	for (char **name = names; *name; name++)
-		if (state_read(*name, &l->s[l->n]) == 0 && state_alive(&l->s[l->n]))
+	for (char **name = names; *name; name++) {
+		r = state_read(*name, &l->s[l->n]);
+		if (r == -ENOENT || r == -ENAMETOOLONG)
+			continue; /* gone meanwhile, or no name sluice gives */
+		/* a record not read may be a live cage's: remove nothing rather than its objects */
+		if (r < 0)
+			return err_set(r, "read the record %s/%s", STATE_DIR, *name);
+		if (state_alive(&l->s[l->n]))
 			l->n++;
+	}
 	return 0;
 }
 
@@ -112,7 +119,8 @@ static int remove_orphans(const char *cgmount)
 	r = read_live(&live);
 	if (r < 0) {
 		free(live.s);
-		return log_errno(r, "list %s", STATE_DIR);
+		log_error("%s: no orphan removed", err_message(r));
+		return r;
 	}
 	for (char **c = cgs; c && *c; c++) {
 		char rel[128];
@@ -177,9 +185,15 @@ static int live_cage_ids(void *ctx, uint64_t **ret_ids, size_t *ret_n)
 		return -ENOMEM;
 	for (char **c = cgs; *c; c++) {
 		_cleanup_close_ int fd = openat(d->parent, *c, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int r = fd < 0 ? negative_errno() : cgroup_id(fd, &ids[n]);
 
-		if (fd >= 0 && cgroup_id(fd, &ids[n]) == 0)
+		if (r == 0)
 			n++;
+		else if (r != -ENOENT) {
+			/* a cage whose id is not known would lose its entries: prune nothing */
+			free(ids);
+			return log_errno(r, "read the id of cgroup sluice/%s", *c);
+		}
 	}
 	*ret_ids = ids;
 	*ret_n = n;
@@ -230,10 +244,10 @@ static int prune_hooks(const char *cgmount, bool unload)
 int cmd_gc(int argc, char **argv)
 {
 	_cleanup_strv_free_ char **names = NULL;
+	_cleanup_close_ int lock = -1;
 	char cgmount[4096];
-	int r, ret = 0;
-
 	bool unload = false;
+	int r, ret = 0;
 
 	if (argc > 1 && streq(argv[1], "--unload")) {
 		unload = true;
@@ -256,6 +270,9 @@ int cmd_gc(int argc, char **argv)
 		return EXIT_SLUICE;
 	}
 	r = cgroup_find_mount(cgmount, sizeof(cgmount));
+	/* One gc at a time, and none while a run finds or loads the hooks. */
+	if (r == 0)
+		r = state_lock(&lock);
 	if (r == 0)
 		r = state_remove_unfinished();
 	if (r >= 0)
@@ -268,9 +285,11 @@ int cmd_gc(int argc, char **argv)
 		struct cage_state s;
 
 		err_clear();
-		if (state_read(*name, &s) < 0) {
-			/* Not a record this sluice can read: nothing to go on but the name. */
-			(void)state_remove(*name);
+		r = state_read(*name, &s);
+		if (r == -ENOENT)
+			continue; /* its run ended meanwhile */
+		if (r < 0) {
+			ret = log_errno(r, "read the record %s/%s", STATE_DIR, *name);
 			continue;
 		}
 		if (state_alive(&s))

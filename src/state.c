@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,41 +97,55 @@ int state_create(const struct cage_state *s)
 	return r;
 }
 
-int state_read(const char *name, struct cage_state *ret)
+/* The lines of one record file into s; -EISDIR if path is a directory. */
+static int read_record(const char *path, struct cage_state *s)
 {
-	char path[160], line[256];
-	struct cage_state s = {0};
-	FILE *f;
+	char line[256];
+	FILE *f = fopen(path, "re");
+	int r = 0;
 
-	snprintf(path, sizeof(path), STATE_DIR "/%s", name);
-	f = fopen(path, "re");
 	if (!f)
 		return negative_errno();
-	snprintf(s.name, sizeof(s.name), "%s", name);
 	while (fgets(line, sizeof(line), f)) {
 		int pid;
 
 		line[strcspn(line, "\n")] = '\0';
 		if (sscanf(line, "pid=%d", &pid) == 1)
-			s.pid = pid;
-		else if (sscanf(line, "start=%llu", &s.start) == 1 ||
-			 sscanf(line, "netns=%llu", &s.netns) == 1)
+			s->pid = pid;
+		else if (sscanf(line, "start=%llu", &s->start) == 1 ||
+			 sscanf(line, "netns=%llu", &s->netns) == 1)
 			continue;
 		else if (startswith(line, "cgroup="))
-			snprintf(s.cgroup, sizeof(s.cgroup), "%s", line + 7);
+			snprintf(s->cgroup, sizeof(s->cgroup), "%s", line + 7);
 		else if (startswith(line, "host_if="))
-			snprintf(s.host_if, sizeof(s.host_if), "%s", line + 8);
+			snprintf(s->host_if, sizeof(s->host_if), "%s", line + 8);
 		else if (startswith(line, "host_table="))
-			snprintf(s.host_table, sizeof(s.host_table), "%s", line + 11);
+			snprintf(s->host_table, sizeof(s->host_table), "%s", line + 11);
 	}
-	/* A read error (EISDIR: a record of an older sluice, a directory) is no record. */
-	if (ferror(f)) {
-		int r = -errno;
-
-		fclose(f);
-		return r < 0 ? r : -EIO;
-	}
+	if (ferror(f))
+		r = errno ? negative_errno() : -EIO;
 	fclose(f);
+	return r;
+}
+
+int state_read(const char *name, struct cage_state *ret)
+{
+	char path[160];
+	struct cage_state s = {0};
+	int r;
+
+	if (strlen(name) > CAGE_NAME_MAX)
+		return -ENAMETOOLONG; /* not a name sluice gives */
+	snprintf(s.name, sizeof(s.name), "%s", name);
+	snprintf(path, sizeof(path), STATE_DIR "/%s", name);
+	r = read_record(path, &s);
+	if (r == -EISDIR) {
+		/* An older sluice kept the record in a directory: <name>/cage. */
+		snprintf(path, sizeof(path), STATE_DIR "/%s/cage", name);
+		r = read_record(path, &s);
+	}
+	if (r < 0)
+		return r;
 	*ret = s;
 	return 0;
 }
@@ -189,10 +204,35 @@ int state_list(char ***ret)
 bool state_alive(const struct cage_state *s)
 {
 	unsigned long long start;
+	int r;
 
 	if (s->pid <= 0)
 		return false;
-	return proc_starttime(s->pid, &start) == 0 && start == s->start;
+	r = proc_starttime(s->pid, &start);
+	/* Only a pid that is gone, or another process under it now, is a dead supervisor:
+	 * anything else (out of fds, say) must not make gc remove a live cage. */
+	if (r == -ENOENT || r == -ESRCH)
+		return false;
+	return r < 0 || start == s->start;
+}
+
+int state_lock(int *ret_fd)
+{
+	int fd;
+
+	if (mkdir(STATE_DIR, 0755) < 0 && errno != EEXIST)
+		return err_set(negative_errno(), "create %s", STATE_DIR);
+	fd = open(STATE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(negative_errno(), "open %s", STATE_DIR);
+	if (flock(fd, LOCK_EX) < 0) {
+		int r = negative_errno();
+
+		close(fd);
+		return err_set(r, "lock %s", STATE_DIR);
+	}
+	*ret_fd = fd;
+	return 0;
 }
 
 bool state_link_in_use(const char *host_if, const char *self_name)

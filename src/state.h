@@ -29,8 +29,11 @@ int state_remove(const char *name);
 int state_remove_unfinished(void);
 /* Names of all records (live or stale); NULL-terminated strv. */
 int state_list(char ***ret);
-/* Whether the record's supervisor is still running. */
+/* Whether the record's supervisor is still running (true when it cannot be told). */
 bool state_alive(const struct cage_state *s);
+/* An flock on the state directory: serializes finding, loading and unloading the eBPF hooks
+ * (bpf.h) between runs, and gc with all of that and with itself. Close the fd to unlock. */
+int state_lock(int *ret_fd);
 /* Whether a live cage other than self_name records host_if as its link. */
 bool state_link_in_use(const char *host_if, const char *self_name);
 /* The inode of the calling process's netns. */

@@ -288,6 +288,26 @@ test_gc_deletes_only_a_cages_own_link_and_table()
 	same_counts "$base" "gc of records naming another link and table"
 }
 
+# gc works under the lock runs take to find and load the hooks, so that two gc at once (a
+# timer's and a hand's) cannot both act on one dead record, the second on a new cage of the
+# same name: while the lock is held, gc waits.
+TESTS="$TESTS gc_waits_for_the_state_lock"
+test_gc_waits_for_the_state_lock()
+{
+	base=$(counts)
+	mkdir -p /run/sluice
+	flock /run/sluice sh -c 'echo held >"$1"; sleep 2' sh "$T/out/held" &
+	holder=$!
+	wait_for 50 test -s "$T/out/held" || fail "the lock was never taken"
+	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err" &
+	gc=$!
+	sleep 0.5
+	kill -0 $gc 2>/dev/null || fail "gc did not wait for the lock: $(cat "$T/out/gc.err")"
+	wait $holder
+	wait_pid $gc 5 || fail "gc failed or still waited after the lock was let go: $(cat "$T/out/gc.err")"
+	same_counts "$base" "gc under the lock"
+}
+
 TESTS="$TESTS hooks_stay_between_runs_and_gc_unload_removes_them"
 test_hooks_stay_between_runs_and_gc_unload_removes_them()
 {
