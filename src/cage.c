@@ -135,7 +135,7 @@ static void undo_cgroup(struct cage *c)
 	if (c->parent_fd >= 0)
 		close(c->parent_fd);
 	c->parent_fd = -1;
-	(void)cgroup_destroy(c->cgmount, c->plan->cgroup);
+	(void)cgroup_destroy(c->cgmount, c->plan->cgroup, 0);
 }
 
 static void undo_bpf(struct cage *c)
@@ -1169,7 +1169,7 @@ int cage_remove_leftovers(const struct cage_state *s, const char *cgroup_mount)
 	if (s->host_table[0] && (!s->host_if[0] || !streq(s->host_table, table)))
 		return err_set(-EINVAL, "the record of cage \"%s\" names table %s: left alone",
 			       s->name, s->host_table);
-	r = s->cgroup[0] ? cgroup_destroy(cgroup_mount, s->cgroup) : 0;
+	r = s->cgroup[0] ? cgroup_destroy(cgroup_mount, s->cgroup, 0) : 0;
 	if (r < 0 && r != -ENOENT)
 		ret = r;
 

@@ -85,25 +85,12 @@ int cgroup_create(const char *mount, const char *rel, int *ret_fd)
 	return 0;
 }
 
-static int write_file(const char *path, const char *s)
+static bool populated(int dir_fd)
 {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return negative_errno();
-	if (write(fd, s, strlen(s)) < 0)
-		return negative_errno();
-	return 0;
-}
-
-static bool populated(const char *dir)
-{
-	char path[4200], buf[256];
-	_cleanup_close_ int fd = -1;
+	char buf[256];
+	_cleanup_close_ int fd = openat(dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -113,34 +100,90 @@ static bool populated(const char *dir)
 	return strstr(buf, "populated 1") != NULL;
 }
 
-int cgroup_destroy(const char *mount, const char *rel)
+static void kill_all(int dir_fd)
 {
-	char path[4096], kill_path[4200];
+	_cleanup_close_ int fd = openat(dir_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0)
+		(void)!write(fd, "1", 1);
+}
+
+/* rmdir every cgroup below dir_fd, deepest first (cgroup.kill has emptied them all). */
+static void remove_below(int dir_fd)
+{
+	int dfd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		_cleanup_close_ int sub = -1;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sub >= 0)
+			remove_below(sub);
+		(void)unlinkat(dfd, de->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+}
+
+/* Whether path is still the cgroup whose id is id. */
+static bool still(const char *path, uint64_t id)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	uint64_t now;
+
+	return fd >= 0 && cgroup_id(fd, &now) == 0 && now == id;
+}
+
+int cgroup_destroy(const char *mount, const char *rel, uint64_t id)
+{
+	char path[4096];
+	_cleanup_close_ int fd = -1;
 	struct timespec start, now;
+	uint64_t own;
+	int r;
 
 	snprintf(path, sizeof(path), "%s/%s", mount, rel);
-	if (access(path, F_OK) < 0)
-		return -ENOENT;
-	snprintf(kill_path, sizeof(kill_path), "%s/cgroup.kill", path);
-	if (populated(path))
-		(void)write_file(kill_path, "1");
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT
+				       : err_set(negative_errno(), "open cgroup %s", path);
+	r = cgroup_id(fd, &own);
+	if (r < 0)
+		return r;
+	if (id && own != id)
+		return -ESTALE; /* another cgroup of that name now */
+	/* Through the fd: what is killed is this cgroup (and all below it), even should its
+	 * name be taken by another meanwhile. */
+	if (populated(fd))
+		kill_all(fd);
 
 	/* cgroup.kill sends SIGKILL; the cgroup stays populated until the processes are
 	 * reaped, so wait (bounded) for "populated 0" before rmdir, which fails with EBUSY
-	 * while any process remains. */
+	 * while any process or cgroup remains below. */
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (rmdir(path) < 0) {
-		int r = negative_errno();
-
+	for (;;) {
+		if (!still(path, own))
+			return 0; /* gone (or another's now, which is not ours to remove) */
+		if (rmdir(path) == 0)
+			return 0;
+		r = negative_errno();
 		if (r != -EBUSY)
 			return err_set(r, "remove cgroup %s", path);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec > 5)
 			return err_set(r, "remove cgroup %s", path);
-		(void)write_file(kill_path, "1");
+		kill_all(fd);
+		remove_below(fd);
 		poll(NULL, 0, 1);
 	}
-	return 0;
 }
 
 int cgroup_list_cages(const char *mount, char ***ret)

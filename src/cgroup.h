@@ -11,9 +11,10 @@ int cgroup_find_mount(char *buf, size_t len);
 /* mkdir <mount>/<rel> (its parent too) and open it O_DIRECTORY. -EEXIST if it exists. */
 int cgroup_create(const char *mount, const char *rel, int *ret_fd);
 
-/* Kill every process in the cgroup (cgroup.kill), wait until it is empty, and rmdir it.
- * -ENOENT if it does not exist. */
-int cgroup_destroy(const char *mount, const char *rel);
+/* Kill every process in the cgroup and below it (cgroup.kill), wait until it is empty, and
+ * rmdir it and what is below it. -ENOENT if it does not exist; with an id other than 0,
+ * -ESTALE if the cgroup of that name is not the one with that id (listed earlier, say). */
+int cgroup_destroy(const char *mount, const char *rel, uint64_t id);
 
 /* Names of the directories below <mount>/sluice (for gc); NULL-terminated strv. */
 int cgroup_list_cages(const char *mount, char ***ret);

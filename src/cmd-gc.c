@@ -68,6 +68,14 @@ static int remove_dead_wg_sockets(void)
 	return ret;
 }
 
+/* The id of the cgroup name below the cgroup of all cages (parent). */
+static int id_at(int parent, const char *name, uint64_t *ret)
+{
+	_cleanup_close_ int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? negative_errno() : cgroup_id(fd, ret);
+}
+
 /* The records of the cages alive now. */
 static int read_live(struct live *l)
 {
@@ -107,11 +115,26 @@ static int remove_orphans(const char *cgmount)
 	_cleanup_strv_free_ char **cgs = NULL, **links = NULL, **tables = NULL;
 	_cleanup_(mnl_socket_closep) struct mnl_socket *rt = NULL;
 	_cleanup_(mnl_socket_closep) struct mnl_socket *nft = NULL;
+	_cleanup_free_ uint64_t *cg_ids = NULL;
+	_cleanup_close_ int parent = -1;
 	struct live live = {0};
+	char path[4200];
+	size_t n_cgs = 0;
 	int r, ret = 0;
 
-	/* A listing that fails leaves its list empty: nothing of that kind is removed. */
-	(void)cgroup_list_cages(cgmount, &cgs);
+	/* A listing that fails leaves its list empty: nothing of that kind is removed. Each
+	 * cgroup is taken with its id: a cage's cgroup has the cage's name, which the next run
+	 * of that cage takes again, and only the one listed is removed. */
+	snprintf(path, sizeof(path), "%s/sluice", cgmount);
+	parent = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (parent >= 0 && cgroup_list_cages(cgmount, &cgs) == 0) {
+		while (cgs[n_cgs])
+			n_cgs++;
+		cg_ids = calloc(n_cgs + 1, sizeof(*cg_ids));
+		for (size_t i = 0; cg_ids && i < n_cgs; i++)
+			if (id_at(parent, cgs[i], &cg_ids[i]) < 0)
+				cg_ids[i] = 0; /* not read: left alone */
+	}
 	if (nl_open(NETLINK_ROUTE, &rt) == 0)
 		(void)nl_list_links(rt, "sl-", &links);
 	if (nl_open(NETLINK_NETFILTER, &nft) == 0)
@@ -122,17 +145,17 @@ static int remove_orphans(const char *cgmount)
 		log_error("%s: no orphan removed", err_message(r));
 		return r;
 	}
-	for (char **c = cgs; c && *c; c++) {
+	for (size_t i = 0; cg_ids && i < n_cgs; i++) {
 		char rel[128];
 
-		if (owned(&live, "cgroup", *c))
+		if (!cg_ids[i] || owned(&live, "cgroup", cgs[i]))
 			continue;
-		snprintf(rel, sizeof(rel), "sluice/%s", *c);
-		r = cgroup_destroy(cgmount, rel);
-		if (r < 0 && r != -ENOENT)
-			ret = log_errno(r, "remove cgroup %s", rel);
-		else
+		snprintf(rel, sizeof(rel), "sluice/%s", cgs[i]);
+		r = cgroup_destroy(cgmount, rel, cg_ids[i]);
+		if (r == 0)
 			printf("removed cgroup %s\n", rel);
+		else if (r != -ENOENT && r != -ESTALE)
+			ret = log_errno(r, "remove cgroup %s", rel);
 	}
 	for (char **l = links; l && *l; l++) {
 		if (owned(&live, "link", *l))
@@ -184,8 +207,7 @@ static int live_cage_ids(void *ctx, uint64_t **ret_ids, size_t *ret_n)
 	if (!ids)
 		return -ENOMEM;
 	for (char **c = cgs; *c; c++) {
-		_cleanup_close_ int fd = openat(d->parent, *c, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		int r = fd < 0 ? negative_errno() : cgroup_id(fd, &ids[n]);
+		int r = id_at(d->parent, *c, &ids[n]);
 
 		if (r == 0)
 			n++;

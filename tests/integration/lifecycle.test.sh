@@ -308,6 +308,28 @@ test_gc_waits_for_the_state_lock()
 	same_counts "$base" "gc under the lock"
 }
 
+# A cage's cgroup with no record (a run killed between the two) and a cgroup below it, a
+# process in each: gc kills both and removes both (rmdir alone refused, busy, for ever).
+TESTS="$TESTS gc_removes_an_orphan_cgroup_and_what_is_below_it"
+test_gc_removes_an_orphan_cgroup_and_what_is_below_it()
+{
+	base=$(counts)
+	next_name
+	cg=$CG2/sluice/$NAME
+	mkdir -p "$cg/below" || fail "cannot make $cg/below"
+	sh -c 'echo $$ >"$1/cgroup.procs" && exec sleep 30' sh "$cg" &
+	top=$!
+	sh -c 'echo $$ >"$1/cgroup.procs" && exec sleep 30' sh "$cg/below" &
+	below=$!
+	wait_for 50 grep -qx "$below" "$cg/below/cgroup.procs" || fail "no process below"
+	wait_for 50 grep -qx "$top" "$cg/cgroup.procs" || fail "no process in the cgroup"
+	TMO=10 sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err" || fail "sluice gc: $(cat "$T/out/gc.err")"
+	wait_pid $top 3
+	wait_pid $below 3
+	[ -d "$cg" ] && fail "gc left $cg: $(cat "$T/out/gc.err")"
+	same_counts "$base" "gc of an orphan cgroup with one below it"
+}
+
 TESTS="$TESTS hooks_stay_between_runs_and_gc_unload_removes_them"
 test_hooks_stay_between_runs_and_gc_unload_removes_them()
 {
