@@ -1162,9 +1162,10 @@ int cage_remove_leftovers(const struct cage_state *s, const char *cgroup_mount)
 	if (s->cgroup[0] && !streq(s->cgroup, own))
 		return err_set(-EINVAL, "the record of cage \"%s\" names cgroup %s: left alone",
 			       s->name, s->cgroup);
-	if (s->host_if[0] && !plan_is_host_ifname(s->host_if))
+	if ((s->host_if[0] && !plan_is_host_ifname(s->host_if)) ||
+	    (s->wg_if[0] && !plan_is_wg_ifname(s->wg_if)))
 		return err_set(-EINVAL, "the record of cage \"%s\" names link %s: left alone",
-			       s->name, s->host_if);
+			       s->name, s->host_if[0] ? s->host_if : s->wg_if);
 	plan_host_table(s->name, s->host_if, table);
 	if (s->host_table[0] && (!s->host_if[0] || !streq(s->host_table, table)))
 		return err_set(-EINVAL, "the record of cage \"%s\" names table %s: left alone",
@@ -1174,19 +1175,28 @@ int cage_remove_leftovers(const struct cage_state *s, const char *cgroup_mount)
 		ret = r;
 
 	/* Links and tables live in the netns the run was started from; a link-none cage made
-	 * none, so its record can go from anywhere (that netns may be gone). */
-	if ((s->host_if[0] || s->host_table[0]) && s->netns != state_current_netns())
+	 * none, so its record can go from anywhere (that netns may be gone). A WireGuard link
+	 * is there only if the run was killed before moving it into the cage's netns. */
+	if ((s->host_if[0] || s->host_table[0] || s->wg_if[0]) && s->netns != state_current_netns())
 		return err_set(-EXDEV, "cage \"%s\" was started in another network namespace; run "
 				       "`sluice gc` there",
 			       s->name);
-	if (s->host_if[0] && nl_open(NETLINK_ROUTE, &rt) == 0) {
-		r = nl_link_del(rt, s->host_if);
-		if (r < 0 && r != -ENODEV && ret == 0)
+	if (s->host_if[0] || s->wg_if[0]) {
+		r = nl_open(NETLINK_ROUTE, &rt);
+		for (int i = 0; r == 0 && i < 2; i++) {
+			const char *link = i ? s->wg_if : s->host_if;
+
+			if (link[0] && (r = nl_link_del(rt, link)) == -ENODEV)
+				r = 0;
+		}
+		if (r < 0 && ret == 0)
 			ret = r;
 	}
-	if (s->host_table[0] && nl_open(NETLINK_NETFILTER, &nft) == 0) {
-		r = nft_delete_table(nft, s->host_table);
-		if (r < 0 && r != -ENOENT && ret == 0)
+	if (s->host_table[0]) {
+		r = nl_open(NETLINK_NETFILTER, &nft);
+		if (r == 0 && (r = nft_delete_table(nft, s->host_table)) == -ENOENT)
+			r = 0;
+		if (r < 0 && ret == 0)
 			ret = r;
 	}
 	if (ret == 0)

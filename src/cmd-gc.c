@@ -3,8 +3,7 @@
  * the record is complete). */
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <sys/stat.h>
 
 #include <libmnl/libmnl.h>
 
@@ -32,7 +31,7 @@ static bool owned(const struct live *l, const char *what, const char *name)
 		const struct cage_state *s = &l->s[i];
 
 		if ((streq(what, "cgroup") && streq(s->name, name)) ||
-		    (streq(what, "link") && streq(s->host_if, name)) ||
+		    (streq(what, "link") && (streq(s->host_if, name) || streq(s->wg_if, name))) ||
 		    (streq(what, "table") && streq(s->host_table, name)))
 			return true;
 	}
@@ -49,17 +48,19 @@ static int remove_dead_wg_sockets(void)
 	if (dir_list(WG_RUN_DIR, false, &names) < 0)
 		return 0;
 	for (char **n = names; *n; n++) {
-		char path[sizeof(WG_RUN_DIR) + 32];
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
-		_cleanup_close_ int fd = -1;
+		char path[sizeof(WG_RUN_DIR) + 32], ifname[IFNAMSIZ];
+		size_t len = strlen(*n);
+		struct stat st;
 
-		if (!startswith(*n, "sw-") || strlen(*n) > 20)
+		/* sw-XXXXXXXX.sock: a cage tunnel's (not another wireguard-go's) */
+		if (len != 16 || !streq(*n + 11, ".sock"))
+			continue;
+		snprintf(ifname, sizeof(ifname), "%.11s", *n);
+		if (!plan_is_wg_ifname(ifname))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", WG_RUN_DIR, *n);
-		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			continue; /* a live cage's tunnel */
+		if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || wg_uapi_live(path))
+			continue; /* not a socket, or a live cage's tunnel */
 		if (unlink(path) < 0 && errno != ENOENT)
 			ret = log_errno(negative_errno(), "remove %s", path);
 		else
@@ -136,7 +137,7 @@ static int remove_orphans(const char *cgmount)
 				cg_ids[i] = 0; /* not read: left alone */
 	}
 	if (nl_open(NETLINK_ROUTE, &rt) == 0)
-		(void)nl_list_links(rt, "sl-", &links);
+		(void)nl_list_links(rt, "s", &links);
 	if (nl_open(NETLINK_NETFILTER, &nft) == 0)
 		(void)nft_list_tables(nft, "sluice_", &tables);
 	r = read_live(&live);
@@ -158,7 +159,9 @@ static int remove_orphans(const char *cgmount)
 			ret = log_errno(r, "remove cgroup %s", rel);
 	}
 	for (char **l = links; l && *l; l++) {
-		if (owned(&live, "link", *l))
+		/* named as sluice names a host link, or a WireGuard link not yet moved */
+		if ((!plan_is_host_ifname(*l) && !plan_is_wg_ifname(*l)) ||
+		    owned(&live, "link", *l))
 			continue;
 		r = nl_link_del(rt, *l);
 		if (r < 0 && r != -ENODEV)
@@ -167,7 +170,7 @@ static int remove_orphans(const char *cgmount)
 			printf("removed link %s\n", *l);
 	}
 	for (char **t = tables; t && *t; t++) {
-		if (owned(&live, "table", *t))
+		if (!plan_is_host_table(*t) || owned(&live, "table", *t))
 			continue;
 		r = nft_delete_table(nft, *t);
 		if (r < 0 && r != -ENOENT)

@@ -89,12 +89,37 @@ void plan_host_table(const char *name, const char *host_if, char ret[PLAN_TABLE_
 			ret[i] = '_';
 }
 
+/* Whether s is n lowercase hex digits and nothing more. */
+static bool is_hex(const char *s, size_t n)
+{
+	if (strlen(s) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+			return false;
+	return true;
+}
+
 bool plan_is_host_ifname(const char *s)
 {
-	if (!startswith(s, "sl-") || strlen(s) != 11)
+	return startswith(s, "sl-") && is_hex(s + 3, 8);
+}
+
+bool plan_is_wg_ifname(const char *s)
+{
+	return startswith(s, "sw-") && is_hex(s + 3, 8);
+}
+
+bool plan_is_host_table(const char *s)
+{
+	size_t n = strlen(s);
+
+	/* "sluice_" + 1 to 15 of [A-Za-z0-9_] + "_" + 8 hex digits */
+	if (!startswith(s, "sluice_") || n < 7 + 1 + 9 || n > 7 + 15 + 9 || s[n - 9] != '_' ||
+	    !is_hex(s + n - 8, 8))
 		return false;
-	for (size_t i = 3; i < 11; i++)
-		if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+	for (size_t i = 7; i < n - 9; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
 			return false;
 	return true;
 }

@@ -115,8 +115,11 @@ void plan_subnet6(const char *name, struct in6_addr *ret);
  * pair of the previous run of the same cage may still exist for a while, since the kernel
  * removes it with that cage's netns after the run has returned. */
 void plan_host_ifname(const char *name, uint32_t nonce, char ret[IFNAMSIZ]);
-/* Whether s has the shape of plan_host_ifname's names. */
+/* Whether s has the shape of the names sluice gives: a host link (plan_host_ifname), a
+ * WireGuard link ("sw-" + 8 hex digits) and a host table (plan_host_table). */
 bool plan_is_host_ifname(const char *s);
+bool plan_is_wg_ifname(const char *s);
+bool plan_is_host_table(const char *s);
 /* The host table of the cage name whose host link is host_if. */
 void plan_host_table(const char *name, const char *host_if, char ret[PLAN_TABLE_MAX]);
 

@@ -60,6 +60,7 @@ int state_from_plan(const struct plan *p, struct cage_state *ret)
 	s.netns = state_current_netns();
 	snprintf(s.cgroup, sizeof(s.cgroup), "%s", p->cgroup);
 	snprintf(s.host_if, sizeof(s.host_if), "%s", p->host_if);
+	snprintf(s.wg_if, sizeof(s.wg_if), "%s", p->wg_if);
 	snprintf(s.host_table, sizeof(s.host_table), "%s", p->host_table);
 	*ret = s;
 	return 0;
@@ -79,7 +80,8 @@ int state_create(const struct cage_state *s)
 		return err_set(negative_errno(), "create %s", STATE_DIR);
 	snprintf(tmp, sizeof(tmp), STATE_DIR "/.%s.%d", s->name, (int)getpid());
 	snprintf(path, sizeof(path), STATE_DIR "/%s", s->name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	(void)unlink(tmp); /* a pid of an earlier boot's, where /run is on a disk */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
 		r = err_set(negative_errno(), "write %s", tmp);
 		if (fd >= 0)
@@ -87,8 +89,9 @@ int state_create(const struct cage_state *s)
 		(void)unlink(tmp);
 		return r;
 	}
-	fprintf(f, "pid=%d\nstart=%llu\nnetns=%llu\ncgroup=%s\nhost_if=%s\nhost_table=%s\n",
-		(int)s->pid, s->start, s->netns, s->cgroup, s->host_if, s->host_table);
+	fprintf(f,
+		"pid=%d\nstart=%llu\nnetns=%llu\ncgroup=%s\nhost_if=%s\nhost_table=%s\nwg_if=%s\n",
+		(int)s->pid, s->start, s->netns, s->cgroup, s->host_if, s->host_table, s->wg_if);
 	if (fclose(f) != 0)
 		r = err_set(negative_errno(), "write %s", tmp);
 	else if (link(tmp, path) < 0)
@@ -121,6 +124,8 @@ static int read_record(const char *path, struct cage_state *s)
 			snprintf(s->host_if, sizeof(s->host_if), "%s", line + 8);
 		else if (startswith(line, "host_table="))
 			snprintf(s->host_table, sizeof(s->host_table), "%s", line + 11);
+		else if (startswith(line, "wg_if="))
+			snprintf(s->wg_if, sizeof(s->wg_if), "%s", line + 6);
 	}
 	if (ferror(f))
 		r = errno ? negative_errno() : -EIO;

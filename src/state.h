@@ -16,6 +16,7 @@ struct cage_state {
 	unsigned long long netns; /* inode of the netns the host side lives in */
 	char cgroup[64];
 	char host_if[IFNAMSIZ];
+	char wg_if[IFNAMSIZ]; /* made in the host netns before it is moved into the cage's */
 	char host_table[PLAN_TABLE_MAX];
 };
 

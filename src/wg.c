@@ -1128,16 +1128,19 @@ static int list_kernel(struct name_list *l)
 	return r < 0 ? err_set(r, "list links") : 0;
 }
 
-/* A socket in WG_RUN_DIR that a daemon answers on (a stale one refuses). */
-static bool uapi_live(const char *path)
+bool wg_uapi_live(const char *path)
 {
 	struct stat st;
-	int fd;
+	int fd, r;
 
-	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || uapi_connect(path, &fd) < 0)
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
 		return false;
-	close(fd);
-	return true;
+	r = uapi_connect(path, &fd);
+	if (r == 0)
+		close(fd);
+	/* Refused (no listener), or gone: stale. A full backlog (a daemon busy, or stopped)
+	 * is still someone's. */
+	return r == 0 || r == -EAGAIN || r == -ETIMEDOUT;
 }
 
 static int list_userspace(struct name_list *l)
@@ -1157,7 +1160,7 @@ static int list_userspace(struct name_list *l)
 		if (!wg_ifname_valid(name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", WG_RUN_DIR, *f);
-		if (uapi_live(path) && (r = names_add(l, name)) < 0)
+		if (wg_uapi_live(path) && (r = names_add(l, name)) < 0)
 			return r;
 	}
 	return 0;
@@ -1397,7 +1400,7 @@ int wggo_start(const char *ifname, const char *run_dir, struct wggo *ret)
 	if (!bin)
 		return err_set(-ENOENT, "wireguard-go is not installed (Debian package "
 					"wireguard-go; `make deps` installs it)");
-	if (uapi_live(w.sock_path))
+	if (wg_uapi_live(w.sock_path))
 		return err_set(-EADDRINUSE, "a wireguard-go for %s already answers on %s", ifname,
 			       w.sock_path);
 	/* wireguard-go makes WG_RUN_DIR itself; a bind mount needs it to exist first */
@@ -1490,7 +1493,7 @@ int wggo_stop(struct wggo *w)
 		return err_set(r, "reap wireguard-go for %s", w->ifname);
 	wggo_close(w);
 	/* killed, it leaves its socket behind; nothing answers on it now */
-	if (!uapi_live(w->sock_path))
+	if (!wg_uapi_live(w->sock_path))
 		(void)unlink(w->sock_path);
 	return 0;
 }

@@ -330,6 +330,50 @@ test_gc_removes_an_orphan_cgroup_and_what_is_below_it()
 	same_counts "$base" "gc of an orphan cgroup with one below it"
 }
 
+# A WireGuard link is made in the host's netns and then moved into the cage's: a run killed
+# in between leaves it there, under the name its record gives (the kernel backend's link;
+# a veth stands in for it, this kernel having no WireGuard), and gc removes it, as it does
+# such a link with no record at all. What only starts like sluice's names is not touched.
+TESTS="$TESTS gc_removes_a_wireguard_link_left_in_the_host_netns"
+test_gc_removes_a_wireguard_link_left_in_the_host_netns()
+{
+	base=$(counts)
+	next_name
+	sh -c 'exit 0' &
+	dead=$!
+	wait $dead
+	hex=$(printf '%08x' $(( ($$ * 131 + TESTNO) & 0x7fffffff )))
+	rec=sw-$hex
+	orphan=sw-$(printf '%08x' $(( (0x$hex + 1) & 0x7fffffff )))
+	in_world ip link add "$rec" type veth peer name "x$hex" || fail "cannot make link $rec"
+	in_world ip link add "$orphan" type veth peer name "y$hex" || fail "cannot make $orphan"
+	in_world ip link add sl-uplink$TESTNO type veth peer name "z$hex" || fail "cannot make sl-uplink"
+	in_world nft add table inet sluice_extra$TESTNO || fail "cannot make table sluice_extra"
+	ino=$(stat -L -c %i /run/netns/$W)
+	mkdir -p /run/sluice
+	printf 'pid=%s\nstart=1\nnetns=%s\ncgroup=sluice/%s\nhost_if=\nhost_table=\nwg_if=%s\n' \
+		"$dead" "$ino" "$NAME" "$rec" >"/run/sluice/$NAME"
+	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err"
+	rc=$?
+	gone() { ! in_world ip link show "$1" >/dev/null 2>&1; }
+	kept_link=0 kept_table=0 left_rec=0
+	gone "$rec" || left_rec=1
+	gone sl-uplink$TESTNO || kept_link=1
+	in_world nft list table inet sluice_extra$TESTNO >/dev/null 2>&1 && kept_table=1
+	in_world ip link del sl-uplink$TESTNO 2>/dev/null
+	in_world nft delete table inet sluice_extra$TESTNO 2>/dev/null
+	in_world ip link del "$rec" 2>/dev/null
+	in_world ip link del "$orphan" 2>/dev/null
+	[ $rc = 0 ] || fail "sluice gc exited $rc: $(cat "$T/out/gc.err")"
+	grep -q "removed cage $NAME" "$T/out/gc.out" || fail "gc did not remove the cage: $(cat "$T/out/gc.out")"
+	[ $left_rec = 0 ] || fail "gc left $rec, the link its record names"
+	grep -q "removed link $orphan" "$T/out/gc.out" || fail "gc left $orphan: $(cat "$T/out/gc.out")"
+	[ -e "/run/sluice/$NAME" ] && fail "gc kept the record"
+	[ $kept_link = 1 ] || fail "gc deleted sl-uplink$TESTNO, not a name sluice gives"
+	[ $kept_table = 1 ] || fail "gc deleted table sluice_extra$TESTNO, not a name sluice gives"
+	same_counts "$base" "gc of WireGuard links left in the host netns"
+}
+
 TESTS="$TESTS hooks_stay_between_runs_and_gc_unload_removes_them"
 test_hooks_stay_between_runs_and_gc_unload_removes_them()
 {

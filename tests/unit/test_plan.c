@@ -339,6 +339,27 @@ static void host_link_names_have_one_shape(void **state)
 	assert_false(plan_is_host_ifname("sl-0123ABCD"));
 	assert_false(plan_is_host_ifname("sw-0123abcd"));
 	assert_false(plan_is_host_ifname(""));
+	assert_true(plan_is_wg_ifname("sw-0123abcd"));
+	assert_false(plan_is_wg_ifname("sl-0123abcd"));
+	assert_false(plan_is_wg_ifname("sw-uplink0"));
+}
+
+/* ... and a table only of the shape plan_host_table() gives. */
+static void host_table_names_have_one_shape(void **state)
+{
+	char t[PLAN_TABLE_MAX];
+
+	plan_host_table("a.very-long-cage-name", "sl-0123abcd", t);
+	assert_true(plan_is_host_table(t));
+	plan_host_table("x", "sl-0123abcd", t);
+	assert_string_equal(t, "sluice_x_0123abcd");
+	assert_true(plan_is_host_table(t));
+	assert_false(plan_is_host_table("sluice_extra"));
+	assert_false(plan_is_host_table("sluice__0123abcd"));
+	assert_false(plan_is_host_table("sluice_x_0123ABCD"));
+	assert_false(plan_is_host_table("sluice_x-y_0123abcd"));
+	assert_false(plan_is_host_table("sluice_0123456789abcdef_0123abcd"));
+	assert_false(plan_is_host_table("filter"));
 }
 
 static void plan_env_is_filtered_and_policy_wins(void **state)
@@ -388,6 +409,7 @@ int main(void)
 	    cmocka_unit_test(plan_marks_proxy_on_host_and_allow_off_host),
 	    cmocka_unit_test(host_table_is_the_runs_own_and_fits),
 	    cmocka_unit_test(host_link_names_have_one_shape),
+	    cmocka_unit_test(host_table_names_have_one_shape),
 	    cmocka_unit_test(plan_env_is_filtered_and_policy_wins),
 	    cmocka_unit_test(ipv6_endpoint_turns_ipv6_on),
 	    cmocka_unit_test(link_none_plans_forwards_and_no_link),
