@@ -47,6 +47,49 @@ unsigned long long state_current_netns(void)
 	return stat("/proc/self/ns/net", &st) == 0 ? (unsigned long long)st.st_ino : 0;
 }
 
+/* Whether the nsfs inode of path is ino. */
+static bool ns_is(const char *path, unsigned long long ino)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && (unsigned long long)st.st_ino == ino;
+}
+
+bool state_netns_exists(unsigned long long ino)
+{
+	static const char *const named[] = {"/run/netns", "/var/run/netns"};
+	bool found = false;
+	struct dirent *de;
+	DIR *d;
+
+	for (size_t i = 0; i < ARRAY_SIZE(named) && !found; i++) {
+		if (!(d = opendir(named[i])))
+			continue;
+		while (!found && (de = readdir(d))) {
+			char path[300];
+
+			snprintf(path, sizeof(path), "%s/%s", named[i], de->d_name);
+			found = de->d_name[0] != '.' && ns_is(path, ino);
+		}
+		closedir(d);
+	}
+	if (found)
+		return true;
+	d = opendir("/proc");
+	if (!d)
+		return true; /* cannot tell: it may be */
+	while (!found && (de = readdir(d))) {
+		char path[300];
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
+		found = ns_is(path, ino);
+	}
+	closedir(d);
+	return found;
+}
+
 int state_from_plan(const struct plan *p, struct cage_state *ret)
 {
 	struct cage_state s = {0};

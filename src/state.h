@@ -39,3 +39,6 @@ int state_lock(int *ret_fd);
 bool state_link_in_use(const char *host_if, const char *self_name);
 /* The inode of the calling process's netns. */
 unsigned long long state_current_netns(void);
+/* Whether a netns of inode ino is still there: a process's, or one named in /run/netns (one
+ * held only by an fd or a mount elsewhere is not seen). */
+bool state_netns_exists(unsigned long long ino);

@@ -374,6 +374,33 @@ test_gc_removes_a_wireguard_link_left_in_the_host_netns()
 	same_counts "$base" "gc of WireGuard links left in the host netns"
 }
 
+# A veth cage's record names the netns its links and table are in; gc elsewhere refuses it
+# while that netns is there, and removes the record once it is gone (the links and table
+# went with it): the name would be blocked for good otherwise.
+TESTS="$TESTS gc_removes_a_veth_cages_record_once_its_netns_is_gone"
+test_gc_removes_a_veth_cages_record_once_its_netns_is_gone()
+{
+	base=$(counts)
+	next_name
+	sh -c 'exit 0' &
+	dead=$!
+	wait $dead
+	ns=sluice-gone-$$
+	ip netns add $ns || fail "cannot make netns $ns"
+	ino=$(stat -L -c %i /run/netns/$ns)
+	mkdir -p /run/sluice
+	printf 'pid=%s\nstart=1\nnetns=%s\ncgroup=sluice/%s\nhost_if=sl-0123abcd\nhost_table=sluice_%s_0123abcd\nwg_if=\n' \
+		"$dead" "$ino" "$NAME" "$(echo "$NAME" | cut -c1-15)" >"/run/sluice/$NAME"
+	sluice_w gc >"$T/out/gc1.out" 2>"$T/out/gc1.err" && ok=1 || ok=0
+	[ -e "/run/sluice/$NAME" ] && kept=1 || kept=0
+	ip netns del $ns
+	sluice_w gc >"$T/out/gc2.out" 2>"$T/out/gc2.err" || fail "sluice gc: $(cat "$T/out/gc2.err")"
+	[ -e "/run/sluice/$NAME" ] && { rm -f "/run/sluice/$NAME"; fail "gc kept the record: $(cat "$T/out/gc2.err")"; }
+	[ $kept = 1 ] && [ $ok = 0 ] || fail "gc took a record of a netns still there: $(cat "$T/out/gc1.err")"
+	grep -q "another network namespace" "$T/out/gc1.err" || fail "gc said: $(cat "$T/out/gc1.err")"
+	same_counts "$base" "gc of a veth cage's record after its netns went"
+}
+
 TESTS="$TESTS hooks_stay_between_runs_and_gc_unload_removes_them"
 test_hooks_stay_between_runs_and_gc_unload_removes_them()
 {
