@@ -14,6 +14,7 @@
  * Built twice by the Makefile: linked to libc alone, and to sluice's libraries as well
  * (--no-as-needed), to show what loading them costs.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -89,7 +90,8 @@ static _Noreturn void first_process(char **argv)
 	if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
 		_exit(127);
 	while (waitpid(pid, &status, 0) < 0)
-		;
+		if (errno != EINTR)
+			_exit(125);
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
@@ -125,7 +127,8 @@ int main(int argc, char **argv)
 	if (pid == 0)
 		first_process(argv + 1);
 	while (waitpid((pid_t)pid, &status, 0) < 0)
-		;
+		if (errno != EINTR)
+			die("waitpid");
 	close(cgfd);
 	if (rmdir(cg) < 0) {
 		perror("rmdir cgroup");

@@ -1154,7 +1154,7 @@ int cage_remove_leftovers(const struct cage_state *s, const char *cgroup_mount)
 	_cleanup_(mnl_socket_closep) struct mnl_socket *rt = NULL;
 	_cleanup_(mnl_socket_closep) struct mnl_socket *nft = NULL;
 	char own[sizeof(s->cgroup) + 8], table[PLAN_TABLE_MAX];
-	bool host_side;
+	bool here;
 	int r, ret = 0;
 
 	/* gc kills what is in the cgroup and deletes the link and the table: only ever the
@@ -1175,20 +1175,17 @@ int cage_remove_leftovers(const struct cage_state *s, const char *cgroup_mount)
 	if (r < 0 && r != -ENOENT)
 		ret = r;
 
-	/* Links and tables live in the netns the run was started from; a link-none cage made
-	 * none, so its record can go from anywhere (that netns may be gone). A WireGuard link
-	 * is there only if the run was killed before moving it into the cage's netns. */
-	host_side = s->host_if[0] || s->host_table[0] || s->wg_if[0];
-	if (host_side && s->netns != state_current_netns()) {
-		if (state_netns_exists(s->netns))
-			return err_set(-EXDEV,
-				       "cage \"%s\" was started in another network "
-				       "namespace; run `sluice gc` there",
-				       s->name);
-		/* That netns is gone, and its links and tables went with it. */
-		host_side = false;
-	}
-	if (host_side && (s->host_if[0] || s->wg_if[0])) {
+	/* Links and tables live in the netns the run was started from, and are removed from
+	 * there. From elsewhere, a record goes if the cage made none (link none), or if that
+	 * netns is gone (they went with it); a WireGuard link left in it (the run was killed
+	 * before moving it into the cage's netns) is an orphan for a gc there. */
+	here = s->netns == state_current_netns();
+	if (!here && (s->host_if[0] || s->host_table[0]) && state_netns_exists(s->netns))
+		return err_set(-EXDEV,
+			       "cage \"%s\" was started in another network namespace; run `sluice "
+			       "gc` there",
+			       s->name);
+	if (here && (s->host_if[0] || s->wg_if[0])) {
 		r = nl_open(NETLINK_ROUTE, &rt);
 		for (int i = 0; r == 0 && i < 2; i++) {
 			const char *link = i ? s->wg_if : s->host_if;
@@ -1199,7 +1196,7 @@ int cage_remove_leftovers(const struct cage_state *s, const char *cgroup_mount)
 		if (r < 0 && ret == 0)
 			ret = r;
 	}
-	if (host_side && s->host_table[0]) {
+	if (here && s->host_table[0]) {
 		r = nl_open(NETLINK_NETFILTER, &nft);
 		if (r == 0 && (r = nft_delete_table(nft, s->host_table)) == -ENOENT)
 			r = 0;

@@ -147,7 +147,6 @@ int cgroup_destroy(const char *mount, const char *rel, uint64_t id)
 	char path[4096];
 	_cleanup_close_ int fd = -1;
 	struct timespec start, now;
-	uint64_t own;
 	int r;
 
 	snprintf(path, sizeof(path), "%s/%s", mount, rel);
@@ -155,11 +154,15 @@ int cgroup_destroy(const char *mount, const char *rel, uint64_t id)
 	if (fd < 0)
 		return errno == ENOENT ? -ENOENT
 				       : err_set(negative_errno(), "open cgroup %s", path);
-	r = cgroup_id(fd, &own);
-	if (r < 0)
-		return r;
-	if (id && own != id)
-		return -ESTALE; /* another cgroup of that name now */
+	if (id) {
+		uint64_t own;
+
+		r = cgroup_id(fd, &own);
+		if (r < 0)
+			return r;
+		if (own != id)
+			return -ESTALE; /* another cgroup of that name now */
+	}
 	/* Through the fd: what is killed is this cgroup (and all below it), even should its
 	 * name be taken by another meanwhile. */
 	if (populated(fd))
@@ -170,7 +173,7 @@ int cgroup_destroy(const char *mount, const char *rel, uint64_t id)
 	 * while any process or cgroup remains below. */
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		if (!still(path, own))
+		if (id && !still(path, id))
 			return 0; /* gone (or another's now, which is not ours to remove) */
 		if (rmdir(path) == 0)
 			return 0;

@@ -12,8 +12,9 @@ int cgroup_find_mount(char *buf, size_t len);
 int cgroup_create(const char *mount, const char *rel, int *ret_fd);
 
 /* Kill every process in the cgroup and below it (cgroup.kill), wait until it is empty, and
- * rmdir it and what is below it. -ENOENT if it does not exist; with an id other than 0,
- * -ESTALE if the cgroup of that name is not the one with that id (listed earlier, say). */
+ * rmdir it and what is below it. -ENOENT if it does not exist. With an id other than 0, only
+ * the cgroup of that id (listed earlier, say) is removed: -ESTALE if the name is another's
+ * now. 0 for a name that cannot be another's (the run's own; a record's, under its lock). */
 int cgroup_destroy(const char *mount, const char *rel, uint64_t id);
 
 /* Names of the directories below <mount>/sluice (for gc); NULL-terminated strv. */

@@ -95,8 +95,8 @@ static int read_live(struct live *l)
 	l->n = 0;
 	for (char **name = names; *name; name++) {
 		r = state_read(*name, &l->s[l->n]);
-		if (r == -ENOENT || r == -ENAMETOOLONG)
-			continue; /* gone meanwhile, or no name sluice gives */
+		if (r == -ENOENT || r == -ENODATA || r == -ENAMETOOLONG || r == -EBADF)
+			continue; /* gone meanwhile, cut short, or not a record of sluice's */
 		/* a record not read may be a live cage's: remove nothing rather than its objects */
 		if (r < 0)
 			return err_set(r, "read the record %s/%s", STATE_DIR, *name);
@@ -179,8 +179,6 @@ static int remove_orphans(const char *cgmount)
 			printf("removed table inet %s\n", *t);
 	}
 	free(live.s);
-	if (remove_dead_wg_sockets() < 0)
-		ret = -EIO;
 	return ret;
 }
 
@@ -313,6 +311,16 @@ int cmd_gc(int argc, char **argv)
 		r = state_read(*name, &s);
 		if (r == -ENOENT)
 			continue; /* its run ended meanwhile */
+		if (r == -ENODATA) {
+			/* an older sluice's, cut short: its objects are found as orphans below */
+			if (state_remove(*name) == 0)
+				printf("removed the unfinished record %s/%s\n", STATE_DIR, *name);
+			continue;
+		}
+		if (r == -ENAMETOOLONG || r == -EBADF) {
+			log_info("%s/%s is not a record of sluice's: left alone", STATE_DIR, *name);
+			continue;
+		}
 		if (r < 0) {
 			ret = log_errno(r, "read the record %s/%s", STATE_DIR, *name);
 			continue;
@@ -328,6 +336,12 @@ int cmd_gc(int argc, char **argv)
 			printf("removed cage %s\n", s.name);
 	}
 	if (remove_orphans(cgmount) < 0)
+		ret = -1;
+	/* What is left needs no lock (the prune reads the maps before the cages, see bpf.h),
+	 * but unloading does: runs waiting for it should not wait longer. */
+	if (!unload)
+		closep(&lock);
+	if (remove_dead_wg_sockets() < 0)
 		ret = -1;
 	if (prune_hooks(cgmount, unload) < 0)
 		ret = -1;

@@ -47,6 +47,8 @@ unsigned long long state_current_netns(void)
 	return stat("/proc/self/ns/net", &st) == 0 ? (unsigned long long)st.st_ino : 0;
 }
 
+#define PROC_PID_INIT_INO 0xEFFFFFFCU /* the initial pid namespace's (include/linux/proc_ns.h) */
+
 /* Whether the nsfs inode of path is ino. */
 static bool ns_is(const char *path, unsigned long long ino)
 {
@@ -61,6 +63,10 @@ bool state_netns_exists(unsigned long long ino)
 	bool found = false;
 	struct dirent *de;
 	DIR *d;
+
+	/* Only the initial pid namespace's /proc shows every process. */
+	if (!ns_is("/proc/self/ns/pid", PROC_PID_INIT_INO))
+		return true;
 
 	for (size_t i = 0; i < ARRAY_SIZE(named) && !found; i++) {
 		if (!(d = opendir(named[i])))
@@ -143,15 +149,34 @@ int state_create(const struct cage_state *s)
 	return r;
 }
 
-/* The lines of one record file into s; -EISDIR if path is a directory. */
+/* The lines of one record file into s; -EISDIR if path is a directory, -EBADF if it is not a
+ * regular file (a FIFO there must not hang gc). */
 static int read_record(const char *path, struct cage_state *s)
 {
 	char line[256];
-	FILE *f = fopen(path, "re");
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	FILE *f;
 	int r = 0;
 
-	if (!f)
-		return negative_errno();
+	if (fd < 0)
+		return errno == ELOOP ? -EBADF : negative_errno();
+	if (fstat(fd, &st) < 0)
+		r = negative_errno();
+	else if (S_ISDIR(st.st_mode))
+		r = -EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		r = -EBADF;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		r = negative_errno();
+		close(fd);
+		return r;
+	}
 	while (fgets(line, sizeof(line), f)) {
 		int pid;
 
@@ -188,9 +213,12 @@ int state_read(const char *name, struct cage_state *ret)
 	snprintf(path, sizeof(path), STATE_DIR "/%s", name);
 	r = read_record(path, &s);
 	if (r == -EISDIR) {
-		/* An older sluice kept the record in a directory: <name>/cage. */
+		/* An older sluice kept the record in a directory: <name>/cage; without it, the
+		 * record was cut short by a crash. */
 		snprintf(path, sizeof(path), STATE_DIR "/%s/cage", name);
 		r = read_record(path, &s);
+		if (r == -ENOENT)
+			r = -ENODATA;
 	}
 	if (r < 0)
 		return r;
@@ -237,8 +265,11 @@ int state_remove_unfinished(void)
 		pid = strtol(dot + 1, &end, 10);
 		if (end == dot + 1 || *end || pid <= 0)
 			continue;
-		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-			removed += unlinkat(dirfd(d), de->d_name, 0) == 0;
+		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0) {
+			printf("removed the unfinished record %s/%s\n", STATE_DIR, de->d_name);
+			removed++;
+		}
 	}
 	closedir(d);
 	return removed;

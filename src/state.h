@@ -24,6 +24,8 @@ struct cage_state {
 int state_from_plan(const struct plan *p, struct cage_state *ret);
 /* Create /run/sluice/<name> atomically; -EEXIST if a record of that name exists. */
 int state_create(const struct cage_state *s);
+/* -ENOENT if there is none; -ENODATA for an older sluice's record cut short by a crash;
+ * -ENAMETOOLONG, -EBADF for what is not a record. */
 int state_read(const char *name, struct cage_state *ret);
 int state_remove(const char *name);
 /* Remove the records that runs killed while writing them left half made; how many. */
@@ -40,5 +42,6 @@ bool state_link_in_use(const char *host_if, const char *self_name);
 /* The inode of the calling process's netns. */
 unsigned long long state_current_netns(void);
 /* Whether a netns of inode ino is still there: a process's, or one named in /run/netns (one
- * held only by an fd or a mount elsewhere is not seen). */
+ * held only by an fd or a mount elsewhere is not seen); outside the initial pid namespace,
+ * where /proc shows only some processes, it cannot be told and the answer is yes. */
 bool state_netns_exists(unsigned long long ino);

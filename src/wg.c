@@ -1130,17 +1130,20 @@ static int list_kernel(struct name_list *l)
 
 bool wg_uapi_live(const char *path)
 {
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
 	struct stat st;
-	int fd, r;
 
-	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || strlen(path) >= sizeof(sa.sun_path))
 		return false;
-	r = uapi_connect(path, &fd);
-	if (r == 0)
-		close(fd);
-	/* Refused (no listener), or gone: stale. A full backlog (a daemon busy, or stopped)
-	 * is still someone's. */
-	return r == 0 || r == -EAGAIN || r == -ETIMEDOUT;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return true; /* cannot tell */
+	/* Only refused (nothing listens) or gone is stale; a full backlog (EAGAIN at once, a
+	 * daemon busy or stopped) is still someone's, as is anything that cannot be told. */
+	return connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+	       (errno != ECONNREFUSED && errno != ENOENT);
 }
 
 static int list_userspace(struct name_list *l)

@@ -112,8 +112,8 @@ int wg_uapi_parse_get(const char *text, size_t len, struct wg_device_info *ret);
 /* Exchange with the daemon at sock_path (5 s timeouts). */
 int wg_uapi_set(const char *sock_path, const struct wg_config *c);
 int wg_uapi_get(const char *sock_path, struct wg_device_info *ret);
-/* Whether path is a socket some wireguard-go answers on (a stale one refuses). Bounded by
- * the socket's send timeout: a full backlog counts as live. */
+/* Whether path is a socket some wireguard-go answers on (a stale one refuses). It does not
+ * wait: a full backlog counts as live, as does anything that cannot be told. */
 bool wg_uapi_live(const char *path);
 
 /* --- the wireguard-go process -------------------------------------------------------------- */

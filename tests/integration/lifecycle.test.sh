@@ -214,7 +214,15 @@ test_gc_removes_unfinished_and_older_records()
 	echo "pid=$dead" >"/run/sluice/.$NAME.$dead"
 	echo "pid=$$" >"/run/sluice/.$NAME.$$"
 	mkdir "/run/sluice/$NAME" && echo "pid=$dead" >"/run/sluice/$NAME/cage"
-	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err" || fail "sluice gc: $(cat "$T/out/gc.err")"
+	mkdir "/run/sluice/${NAME}c" && echo "pid=$dead" >"/run/sluice/${NAME}c/.cage.tmp"
+	mkfifo "/run/sluice/${NAME}f"
+	TMO=10 sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err"
+	rc=$?
+	[ -p "/run/sluice/${NAME}f" ] && fifo=1 || fifo=0
+	rm -f "/run/sluice/${NAME}f"
+	[ $rc = 0 ] || fail "sluice gc exited $rc: $(cat "$T/out/gc.err")"
+	[ $fifo = 1 ] || fail "gc removed a FIFO that is no record"
+	[ -e "/run/sluice/${NAME}c" ] && fail "gc kept an older sluice's record cut short"
 	[ -e "/run/sluice/.$NAME.$dead" ] && fail "gc kept a dead run's unfinished record"
 	[ -e "/run/sluice/$NAME" ] && fail "gc kept an older sluice's record: $(cat "$T/out/gc.err")"
 	[ -e "/run/sluice/.$NAME.$$" ] || fail "gc removed the unfinished record of a live process"
@@ -301,10 +309,10 @@ test_gc_waits_for_the_state_lock()
 	wait_for 50 test -s "$T/out/held" || fail "the lock was never taken"
 	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err" &
 	gc=$!
-	sleep 0.5
-	kill -0 $gc 2>/dev/null || fail "gc did not wait for the lock: $(cat "$T/out/gc.err")"
+	wait_pid $gc 5 || fail "gc failed, or still waited after the lock was let go: $(cat "$T/out/gc.err")"
+	# gc (milliseconds of work) can only have ended after the holder let go (2 s)
+	kill -0 $holder 2>/dev/null && fail "gc ended while the lock was held"
 	wait $holder
-	wait_pid $gc 5 || fail "gc failed or still waited after the lock was let go: $(cat "$T/out/gc.err")"
 	same_counts "$base" "gc under the lock"
 }
 
@@ -349,22 +357,32 @@ test_gc_removes_a_wireguard_link_left_in_the_host_netns()
 	in_world ip link add "$orphan" type veth peer name "y$hex" || fail "cannot make $orphan"
 	in_world ip link add sl-uplink$TESTNO type veth peer name "z$hex" || fail "cannot make sl-uplink"
 	in_world nft add table inet sluice_extra$TESTNO || fail "cannot make table sluice_extra"
+	live=sw-$(printf '%08x' $(( (0x$hex + 2) & 0x7fffffff )))
+	in_world ip link add "$live" type veth peer name "w$hex" || fail "cannot make $live"
 	ino=$(stat -L -c %i /run/netns/$W)
 	mkdir -p /run/sluice
 	printf 'pid=%s\nstart=1\nnetns=%s\ncgroup=sluice/%s\nhost_if=\nhost_table=\nwg_if=%s\n' \
 		"$dead" "$ino" "$NAME" "$rec" >"/run/sluice/$NAME"
+	# a live run's link, between its making and its move: this shell stands for the run
+	printf 'pid=%s\nstart=%s\nnetns=%s\ncgroup=\nhost_if=\nhost_table=\nwg_if=%s\n' \
+		"$$" "$(awk '{ print $22 }' /proc/$$/stat)" "$ino" "$live" >"/run/sluice/${NAME}l"
 	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err"
 	rc=$?
+	rm -f "/run/sluice/${NAME}l"
 	gone() { ! in_world ip link show "$1" >/dev/null 2>&1; }
-	kept_link=0 kept_table=0 left_rec=0
+	kept_link=0 kept_table=0 left_rec=0 took_live=0
 	gone "$rec" || left_rec=1
+	gone "$live" && took_live=1 || took_live=0
 	gone sl-uplink$TESTNO || kept_link=1
 	in_world nft list table inet sluice_extra$TESTNO >/dev/null 2>&1 && kept_table=1
 	in_world ip link del sl-uplink$TESTNO 2>/dev/null
 	in_world nft delete table inet sluice_extra$TESTNO 2>/dev/null
 	in_world ip link del "$rec" 2>/dev/null
 	in_world ip link del "$orphan" 2>/dev/null
+	in_world ip link del "$live" 2>/dev/null
 	[ $rc = 0 ] || fail "sluice gc exited $rc: $(cat "$T/out/gc.err")"
+	[ $took_live = 0 ] || fail "gc deleted $live, a live run's link"
+	grep -q "removed link $rec" "$T/out/gc.out" && fail "$rec went as an orphan, not with its record"
 	grep -q "removed cage $NAME" "$T/out/gc.out" || fail "gc did not remove the cage: $(cat "$T/out/gc.out")"
 	[ $left_rec = 0 ] || fail "gc left $rec, the link its record names"
 	grep -q "removed link $orphan" "$T/out/gc.out" || fail "gc left $orphan: $(cat "$T/out/gc.out")"
