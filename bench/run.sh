@@ -80,9 +80,10 @@ phase() {
 	echo
 	sh bench/scale.sh
 	echo
-	echo "A start slows as cages accumulate, where unshare's does not: each cage mounts a fresh"
-	echo "sysfs (and cgroup2) for its own netns, and the kernel finds a new superblock by walking"
-	echo "every one of its kind (sget_fc, kernfs_test_super: 15 % of sluice's CPU time with 1,000 alive)."
+	echo "A start slows as cages accumulate, where unshare's does not: each cage mounts a"
+	echo "fresh sysfs (and cgroup2) for its own netns, and the kernel finds a new superblock by"
+	echo "walking every one of its kind (sget_fc, kernfs_test_super: 15 % of sluice's CPU time"
+	echo "with 1,000 alive)."
 } >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"
