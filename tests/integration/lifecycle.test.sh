@@ -198,6 +198,21 @@ test_gc_removes_a_link_none_cage_whose_netns_is_gone()
 	same_counts "$base" "gc of a link-none cage whose netns is gone"
 }
 
+# dead_pid: a pid whose process has ended, for the records of dead runs.
+dead_pid() {
+	sh -c 'exit 0' &
+	p=$!
+	wait $p
+	echo $p
+}
+
+# record NAME PID START NETNS CGROUP HOST_IF HOST_TABLE WG_IF: a cage's record, by hand.
+record() {
+	mkdir -p /run/sluice
+	printf 'pid=%s\nstart=%s\nnetns=%s\ncgroup=%s\nhost_if=%s\nhost_table=%s\nwg_if=%s\n' \
+		"$2" "$3" "$4" "$5" "$6" "$7" "$8" >"/run/sluice/$1"
+}
+
 # A record is written under .NAME.PID and linked into place: a run killed in between leaves
 # that file, which gc removes once PID is gone and leaves while it lives. A record an older
 # sluice kept as a directory (NAME/cage) goes too.
@@ -206,9 +221,7 @@ test_gc_removes_unfinished_and_older_records()
 {
 	base=$(counts)
 	next_name
-	sh -c 'exit 0' &
-	dead=$!
-	wait $dead
+	dead=$(dead_pid)
 	kill -0 $dead 2>/dev/null && fail "pid $dead is alive again"
 	mkdir -p /run/sluice
 	echo "pid=$dead" >"/run/sluice/.$NAME.$dead"
@@ -237,17 +250,13 @@ test_gc_kills_only_a_cages_own_cgroup()
 {
 	base=$(counts)
 	next_name
-	sh -c 'exit 0' &
-	dead=$!
-	wait $dead
+	dead=$(dead_pid)
 	other=$CG2/sluice-test-$$.$TESTNO
 	mkdir "$other" || fail "cannot make cgroup $other"
 	sh -c 'echo $$ >"$1/cgroup.procs" && exec sleep 30' sh "$other" &
 	victim=$!
 	wait_for 50 grep -qx "$victim" "$other/cgroup.procs" || fail "the sleeper is not in $other"
-	mkdir -p /run/sluice
-	printf 'pid=%s\nstart=1\nnetns=1\ncgroup=%s\nhost_if=\nhost_table=\n' \
-		"$dead" "${other#"$CG2"/}" >"/run/sluice/$NAME"
+	record "$NAME" "$dead" 1 1 "${other#"$CG2"/}" "" "" ""
 	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err" && ok=1 || ok=0
 	alive=0
 	kill -0 $victim 2>/dev/null && alive=1
@@ -267,20 +276,15 @@ test_gc_deletes_only_a_cages_own_link_and_table()
 {
 	base=$(counts)
 	next_name
-	sh -c 'exit 0' &
-	dead=$!
-	wait $dead
+	dead=$(dead_pid)
 	dev=dm$$x$TESTNO
 	tbl=keep$$x$TESTNO
 	in_world ip link add "$dev" type veth peer name "${dev}p" || fail "cannot make link $dev"
 	in_world nft add table inet "$tbl" || fail "cannot make table $tbl"
 	ino=$(stat -L -c %i /run/netns/$W)
-	mkdir -p /run/sluice
-	printf 'pid=%s\nstart=1\nnetns=%s\ncgroup=sluice/%s\nhost_if=%s\nhost_table=\n' \
-		"$dead" "$ino" "$NAME" "$dev" >"/run/sluice/$NAME"
+	record "$NAME" "$dead" 1 "$ino" "sluice/$NAME" "$dev" "" ""
 	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc1.err" && ok1=1 || ok1=0
-	printf 'pid=%s\nstart=1\nnetns=%s\ncgroup=sluice/%s\nhost_if=sl-0123abcd\nhost_table=%s\n' \
-		"$dead" "$ino" "$NAME" "$tbl" >"/run/sluice/$NAME"
+	record "$NAME" "$dead" 1 "$ino" "sluice/$NAME" sl-0123abcd "$tbl" ""
 	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc2.err" && ok2=1 || ok2=0
 	in_world ip link show "$dev" >/dev/null 2>&1 && link=1 || link=0
 	in_world nft list table inet "$tbl" >/dev/null 2>&1 && table=1 || table=0
@@ -347,9 +351,7 @@ test_gc_removes_a_wireguard_link_left_in_the_host_netns()
 {
 	base=$(counts)
 	next_name
-	sh -c 'exit 0' &
-	dead=$!
-	wait $dead
+	dead=$(dead_pid)
 	hex=$(printf '%08x' $(( ($$ * 131 + TESTNO) & 0x7fffffff )))
 	rec=sw-$hex
 	orphan=sw-$(printf '%08x' $(( (0x$hex + 1) & 0x7fffffff )))
@@ -360,12 +362,9 @@ test_gc_removes_a_wireguard_link_left_in_the_host_netns()
 	live=sw-$(printf '%08x' $(( (0x$hex + 2) & 0x7fffffff )))
 	in_world ip link add "$live" type veth peer name "w$hex" || fail "cannot make $live"
 	ino=$(stat -L -c %i /run/netns/$W)
-	mkdir -p /run/sluice
-	printf 'pid=%s\nstart=1\nnetns=%s\ncgroup=sluice/%s\nhost_if=\nhost_table=\nwg_if=%s\n' \
-		"$dead" "$ino" "$NAME" "$rec" >"/run/sluice/$NAME"
+	record "$NAME" "$dead" 1 "$ino" "sluice/$NAME" "" "" "$rec"
 	# a live run's link, between its making and its move: this shell stands for the run
-	printf 'pid=%s\nstart=%s\nnetns=%s\ncgroup=\nhost_if=\nhost_table=\nwg_if=%s\n' \
-		"$$" "$(awk '{ print $22 }' /proc/$$/stat)" "$ino" "$live" >"/run/sluice/${NAME}l"
+	record "${NAME}l" $$ "$(awk '{ print $22 }' /proc/$$/stat)" "$ino" "" "" "" "$live"
 	sluice_w gc >"$T/out/gc.out" 2>"$T/out/gc.err"
 	rc=$?
 	rm -f "/run/sluice/${NAME}l"
@@ -400,15 +399,12 @@ test_gc_removes_a_veth_cages_record_once_its_netns_is_gone()
 {
 	base=$(counts)
 	next_name
-	sh -c 'exit 0' &
-	dead=$!
-	wait $dead
+	dead=$(dead_pid)
 	ns=sluice-gone-$$
 	ip netns add $ns || fail "cannot make netns $ns"
 	ino=$(stat -L -c %i /run/netns/$ns)
-	mkdir -p /run/sluice
-	printf 'pid=%s\nstart=1\nnetns=%s\ncgroup=sluice/%s\nhost_if=sl-0123abcd\nhost_table=sluice_%s_0123abcd\nwg_if=\n' \
-		"$dead" "$ino" "$NAME" "$(echo "$NAME" | cut -c1-15)" >"/run/sluice/$NAME"
+	record "$NAME" "$dead" 1 "$ino" "sluice/$NAME" sl-0123abcd \
+		"sluice_$(echo "$NAME" | cut -c1-15)_0123abcd" ""
 	sluice_w gc >"$T/out/gc1.out" 2>"$T/out/gc1.err" && ok=1 || ok=0
 	[ -e "/run/sluice/$NAME" ] && kept=1 || kept=0
 	ip netns del $ns
