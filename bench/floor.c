@@ -38,8 +38,20 @@ static pid_t main_pid;
 static _Noreturn void die(const char *what)
 {
 	perror(what);
-	if (cg[0] && getpid() == main_pid)
-		(void)rmdir(cg);
+	if (cg[0] && getpid() == main_pid) {
+		char kill_path[sizeof(cg) + 16];
+		int fd;
+
+		/* what is in the cgroup goes with it */
+		snprintf(kill_path, sizeof(kill_path), "%s/cgroup.kill", cg);
+		fd = open(kill_path, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			(void)!write(fd, "1", 1);
+			close(fd);
+		}
+		for (int i = 0; i < 500 && rmdir(cg) < 0 && errno == EBUSY; i++)
+			usleep(1000);
+	}
 	_exit(125);
 }
 

@@ -129,8 +129,8 @@ int state_create(const struct cage_state *s)
 		return err_set(negative_errno(), "create %s", STATE_DIR);
 	snprintf(tmp, sizeof(tmp), STATE_DIR "/.%s.%d", s->name, (int)getpid());
 	snprintf(path, sizeof(path), STATE_DIR "/%s", s->name);
-	(void)unlink(tmp); /* a pid of an earlier boot's, where /run is on a disk */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* The name is this pid's: one left by an earlier boot's (/run on a disk) is truncated. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
 		r = err_set(negative_errno(), "write %s", tmp);
 		if (fd >= 0)
