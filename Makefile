@@ -22,7 +22,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wform
 	  -Isrc -Iinclude -I$(B) -MMD -MP
 LDFLAGS ?=
 LDFLAGS += -pie -Wl,-z,relro,-z,now
-LIBS := -lmnl -lnftnl -lbpf -lcap -lyaml -lelf -lz
+LIBS := -lmnl -lseccomp -lnftnl -lbpf -lcap -lyaml -lelf -lz
 
 SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	      -fno-sanitize-recover=all
@@ -43,7 +43,7 @@ SKELS := $(BPF_SRC:bpf/%.bpf.c=$(B)/%.skel.h) $(BPF_SRC:bpf/%.bpf.c=$(B)/%.build
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_LIB := tests/unit/hookworld.c tests/unit/nlassert.c
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-TOOLS := $(B)/tests/probe
+TOOLS := $(B)/tests/probe $(B)/tests/escape
 
 .PHONY: all deps check unit integration bench demo fuzz install uninstall clean format lint
 .DELETE_ON_ERROR:
@@ -97,6 +97,11 @@ $(B)/tests/probe: tests/lib/probe.c
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $< -lcap
+
+$(B)/tests/escape: tests/lib/escape.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -lpthread
 
 # libFuzzer harnesses for the parsers of untrusted input; FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /* unix.bpf.c: the unix sock_addr hooks of every cage (connect_unix, sendmsg_unix; kernel 6.7+),
- * loaded once and attached to the cgroup that holds all cages, like sock.bpf.c's. A pathname
- * destination passes if it equals a path allowed to the calling process's cage (its cgroup id)
- * or lies below a directory allowed to it (the cage's private /tmp and runtime directory among
- * them); abstract addresses pass (they belong to the cage's own netns). Anything else is
- * counted, its path kept for -v, and refused, which the kernel turns into EPERM; a cgroup with
- * no entries reaches no pathname socket at all. */
-
+ * loaded once and attached to the cgroup that holds all cages, like sock.bpf.c's. They back
+ * the supervisor, which judges every pathname unix socket a caged process names by the socket
+ * it reaches and connects or sends on the caller's behalf (src/broker.c): a process of a cage
+ * (a cgroup with an entry) reaching a pathname socket by itself is refused, whatever the path;
+ * the supervisor, outside every cage, is not. So a call the supervisor let the kernel carry on
+ * with, and whose address or socket the caller then swapped, ends here with EPERM. Abstract
+ * addresses pass: they belong to the cage's own netns. Refusals are counted per cage and their
+ * paths kept for -v. */
 /*
  * No CO-RE and no kfuncs here either: either makes libbpf parse the kernel's whole BTF (see
  * sock.bpf.c). The kernel's own way to read the path
@@ -46,28 +47,18 @@ struct sock_addr_kern_head {
 /* Which build of sluice loaded these hooks (see sock.bpf.c); the only .rodata variable. */
 const volatile __u64 sluice_build = 0;
 
-/* The allow map's key (an LPM trie): keep in step with struct unix_key in src/unixguard.c.
- * The data the trie matches is the cage's cgroup id (8 bytes, as stored in memory) and then
- * the path. A directory "/d/" is stored with prefixlen 64 + 8 * strlen: it matches every path
- * below it. A socket "/d/s" is stored with its terminating NUL, prefixlen 64 + 8 * (strlen +
- * 1): it matches that path and nothing longer. One lookup answers both, for that cage only.
- * The path has room for a 108-byte sun_path, its NUL, and the ".." scan's look-ahead. */
+/* The refused paths map's key: keep in step with struct unix_key in src/unixguard.c. The cage
+ * is its cgroup id (8 bytes, as stored in memory); the path has room for a 108-byte sun_path
+ * and its NUL. */
 #define KEY_PATH_SIZE 112
 struct unix_key {
-	__u32 prefixlen; /* in bits */
-	__u8 cage[8];	 /* the cgroup id */
+	__u8 cage[8];
 	char path[KEY_PATH_SIZE];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 16384); /* paths and directories of all cages together */
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct unix_key);
-	__type(value, __u8);
-} unix_allow SEC(".maps");
-
-/* Denials per cage, per CPU (summed by the loader), like sock.bpf.c's. */
+/* Denials per cage, per CPU (summed by the loader), like sock.bpf.c's. Its entries are also
+ * what makes a cgroup a cage's: the loader enters one before the cage's first process may run
+ * anything of the user's, and removes it once the cage's processes are gone. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 16384);
@@ -76,7 +67,7 @@ struct {
 	__type(value, __u64);
 } unix_denied SEC(".maps");
 
-/* The paths refused, keyed like the allow map with prefixlen 0, with a count each; the least
+/* The paths refused, with a count each; the least
  * recently refused ones (of any cage) make room. An empty path stands for an address that
  * could not be read. */
 struct {
@@ -86,15 +77,11 @@ struct {
 	__type(value, __u64);
 } unix_paths SEC(".maps");
 
-static __always_inline int deny(struct unix_key *key)
+static __always_inline int deny(__u64 *count, struct unix_key *key)
 {
-	__u64 cage, one = 1, *n;
+	__u64 one = 1, *n;
 
-	__builtin_memcpy(&cage, key->cage, sizeof(cage));
-	n = bpf_map_lookup_elem(&unix_denied, &cage);
-	if (n)
-		__sync_fetch_and_add(n, 1);
-	key->prefixlen = 0;
+	__sync_fetch_and_add(count, 1);
 	n = bpf_map_lookup_elem(&unix_paths, key);
 	if (n)
 		__sync_fetch_and_add(n, 1);
@@ -105,76 +92,38 @@ static __always_inline int deny(struct unix_key *key)
 	return 0;
 }
 
-/* The path being judged, and what the scan for ".." found. */
-struct judged {
-	struct unix_key key;
-	bool dotdot;
-};
-
-/* bpf_loop() callback: is position i the start of a ".." component? (A bpf_loop() callback is
- * verified once; the same scan as a bounded loop kept a verifier state per iteration and took
- * 11 ms per program to verify, unrolled 6 ms; this way the whole object loads in about 2 ms.) */
-static long dotdot_at(__u32 i, void *data)
-{
-	struct judged *j = data;
-	const char *p;
-
-	if (i >= KEY_PATH_SIZE - 3)
-		return 1;
-	p = j->key.path + i;
-	if (p[0] == '\0')
-		return 1;
-	if (p[0] == '/' && p[1] == '.' && p[2] == '.' && (p[3] == '/' || p[3] == '\0')) {
-		j->dotdot = true;
-		return 1;
-	}
-	return 0;
-}
-
 static __always_inline int judge(struct bpf_sock_addr *ctx)
 {
 	struct sock_addr_kern_head head;
-	struct judged j = {};
+	struct unix_key key = {};
 	__u64 cage = bpf_get_current_cgroup_id();
+	__u64 *count = bpf_map_lookup_elem(&unix_denied, &cage);
 	__u16 family = 0;
 	__u32 len;
 
-	__builtin_memcpy(j.key.cage, &cage, sizeof(cage));
+	/* Not a process of a cage: the supervisor, connecting for one on a socket it made. */
+	if (!count)
+		return 1;
+	__builtin_memcpy(key.cage, &cage, sizeof(cage));
 
 	if (bpf_probe_read_kernel(&head, sizeof(head), ctx) < 0 ||
 	    bpf_probe_read_kernel(&family, sizeof(family), (void *)head.uaddr) < 0 ||
 	    family != AF_UNIX || ctx->user_family != AF_UNIX)
-		return deny(&j.key);
+		return deny(count, &key);
 	/* unix_validate_addr() admits 3..110 bytes: the family and 1..108 of sun_path. */
 	len = head.uaddrlen;
 	if (len <= sizeof(__u16) || len > sizeof(__u16) + SUN_PATH_SIZE)
-		return deny(&j.key);
+		return deny(count, &key);
 	len -= sizeof(__u16);
 
-	/*
-	 * The path as the kernel uses it: the caller's bytes up to the first NUL or to addrlen
-	 * (unix_mkname_bsd() ends it there; past addrlen lies whatever the kernel's buffer held
-	 * before). The _str read stops at either and ends the copy with a NUL; the key was
-	 * zeroed, so the key (and the path kept for -v) is exactly that string.
-	 */
-	if (bpf_probe_read_kernel_str(j.key.path, len + 1, (void *)(head.uaddr + sizeof(__u16))) <
-	    0)
-		return deny(&j.key);
+	/* The path as the kernel uses it: the caller's bytes up to the first NUL or to addrlen;
+	 * the key was zeroed, so the path kept for -v is exactly that string. */
+	if (bpf_probe_read_kernel_str(key.path, len + 1, (void *)(head.uaddr + sizeof(__u16))) < 0)
+		return deny(count, &key);
 	/* Abstract (a NUL first): the name space is the netns's, and the cage's is its own. */
-	if (j.key.path[0] == '\0')
+	if (key.path[0] == '\0')
 		return 1;
-	/* A relative path means something else in every working directory: no prefix can
-	 * judge it, so it is refused (bind and connect by absolute path in the cage). */
-	if (j.key.path[0] != '/')
-		return deny(&j.key);
-	/* "/tmp/../run/x" must not pass as below "/tmp/". */
-	if (bpf_loop(KEY_PATH_SIZE - 3, dotdot_at, &j, 0) < 0 || j.dotdot)
-		return deny(&j.key);
-
-	j.key.prefixlen = (sizeof(j.key.cage) + KEY_PATH_SIZE) * 8;
-	if (bpf_map_lookup_elem(&unix_allow, &j.key))
-		return 1;
-	return deny(&j.key);
+	return deny(count, &key);
 }
 
 SEC("cgroup/connect_unix")

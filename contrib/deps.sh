@@ -2,13 +2,15 @@
 # Install every Debian package sluice's build, tests and demo need. Idempotent.
 set -e
 PKGS="make gcc clang llvm bpftool pkg-config libmnl-dev libnftnl-dev libbpf-dev libcap-dev
-libyaml-dev libelf-dev zlib1g-dev libcmocka-dev iproute2 nftables tinyproxy curl python3 socat
-procps util-linux wireguard-go wireguard-tools"
+libyaml-dev libseccomp-dev libelf-dev zlib1g-dev libcmocka-dev iproute2 nftables tinyproxy curl python3 socat
+procps util-linux wireguard-go wireguard-tools tmux git"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
+# node: Debian's nodejs, unless one is there already (the tests run it as an ordinary program)
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 if [ -n "$missing" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq

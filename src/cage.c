@@ -24,10 +24,12 @@
 #include <libmnl/libmnl.h>
 
 #include "bpf.h"
+#include "broker.h"
 #include "cage.h"
 #include "caps.h"
 #include "cgroup.h"
 #include "dns.h"
+#include "landlock.h"
 #include "log.h"
 #include "loop.h"
 #include "nft.h"
@@ -36,16 +38,18 @@
 #include "relay.h"
 #include "state.h"
 #include "supervise.h"
+#include "sysfilter.h"
 #include "unixguard.h"
 #include "wg.h"
 
 const char *const cage_steps[] = {"cgroup",   "clone",	 "bpf",	     "inside",	 "veth",
 				  "host-link", "host-nft", "wireguard", "cage-link", "cage-nft",
-				  "serve",     "start",	 NULL};
+				  "serve",     "start",	 "filter",    "broker",	 NULL};
 
 /* What the cage's first process opens inside the cage's netns and hands over, in order: its
- * two netlink sockets, the DNS stub's sockets, then one listener per forward. */
-enum { IN_RT, IN_NFT, IN_DNS_UDP, IN_DNS_TCP, IN_FORWARD };
+ * rtnetlink and nfnetlink sockets, the sock_diag socket the unix broker asks which sockets are
+ * the cage's own, the DNS stub's sockets, then one listener per forward. */
+enum { IN_RT, IN_NFT, IN_DIAG, IN_DNS_UDP, IN_DNS_TCP, IN_FORWARD };
 #define IN_MAX (IN_FORWARD + 64)
 
 DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
@@ -73,10 +77,13 @@ struct cage {
 	struct loop *loop;
 	struct relay *relay;
 	struct dns *dns;
+	struct broker *broker; /* the cage's seccomp notifications */
+	enum unix_backstop backstop; /* the plan's, unless the kernel turned out not to have it */
 	struct wggo wggo;   /* link wireguard, userspace: the wireguard-go process */
 	bool wg_made;       /* link wireguard: wg_if exists here (not yet in the cage) */
 	bool reaped; /* the cage's first process has exited and been waited for */
 	bool host_table_made; /* link veth: the host's table is loaded, to go once all is over */
+	bool pipe_default; /* SIGPIPE was at its default when sluice started: the command's too */
 	undo_fn undo[16];
 	size_t n_undo;
 };
@@ -161,19 +168,20 @@ static void undo_unixguard(struct cage *c)
 	c->ug = NULL;
 }
 
-/* Pathname unix sockets outside the cage: refused by the kernel's cgroup unix hooks where it
- * has them (6.7+); where not, said once, or refused to run with unix: strict. */
+/* The in-kernel layer behind the unix broker: the cgroup unix hooks refuse a pathname socket
+ * to any process of the cage that reaches one by itself. A kernel that turns out not to have
+ * them (the plan went by its version) leaves the broker alone: it then performs every call. */
 static int step_unixguard(struct cage *c)
 {
-	int r = unixguard_attach(c->parent_fd, c->plan->name, c->cgroup_fd, c->plan, &c->ug);
+	int r = unixguard_attach(c->parent_fd, c->plan->name, c->cgroup_fd, &c->ug);
 
 	if (r == -EOPNOTSUPP) {
 		if (c->plan->unix_mode == UNIX_STRICT)
 			return err_invalid("unix: strict, but this kernel has no cgroup unix socket "
-					   "hooks (Linux 6.7+): pathname unix sockets outside the "
-					   "cage could not be refused");
-		log_info("this kernel has no cgroup unix socket hooks (Linux 6.7+): pathname unix "
-			 "sockets outside the cage stay reachable (unix: strict refuses to run)");
+					   "hooks (Linux 6.7+)");
+		log_debug("this kernel has no cgroup unix socket hooks: the supervisor performs "
+			  "every connect and send of the cage");
+		c->backstop = UNIX_BACKSTOP_NONE;
 		return 0;
 	}
 	if (r < 0)
@@ -222,6 +230,20 @@ static void undo_wireguard(struct cage *c)
 		(void)wggo_stop(&c->wggo);
 }
 
+static void undo_broker(struct cage *c)
+{
+	struct broker_stats st;
+
+	if (c->broker) {
+		broker_get_stats(c->broker, &st);
+		log_debug("unix broker: %llu call(s) seen, %llu performed, %llu refused",
+			  (unsigned long long)st.notified, (unsigned long long)st.performed,
+			  (unsigned long long)st.refused);
+	}
+	broker_free(c->broker);
+	c->broker = NULL;
+}
+
 static void undo_serve(struct cage *c)
 {
 	relay_free(c->relay);
@@ -263,9 +285,10 @@ static _Noreturn void child_fail(int err_fd, int code, int r)
  * (the child shares pid 1's memory until it execs, so nothing is copied) with nothing of
  * pid 1's beyond stdio and with the signal mask the invoker gave. On failure, *code is the
  * exit status to give: 127 not found, 126 cannot execute, 125 sluice could not spawn it. */
-static int spawn_command(const struct plan *p, const sigset_t *mask, int err_wr, pid_t *ret,
-			 int *code)
+static int spawn_command(const struct plan *p, const sigset_t *mask, bool pipe_default,
+			 int err_wr, pid_t *ret, int *code)
 {
+	sigset_t dfl;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	pid_t pid;
@@ -278,11 +301,18 @@ static int spawn_command(const struct plan *p, const sigset_t *mask, int err_wr,
 		posix_spawn_file_actions_destroy(&fa);
 		return err_set(-ENOMEM, "spawn %s", p->argv[0]);
 	}
+	/* The supervisor ignores SIGPIPE (a closed stderr must not end it); the command gets
+	 * what its caller gave sluice. */
+	sigemptyset(&dfl);
+	if (pipe_default)
+		sigaddset(&dfl, SIGPIPE);
 	r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	if (r == 0)
 		r = posix_spawnattr_setsigmask(&attr, mask);
 	if (r == 0)
-		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+		r = posix_spawnattr_setsigdefault(&attr, &dfl);
+	if (r == 0)
+		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	if (r != 0) {
 		posix_spawnattr_destroy(&attr);
 		posix_spawn_file_actions_destroy(&fa);
@@ -308,6 +338,8 @@ static int spawn_command(const struct plan *p, const sigset_t *mask, int err_wr,
 		return err_set(negative_errno(), "fork");
 	if (pid == 0) {
 		(void)syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+		if (pipe_default)
+			signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, mask, NULL);
 		execvpe(p->argv[0], p->argv, p->env);
 		child_fail(err_wr, 126, err_set(negative_errno(), "cannot execute %s", p->argv[0]));
@@ -388,7 +420,7 @@ static int listen_on(const struct endpoint *e, int type, int *ret)
 static int open_inside(const struct plan *p, int *in, size_t *n)
 {
 	struct endpoint dns = {.family = AF_INET, .port = DNS_STUB_PORT};
-	struct mnl_socket *rt = NULL, *nft = NULL;
+	struct mnl_socket *rt = NULL, *nft = NULL, *diag = NULL;
 	bool v6_listen = false;
 	int r;
 
@@ -400,6 +432,8 @@ static int open_inside(const struct plan *p, int *in, size_t *n)
 		r = nl_link_up(rt, 1); /* lo is ifindex 1 in every netns */
 	if (r == 0)
 		r = nl_open(NETLINK_NETFILTER, &nft);
+	if (r == 0)
+		r = nl_open(NETLINK_SOCK_DIAG, &diag);
 	if (r < 0)
 		goto fail;
 	/* /proc/sys/net is the opener's netns's. "default" covers the link that arrives later;
@@ -426,6 +460,7 @@ static int open_inside(const struct plan *p, int *in, size_t *n)
 	}
 	in[(*n)++] = mnl_socket_get_fd(rt);
 	in[(*n)++] = mnl_socket_get_fd(nft);
+	in[(*n)++] = mnl_socket_get_fd(diag);
 
 	inet_pton(AF_INET, DNS_STUB_ADDR, &dns.ip.v4);
 	r = listen_on(&dns, SOCK_DGRAM, &in[*n]);
@@ -442,13 +477,15 @@ static int open_inside(const struct plan *p, int *in, size_t *n)
 			return r;
 		(*n)++;
 	}
-	/* rt and nft stay open through their fds in in[]; the wrappers are not needed. */
+	/* The netlink sockets stay open through their fds in in[]; the wrappers are not needed. */
 	return 0;
 fail:
 	if (rt)
 		mnl_socket_close(rt);
 	if (nft)
 		mnl_socket_close(nft);
+	if (diag)
+		mnl_socket_close(diag);
 	return r;
 }
 
@@ -518,8 +555,8 @@ static _Noreturn void child_main(struct cage *c, int sock, int err_wr, const sig
 	size_t n_in = 0;
 	sigset_t set;
 	pid_t cmd;
-	char go;
-	int r, code;
+	char go, msg[16];
+	int r, code, listener = -1;
 
 	/* If the supervisor dies, so does the cage. Closing the socket covers a death before
 	 * this line: the reads below then see EOF instead of "m" or "g". */
@@ -546,8 +583,23 @@ static _Noreturn void child_main(struct cage *c, int sock, int err_wr, const sig
 	if (r < 0)
 		child_fail(err_wr, 125, r);
 	log_trace("mounted");
-	if (read(sock, &go, 1) != 1 || go != 'g')
+
+	/* The filter is the last thing before "go": from here on pid 1 makes no call the
+	 * filter hands to the supervisor (it would wait for an answer nobody gives yet), and
+	 * says where the listener is with a plain write; the supervisor takes it with
+	 * pidfd_getfd. */
+	r = fault("filter");
+	if (r == 0 && p->unix_broker && c->backstop == UNIX_BACKSTOP_LANDLOCK)
+		r = landlock_restrict_unix();
+	if (r == 0)
+		r = sysfilter_install(&p->filter, &listener);
+	if (r < 0)
+		child_fail(err_wr, 125, r);
+	snprintf(msg, sizeof(msg), "s%d", listener);
+	if (write(sock, msg, strlen(msg)) < 0 || read(sock, &go, 1) != 1 || go != 'g')
 		_exit(125);
+	if (listener >= 0)
+		close(listener);
 
 	supervise_signals(&set);
 	sigaddset(&set, SIGCHLD);
@@ -563,7 +615,7 @@ static _Noreturn void child_main(struct cage *c, int sock, int err_wr, const sig
 		_exit(125);
 	close(sock);
 
-	r = spawn_command(p, oldmask, err_wr, &cmd, &code);
+	r = spawn_command(p, oldmask, c->pipe_default, err_wr, &cmd, &code);
 	if (r < 0)
 		child_fail(err_wr, code, r);
 	close(err_wr);
@@ -894,6 +946,48 @@ static int step_serve(struct cage *c)
 	return 0;
 }
 
+/* The cage's first process has its mounts and its filter: take the filter's listener from it
+ * and serve the notifications on the loop, from before the command's first call. */
+static int step_broker(struct cage *c)
+{
+	const struct plan *p = c->plan;
+	struct broker_config cfg = {
+	    .diag_fd = c->in[IN_DIAG],
+	    .perform_all = c->backstop == UNIX_BACKSTOP_NONE,
+	    .switch_creds = !p->userns,
+	    .uid = p->uid,
+	    .gid = p->gid,
+	    .groups = p->groups,
+	    .n_groups = p->n_groups,
+	    .allow = p->unix_allow,
+	    .n_allow = p->n_unix_allow,
+	};
+	char msg[16];
+	ssize_t n;
+	long fd;
+	int r;
+
+	do
+		n = recv(c->sync_fd, msg, sizeof(msg) - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n == 0 ? child_gone(c) : err_set(negative_errno(), "wait for the cage's filter");
+	msg[n] = '\0';
+	if (msg[0] != 's' || (fd = strtol(msg + 1, NULL, 10)) < -1)
+		return err_set(-EPROTO, "the cage's first process said \"%s\"", msg);
+	if (!p->unix_broker)
+		return 0;
+	cfg.listener = (int)syscall(SYS_pidfd_getfd, c->pidfd, (int)fd, 0);
+	if (cfg.listener < 0)
+		return err_set(negative_errno(), "take the cage's seccomp listener");
+	c->in[IN_DIAG] = -1; /* the broker has it, whatever happens */
+	r = broker_new(c->loop, &cfg, &c->broker);
+	if (r < 0)
+		return r;
+	undo_push(c, undo_broker);
+	return 0;
+}
+
 static int apply(struct cage *c, const sigset_t *oldmask)
 {
 	const struct plan *p = c->plan;
@@ -1018,6 +1112,12 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 	if (r < 0)
 		return r;
 
+	r = fault("broker");
+	if (r == 0)
+		r = step_broker(c);
+	if (r < 0)
+		return r;
+
 	/* Everything holds: let the cage's first process go on. */
 	log_trace("go");
 	if (send(c->sync_fd, "g", 1, MSG_NOSIGNAL) != 1)
@@ -1085,7 +1185,9 @@ int cage_run(const struct plan *p, int *ret_status)
 		.pidfd = -1,
 		.sync_fd = -1,
 		.err_fd = -1,
+		.backstop = p->unix_backstop,
 	};
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
 	struct child_report rep;
 	bool reported = false;
 	sigset_t set, oldmask;
@@ -1099,6 +1201,11 @@ int cage_run(const struct plan *p, int *ret_status)
 	r = loop_new(&c.loop);
 	if (r < 0)
 		return r;
+	/* A write to a closed stderr (-v into a pipe whose reader left) must not end the
+	 * supervisor and strand the cage's record: lines that cannot be written are dropped. */
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	c.pipe_default = old_pipe.sa_handler == SIG_DFL;
+
 	c.wggo.pidfd = -1;
 	c.wggo.log_fd = -1;
 	if (p->link != LINK_NONE) {
@@ -1146,6 +1253,9 @@ out:
 		mnl_socket_close(c.nl_host);
 	drop_host_nft(&c);
 	loop_free(c.loop);
+	if (log_dropped())
+		log_debug("%lu line(s) could not be written to stderr", log_dropped());
+	sigaction(SIGPIPE, &old_pipe, NULL);
 	return r;
 }
 

@@ -1,5 +1,7 @@
-/* log.c: writes sluice's messages to stderr, prefixed "sluice: ".
- * Debug lines appear only at -v; errors always. */
+/* log.c: writes sluice's messages to stderr, prefixed "sluice: ", a line with one write(2).
+ * Debug lines appear only at -v; errors always. A line that cannot be written (stderr closed:
+ * `sluice run -v ... 2>&1 | head`) is dropped and counted, never fatal: the supervisor ignores
+ * SIGPIPE while a cage runs. The error record is per thread (the unix broker's threads). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,18 +10,44 @@
 #include "log.h"
 
 int log_max_level = LOG_INFO;
+static unsigned long dropped;
+
+static void put_line(const char *line)
+{
+	size_t len = strlen(line), done = 0;
+
+	while (done < len) {
+		ssize_t n = write(STDERR_FILENO, line + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			__atomic_add_fetch(&dropped, 1, __ATOMIC_RELAXED);
+			return;
+		}
+		done += (size_t)n;
+	}
+}
+
+unsigned long log_dropped(void)
+{
+	return __atomic_load_n(&dropped, __ATOMIC_RELAXED);
+}
 
 static void vlog(enum log_level level, int r, const char *fmt, va_list ap)
 {
-	char buf[1024];
+	char buf[1024], line[1200];
+	int saved = errno;
 
 	if ((int)level > log_max_level)
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (r < 0)
-		fprintf(stderr, "sluice: %s: %s\n", buf, strerror(-r));
+		snprintf(line, sizeof(line), "sluice: %s: %s\n", buf, strerror(-r));
 	else
-		fprintf(stderr, "sluice: %s\n", buf);
+		snprintf(line, sizeof(line), "sluice: %s\n", buf);
+	put_line(line);
+	errno = saved;
 }
 
 void log_trace(const char *step)
@@ -32,9 +60,12 @@ void log_trace(const char *step)
 	if (!t0.tv_sec)
 		t0 = now;
 	ms = (double)(now.tv_sec - t0.tv_sec) * 1e3 + (double)(now.tv_nsec - t0.tv_nsec) / 1e6;
-	if (getenv("SLUICE_TRACE"))
-		fprintf(stderr, "sluice: trace %8.3f ms  %s\n", ms, step);
-	else
+	if (getenv("SLUICE_TRACE")) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "sluice: trace %8.3f ms  %s\n", ms, step);
+		put_line(line);
+	} else
 		log_debug("%8.3f ms  %s", ms, step);
 }
 
@@ -57,8 +88,8 @@ int log_errno(int r, const char *fmt, ...)
 	return r;
 }
 
-static char err_buf[1024];
-static bool err_verbatim;
+static _Thread_local char err_buf[1024];
+static _Thread_local bool err_verbatim;
 
 static int err_vset(int r, bool verbatim, const char *fmt, va_list ap)
 {
@@ -99,7 +130,7 @@ int err_invalid(const char *fmt, ...)
 
 const char *err_message(int r)
 {
-	static char out[1200];
+	static _Thread_local char out[1200];
 
 	if (!err_buf[0])
 		snprintf(out, sizeof(out), "%s", strerror(r < 0 ? -r : r));

@@ -9,6 +9,8 @@ enum log_level { LOG_ERR = 0, LOG_INFO = 1, LOG_DEBUG = 2 };
 extern int log_max_level;
 
 void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
+/* How many lines could not be written (stderr closed or broken). */
+unsigned long log_dropped(void);
 
 /* Print "sluice: <what>: <strerror(-r)>" and return r (negative errno). */
 int log_errno(int r, const char *fmt, ...) _printf_(2, 3);

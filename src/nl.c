@@ -1,13 +1,17 @@
 /* nl.c: rtnetlink through libmnl: the veth pair (born with its peer inside the cage's netns),
  * addresses, routes and link state, and the dumps of the host's addresses and routes that
- * subnet planning avoids. One helper sends a request and checks seq and port id of every
+ * subnet planning avoids; and the one sock_diag question the unix broker asks (which file a
+ * unix socket of the cage is bound to). One helper sends a request and checks seq and port id of every
  * answer; replies are parsed with one attribute callback per nesting level. */
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <linux/veth.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 
 #include <libmnl/libmnl.h>
@@ -18,10 +22,12 @@
 uint32_t nl_seq(void)
 {
 	static uint32_t seq;
+	uint32_t zero = 0;
 
-	if (!seq)
-		seq = (uint32_t)time(NULL);
-	return ++seq;
+	/* The broker's threads ask too (nl_unix_bound). */
+	__atomic_compare_exchange_n(&seq, &zero, (uint32_t)time(NULL), false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
+	return __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
 }
 
 int nl_open(int bus, struct mnl_socket **ret)
@@ -553,4 +559,67 @@ int nl_dump_prefixes(struct mnl_socket *nl, struct host_facts *facts)
 	facts->local = d.local.v;
 	facts->n_local = d.local.n;
 	return 0;
+}
+
+/* ---- sock_diag: the unix sockets of a netns ------------------------------------------- */
+
+struct nlmsghdr *nl_build_unix_diag(void *buf, uint32_t seq)
+{
+	struct nlmsghdr *nlh = put_header(buf, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, seq);
+	struct unix_diag_req *req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+
+	req->sdiag_family = AF_UNIX;
+	req->udiag_states = ~0U; /* bound datagram sockets are "closed", listeners "listen" */
+	req->udiag_show = UDIAG_SHOW_VFS;
+	req->udiag_cookie[0] = req->udiag_cookie[1] = ~0U; /* INET_DIAG_NOCOOKIE */
+	return nlh;
+}
+
+struct unix_bound {
+	dev_t dev;
+	ino_t ino;
+	bool found;
+};
+
+static int unix_diag_attr_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_type_valid(a, UNIX_DIAG_MAX) < 0)
+		return MNL_CB_OK;
+	if (mnl_attr_get_type(a) == UNIX_DIAG_VFS &&
+	    mnl_attr_validate2(a, MNL_TYPE_UNSPEC, sizeof(struct unix_diag_vfs)) < 0)
+		return MNL_CB_ERROR;
+	tb[mnl_attr_get_type(a)] = a;
+	return MNL_CB_OK;
+}
+
+static int unix_diag_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[UNIX_DIAG_MAX + 1] = {NULL};
+	struct unix_bound *b = data;
+	const struct unix_diag_vfs *vfs;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct unix_diag_msg) ||
+	    mnl_attr_parse(nlh, sizeof(struct unix_diag_msg), unix_diag_attr_cb, tb) < 0)
+		return MNL_CB_ERROR;
+	if (!tb[UNIX_DIAG_VFS])
+		return MNL_CB_OK; /* unbound, or abstract */
+	vfs = mnl_attr_get_payload(tb[UNIX_DIAG_VFS]);
+	/* The kernel's dev_t (major << 20 | minor), not the one stat(2) encodes. */
+	if (vfs->udiag_vfs_ino == b->ino &&
+	    makedev(vfs->udiag_vfs_dev >> 20, vfs->udiag_vfs_dev & 0xfffff) == b->dev)
+		b->found = true;
+	return MNL_CB_OK; /* the dump is read to its end either way */
+}
+
+int nl_unix_bound(struct mnl_socket *diag, dev_t dev, ino_t ino)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct unix_bound b = {.dev = dev, .ino = ino};
+	int r = nl_talk(diag, nl_build_unix_diag(buf, nl_seq()), unix_diag_cb, &b);
+
+	if (r < 0)
+		return err_set(r, "list the cage's unix sockets (sock_diag)");
+	return b.found;
 }

@@ -50,6 +50,9 @@ int nl_route_add_dev(struct mnl_socket *nl, unsigned ifindex, int family, const 
  * (both families, main and local tables left as they are), and facts->local with the
  * host's own addresses (full-length prefixes). Arrays are malloc'd; caller frees. */
 int nl_dump_prefixes(struct mnl_socket *nl, struct host_facts *facts);
+/* Whether a unix socket of the netns diag (a NETLINK_SOCK_DIAG socket) was opened in is bound
+ * to the file dev:ino: 1 if so, 0 if not, or a negative errno. */
+int nl_unix_bound(struct mnl_socket *diag, dev_t dev, ino_t ino);
 /* Names of links whose name starts with prefix (for gc); NULL-terminated strv. */
 int nl_list_links(struct mnl_socket *nl, const char *prefix, char ***ret);
 
@@ -68,5 +71,6 @@ struct nlmsghdr *nl_build_link_up(void *buf, uint32_t seq, unsigned ifindex);
 struct nlmsghdr *nl_build_link_move(void *buf, uint32_t seq, unsigned ifindex, int netns_fd,
 				    const char *new_name);
 struct nlmsghdr *nl_build_link_mtu(void *buf, uint32_t seq, unsigned ifindex, unsigned mtu);
+struct nlmsghdr *nl_build_unix_diag(void *buf, uint32_t seq);
 struct nlmsghdr *nl_build_route_dev(void *buf, uint32_t seq, unsigned ifindex, int family,
 				    const void *dst, unsigned dst_len);

@@ -136,18 +136,6 @@ static void runtime_dir(const struct plan *p, char *buf, size_t len)
 		snprintf(buf, len, "/run/user/%u", (unsigned)p->uid);
 }
 
-size_t ns_private_socket_dirs(const struct plan *p, char ret[][UNIX_PATH_MAX])
-{
-	char rt[UNIX_PATH_MAX];
-
-	snprintf(ret[0], UNIX_PATH_MAX, "/tmp/");
-	runtime_dir(p, rt, sizeof(rt));
-	if (startswith(rt, "/tmp/"))
-		return 1; /* below /tmp/ already */
-	snprintf(ret[1], UNIX_PATH_MAX, "%s/", rt);
-	return 2;
-}
-
 /* /var/run is nearly always a symlink to /run; where it is a directory of its own, the new
  * /run is bound over it too. Either way "/var/run/X" is "/run/X" in the cage. */
 static bool var_run_is_run(void)

@@ -17,12 +17,3 @@ int ns_setup_cage(const struct plan *p);
 /* The host locations a cage's mount namespace replaces with private tmpfs mounts (where host
  * sockets usually live: /var/run goes with /run), for check and the man page. */
 extern const char *const ns_hidden_dirs[];
-
-#define NS_SOCKET_DIRS_MAX 2
-/*
- * The directories that are the cage's own for the sockets its processes serve one another,
- * each ending in '/': "/tmp/" and the runtime directory (the plan's $XDG_RUNTIME_DIR if it is
- * a plain path below /run or /tmp, else /run/user/UID), both fresh tmpfs mounts. Pure, so
- * that the unix hooks allow exactly what ns_setup_cage makes. Returns how many (1 or 2).
- */
-size_t ns_private_socket_dirs(const struct plan *p, char ret[][UNIX_PATH_MAX]);

@@ -38,8 +38,14 @@ const char options_help[] =
 	"                           whose key is KEY), /ip4/B/udp/P/wg/uKEY/ip4/A/tcp/P\n"
 	"                           (that peer at B:P), or a unix socket /unix/PATH (a PATH\n"
 	"                           ending in / allows the sockets below it) (repeatable)\n"
-	"      --unix auto|strict   pathname unix sockets outside the cage are refused\n"
-	"                           where the kernel can; strict: refuse to run where not\n"
+	"      --unix auto|strict   a pathname unix socket is reached only if a process of\n"
+	"                           the cage serves it or it is allowed (judged by the\n"
+	"                           socket reached); strict: refuse to run unless the\n"
+	"                           kernel backs that too (cgroup unix hooks: root)\n"
+	"      --seccomp default|off\n"
+	"                           the default system call denylist (new namespaces,\n"
+	"                           keyrings, bpf, perf, userfaultfd, mounts...), or off;\n"
+	"                           the unix broker's and the terminal's rules stay\n"
 	"  -e, --env K=V            set K in the command's environment (repeatable)\n"
 	"  -u, --user USER          run the command as USER (default: the user who ran\n"
 	"                           sudo; as plain root, --user root must be given)\n"
@@ -47,7 +53,7 @@ const char options_help[] =
 	"  -v, --verbose            say what is done, step by step\n"
 	"  -h, --help               this help\n";
 
-enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX, OPT_WG_CONFIG, OPT_WG_BACKEND };
+enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX, OPT_WG_CONFIG, OPT_WG_BACKEND, OPT_SECCOMP };
 
 static const struct option longopts[] = {
 	{"profile", required_argument, NULL, 'p'}, {"name", required_argument, NULL, 'n'},
@@ -59,6 +65,7 @@ static const struct option longopts[] = {
 	{"isolate-streams", no_argument, NULL, OPT_ISOLATE}, {"unix", required_argument, NULL, OPT_UNIX},
 	{"wg-config", required_argument, NULL, OPT_WG_CONFIG},
 	{"wg-backend", required_argument, NULL, OPT_WG_BACKEND},
+	{"seccomp", required_argument, NULL, OPT_SECCOMP},
 	{0},
 };
 
@@ -146,6 +153,10 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 		case OPT_UNIX:
 			what = "--unix";
 			r = policy_set_unix(p, optarg, err, sizeof(err));
+			break;
+		case OPT_SECCOMP:
+			what = "--seccomp";
+			r = policy_set_seccomp(p, optarg, err, sizeof(err));
 			break;
 		case OPT_ISOLATE:
 			p->isolate_streams = true;

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "nft.h"
 #include "plan.h"
+#include "sysfilter.h"
 
 #define ENV_MAX 1024
 
@@ -406,6 +407,33 @@ static int add_allowed(struct plan *p, const struct host_facts *f, const struct 
 	return 0;
 }
 
+/* Who judges the cage's pathname unix sockets, and what backs that in the kernel; strict
+ * refuses to start without both. */
+static int plan_unix(struct plan *p, const struct host_facts *facts)
+{
+	p->unix_broker = facts->unotify;
+	if (facts->unix_hooks)
+		p->unix_backstop = UNIX_BACKSTOP_HOOKS;
+	else if (facts->landlock_abi >= 9)
+		p->unix_backstop = UNIX_BACKSTOP_LANDLOCK;
+	else
+		p->unix_backstop = UNIX_BACKSTOP_NONE;
+	p->filter.notify = p->unix_broker;
+	if (p->unix_mode != UNIX_STRICT)
+		return 0;
+	if (!p->unix_broker)
+		return err_invalid("unix: strict, but this kernel cannot hand a caged process's "
+				   "connect and send calls to the supervisor (seccomp user "
+				   "notification and pidfd_getfd, Linux 5.6+)");
+	if (p->unix_backstop == UNIX_BACKSTOP_NONE)
+		return err_invalid("unix: strict needs the kernel to refuse pathname unix sockets to "
+				   "the cage on its own as well: the cgroup unix socket hooks (root, "
+				   "Linux 6.7+) or Landlock ABI 9 (Linux 7.1; this kernel: ABI %d)%s",
+				   facts->landlock_abi,
+				   facts->unprivileged ? "; this run has no root" : "");
+	return 0;
+}
+
 int plan_build(const struct policy *pol, const struct host_facts *facts, char *const *argv,
 	       char *const *environ_in, const struct identity *id, struct plan *ret)
 {
@@ -506,6 +534,12 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	for (size_t i = 0; i < pol->n_allow_unix; i++)
 		p.unix_allow[p.n_unix_allow++] = pol->allow_unix[i];
 	p.unix_mode = pol->unix_mode;
+	p.filter.mode = pol->seccomp_mode;
+	r = plan_unix(&p, facts);
+	if (r < 0) {
+		plan_free(&p);
+		return r;
+	}
 
 	while (argv && argv[argc])
 		argc++;
@@ -603,16 +637,42 @@ void plan_print_layers(const struct plan *p, FILE *f, const char *indent)
 		fprintf(f, "%seBPF: cgroup connect4 connect6 sendmsg4 sendmsg6 hooks, EPERM for all "
 			   "but loopback and the allowed endpoints\n",
 			indent);
-	if (p->userns)
-		fprintf(f, "%sunix: no hooks without root; /run, /var/run, /tmp and the runtime dir "
-			   "are private in the cage, with only the %zu allowed socket(s) bound in\n",
-			indent, p->n_unix_allow);
+	fprintf(f, "%sunix: /run, /var/run, /tmp and the runtime dir are the cage's own, with the "
+		   "%zu allowed socket(s) bound in\n",
+		indent, p->n_unix_allow);
+	if (p->unix_broker)
+		fprintf(f, "%sunix: a pathname socket is reached only if a process of this cage bound "
+			   "it or it is allowed, judged by the socket reached (symlinks, mounts and "
+			   "namespaces followed): the supervisor gets every connect and send "
+			   "(seccomp user notification) and connects or sends on the caller's own "
+			   "socket to the file it judged; refused: EPERM\n",
+			indent);
+	if (p->unix_broker && p->unix_backstop == UNIX_BACKSTOP_HOOKS)
+		fprintf(f, "%sunix: behind it, cgroup connect_unix and sendmsg_unix hooks refuse every "
+			   "pathname socket a caged process reaches by itself; calls with nothing "
+			   "to judge go on in the kernel\n",
+			indent);
+	else if (p->unix_broker && p->unix_backstop == UNIX_BACKSTOP_LANDLOCK)
+		fprintf(f, "%sunix: behind it, Landlock (ABI 9) refuses every pathname socket made "
+			   "outside the cage to a caged process; calls with nothing to judge go on "
+			   "in the kernel\n",
+			indent);
+	else if (p->unix_broker)
+		fprintf(f, "%sunix: no in-kernel layer behind it (cgroup unix hooks need root; "
+			   "Landlock ABI 9 is not here): the supervisor performs every call it "
+			   "gets, so none can be changed after the check (unix: strict refuses to "
+			   "run)\n",
+			indent);
+	else if (p->unix_backstop == UNIX_BACKSTOP_HOOKS)
+		fprintf(f, "%sunix: this kernel cannot hand calls to the supervisor: the cgroup unix "
+			   "hooks refuse every pathname socket, the cage's own too\n",
+			indent);
 	else
-		fprintf(f, "%sunix: cgroup connect_unix and sendmsg_unix hooks (Linux 6.7+): a pathname "
-			   "socket outside the cage's private /tmp and runtime dir is EPERM unless "
-			   "allowed (%zu allowed)%s\n",
-			indent, p->n_unix_allow,
-			p->unix_mode == UNIX_STRICT ? "; strict: no run without the hooks" : "");
+		fprintf(f, "%sunix: not judged: this kernel cannot hand calls to the supervisor, and "
+			   "there is no in-kernel layer; only the private directories hide host "
+			   "sockets\n",
+			indent);
+	sysfilter_print(&p->filter, f, indent);
 	fprintf(f, "%sprocess: no capabilities (all five sets), no_new_privs, /sys and /proc/sys "
 		   "read-only%s\n",
 		indent, p->userns ? ", a user namespace mapping only the invoking user" : "");

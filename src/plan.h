@@ -37,6 +37,17 @@ struct host_facts {
 	bool unprivileged; /* sluice runs without root: a user namespace, no cgroup, no eBPF */
 	const struct wg_config *wg; /* link wireguard: the tunnel's configuration, loaded */
 	bool wg_kernel;             /* the kernel has WireGuard */
+	bool unotify;    /* seccomp user notification and pidfd_getfd: the unix broker can run */
+	bool unix_hooks; /* root, and a kernel with the cgroup unix socket hooks (6.7+) */
+	int landlock_abi; /* 0: no Landlock */
+};
+
+/* What refuses a pathname unix socket to a caged process that reaches it by itself, behind
+ * the supervisor's judgment (broker.h). */
+enum unix_backstop {
+	UNIX_BACKSTOP_NONE = 0, /* nothing: the supervisor performs every call it sees */
+	UNIX_BACKSTOP_HOOKS,    /* the cgroup unix hooks (unixguard.h) */
+	UNIX_BACKSTOP_LANDLOCK, /* Landlock ABI 9 (landlock.h) */
 };
 
 /* An endpoint the cage may reach, and whether it is the host itself or beyond it. */
@@ -88,6 +99,11 @@ struct plan {
 	struct unix_allow *unix_allow;
 	size_t n_unix_allow;
 	enum unix_mode unix_mode;
+	bool unix_broker; /* the supervisor judges them (seccomp user notification) */
+	enum unix_backstop unix_backstop;
+
+	/* the cage's system call filter (sysfilter.h) */
+	struct sysfilter_config filter;
 
 	/* the nftables tables, by name */
 	char cage_table[32]; /* "sluice" (family inet) in the cage netns */

@@ -185,6 +185,20 @@ int policy_set_wg_backend(struct policy *p, const char *v, char *err, size_t err
 	return 0;
 }
 
+int policy_set_seccomp(struct policy *p, const char *v, char *err, size_t errlen)
+{
+	char e[80];
+
+	if (streq(v, "default"))
+		p->seccomp_mode = SECCOMP_DEFAULT;
+	else if (streq(v, "off"))
+		p->seccomp_mode = SECCOMP_OFF;
+	else
+		return fail(err, errlen, "unknown seccomp mode \"%s\" (default or off)",
+			    echo(v, e, sizeof(e)));
+	return 0;
+}
+
 int policy_set_unix(struct policy *p, const char *v, char *err, size_t errlen)
 {
 	char e[80];

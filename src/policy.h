@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include "addr.h"
+#include "sysfilter.h"
 
 #define CAGE_NAME_MAX 32
 
@@ -54,8 +55,8 @@ struct unix_allow {
 };
 
 enum unix_mode {
-	UNIX_AUTO = 0, /* isolate pathname sockets where the kernel can; say so where not */
-	UNIX_STRICT,   /* refuse to start where the kernel cannot */
+	UNIX_AUTO = 0, /* the supervisor judges; an in-kernel layer backs it where there is one */
+	UNIX_STRICT,   /* refuse to start without the in-kernel layer too */
 };
 
 /* A name the cage's DNS stub answers, with one of its addresses (a name may repeat). */
@@ -90,6 +91,7 @@ struct policy {
 	struct unix_allow *allow_unix; /* --allow /unix/PATH */
 	size_t n_allow_unix;
 	enum unix_mode unix_mode; /* --unix, unix: */
+	enum seccomp_mode seccomp_mode; /* --seccomp, seccomp: */
 	bool isolate_streams; /* for the proxy's forward (a socks5:// or socks5h:// proxy) */
 	char *wg_config;   /* link wireguard: a wg-quick file (--wg-config, wg_config:) */
 	char *wg_text;     /* or wg-quick text made from a profile's wireguard: mapping */
@@ -123,6 +125,8 @@ int policy_add_forward_parts(struct policy *p, const char *listen, const char *t
 int policy_set_wg_config(struct policy *p, const char *v, char *err, size_t errlen);
 /* "auto", "kernel" or "userspace". */
 int policy_set_wg_backend(struct policy *p, const char *v, char *err, size_t errlen);
+/* "default" or "off". */
+int policy_set_seccomp(struct policy *p, const char *v, char *err, size_t errlen);
 /* "auto" or "strict". */
 int policy_set_unix(struct policy *p, const char *v, char *err, size_t errlen);
 /* "NAME=ADDR": NAME resolves to ADDR (IPv4 or IPv6) in the cage's DNS stub; repeatable. */

@@ -4,14 +4,17 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <sys/random.h>
+#include <sys/utsname.h>
 
 #include <libmnl/libmnl.h>
 
+#include "landlock.h"
 #include "log.h"
 #include "nl.h"
 #include "options.h"
 #include "prepare.h"
 #include "state.h"
+#include "sysfilter.h"
 
 extern char **environ;
 
@@ -113,6 +116,17 @@ static int resolve_identity(const struct policy *pol, struct ident_store *s)
 			   "what you mean, or --user NAME");
 }
 
+/* From uname's release ("6.18.44-..."): whether the running kernel is major.minor or later. */
+static bool kernel_at_least(unsigned major, unsigned minor)
+{
+	struct utsname u;
+	unsigned a = 0, b = 0;
+
+	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &a, &b) != 2)
+		return false;
+	return a > major || (a == major && b >= minor);
+}
+
 static int gather_facts(const struct policy *pol, struct host_facts *f)
 {
 	struct mnl_socket *nl;
@@ -120,6 +134,9 @@ static int gather_facts(const struct policy *pol, struct host_facts *f)
 	int r;
 
 	f->unprivileged = geteuid() != 0;
+	f->unotify = sysfilter_probe_notify() == 0;
+	f->unix_hooks = !f->unprivileged && kernel_at_least(6, 7);
+	f->landlock_abi = landlock_abi();
 	/* Only a veth link needs a subnet, and so the host's addresses and routes. */
 	if (pol->link == LINK_VETH) {
 		r = nl_open(NETLINK_ROUTE, &nl);

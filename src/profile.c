@@ -507,6 +507,7 @@ enum key {
 	KEY_DNS,
 	KEY_ISOLATE,
 	KEY_UNIX,
+	KEY_SECCOMP,
 	KEY_WG_CONFIG,
 	KEY_WG_BACKEND,
 	KEY_WIREGUARD,
@@ -526,6 +527,7 @@ static const char *const key_names[_KEY_MAX] = {
     [KEY_DNS] = "dns",
     [KEY_ISOLATE] = "isolate_streams",
     [KEY_UNIX] = "unix",
+    [KEY_SECCOMP] = "seccomp",
     [KEY_WG_CONFIG] = "wg_config",
     [KEY_WG_BACKEND] = "wg_backend",
     [KEY_WIREGUARD] = "wireguard",
@@ -558,6 +560,8 @@ static int load_key(struct loader *l, enum key key, yaml_node_t *v)
 		return load_bool(l, "isolate_streams", v, &l->p->isolate_streams);
 	case KEY_UNIX:
 		return load_string(l, "unix", v, policy_set_unix);
+	case KEY_SECCOMP:
+		return load_string(l, "seccomp", v, policy_set_seccomp);
 	case KEY_WG_CONFIG:
 		return load_string(l, "wg_config", v, policy_set_wg_config);
 	case KEY_WG_BACKEND:

@@ -1,6 +1,6 @@
 /* unixguard.c: the unix sock_addr hooks (bpf/unix.bpf.c, embedded as a skeleton), kept attached
- * to the cgroup of all cages by bpf.c's resident keeping; a cage's entries (the plan's paths and
- * the cage's private socket directories, under its cgroup id) go in before it starts and out at
+ * to the cgroup of all cages by bpf.c's resident keeping; a cage's entry (its denial counter,
+ * under its cgroup id, which marks the cgroup as a cage's) goes in before it starts and out at
  * teardown, with the paths it was refused, which -v shows. */
 #include <stdio.h>
 #include <sys/socket.h>
@@ -11,7 +11,6 @@
 #include "bpf.h"
 #include "cgroup.h"
 #include "log.h"
-#include "ns.h"
 #include "unix.build.h"
 #include "unix.skel.h"
 #include "unixguard.h"
@@ -26,33 +25,28 @@ DEFINE_CLEANUP_FUNC(struct unix_bpf, unix_bpf__destroy)
 #define ATTACH_UNIX_CONNECT ((enum bpf_attach_type)49) /* BPF_CGROUP_UNIX_CONNECT */
 #define ATTACH_UNIX_SENDMSG ((enum bpf_attach_type)50) /* BPF_CGROUP_UNIX_SENDMSG */
 
-/* The maps' key; the same layout as struct unix_key in bpf/unix.bpf.c: the trie matches the
- * cage's cgroup id and then the path (the denied paths map takes the same key, prefixlen 0). */
+/* The refused paths map's key; the same layout as struct unix_key in bpf/unix.bpf.c. */
 #define KEY_PATH_SIZE 112
 struct unix_key {
-	uint32_t prefixlen; /* bits */
 	uint8_t cage[8];
 	char path[KEY_PATH_SIZE];
 };
 
 enum { HOOK_CONNECT, HOOK_SENDMSG, N_HOOKS };
-enum { MAP_ALLOW, MAP_DENIED, MAP_PATHS, N_MAPS };
+enum { MAP_DENIED, MAP_PATHS, N_MAPS };
 
 static const struct bpf_hook hooks[N_HOOKS] = {
     [HOOK_CONNECT] = {"connect_unix", ATTACH_UNIX_CONNECT},
     [HOOK_SENDMSG] = {"sendmsg_unix", ATTACH_UNIX_SENDMSG},
 };
-static const char *const map_names[N_MAPS] = {
-    [MAP_ALLOW] = "unix_allow", [MAP_DENIED] = "unix_denied", [MAP_PATHS] = "unix_paths"};
-static const size_t cage_at[N_MAPS] = {[MAP_ALLOW] = offsetof(struct unix_key, cage),
-				       [MAP_DENIED] = 0,
+static const char *const map_names[N_MAPS] = {[MAP_DENIED] = "unix_denied",
+					      [MAP_PATHS] = "unix_paths"};
+static const size_t cage_at[N_MAPS] = {[MAP_DENIED] = 0,
 				       [MAP_PATHS] = offsetof(struct unix_key, cage)};
 
 struct unixguard {
 	int map_fds[N_MAPS];
 	uint64_t id;
-	struct unix_key *keys; /* entered, to be removed */
-	size_t n_keys;
 	bool counted;
 };
 
@@ -93,9 +87,9 @@ static int load(struct unix_bpf **ret)
 	skel = unix_bpf__open();
 	if (!skel)
 		return err_set(negative_errno(), "open eBPF unix programs");
-	if (bpf_map__key_size(skel->maps.unix_allow) != sizeof(struct unix_key))
-		return err_set(-EPROTO, "eBPF unix allow map key is %u bytes, expected %zu",
-			       bpf_map__key_size(skel->maps.unix_allow), sizeof(struct unix_key));
+	if (bpf_map__key_size(skel->maps.unix_paths) != sizeof(struct unix_key))
+		return err_set(-EPROTO, "eBPF unix paths map key is %u bytes, expected %zu",
+			       bpf_map__key_size(skel->maps.unix_paths), sizeof(struct unix_key));
 	for (int i = 0; i < N_HOOKS; i++) {
 		struct bpf_program *prog =
 		    i == HOOK_CONNECT ? skel->progs.connect_unix : skel->progs.sendmsg_unix;
@@ -148,38 +142,8 @@ const struct bpf_resident unixguard_resident = {
     .destroy = resident_destroy,
 };
 
-/* A directory ("/d/") matches every path that starts with it; a socket matches only itself,
- * so its key takes its terminating NUL along (see bpf/unix.bpf.c). */
-static int allow_path(struct unixguard *g, const char *path, bool dir)
+int unixguard_attach(int parent_fd, const char *own, int cgroup_fd, struct unixguard **ret)
 {
-	struct unix_key key = {};
-	size_t n = strlen(path);
-	uint8_t one = 1;
-
-	if (n == 0 || n >= UNIX_PATH_MAX || path[0] != '/' || dir != (path[n - 1] == '/'))
-		return err_set(-EINVAL,
-			       "eBPF unix allow %s: not an absolute path of at most %d "
-			       "bytes",
-			       path, UNIX_PATH_MAX - 1);
-	memcpy(key.cage, &g->id, sizeof(key.cage));
-	memcpy(key.path, path, n);
-	key.prefixlen = 8 * (uint32_t)(sizeof(key.cage) + (dir ? n : n + 1));
-	if (bpf_map_update_elem(g->map_fds[MAP_ALLOW], &key, &one, BPF_ANY) < 0) {
-		int r = negative_errno();
-
-		if (r == -E2BIG || r == -ENOSPC)
-			return err_set(r, "eBPF unix allow %s: the map of all cages is full", path);
-		return err_set(r, "eBPF unix allow %s", path);
-	}
-	g->keys[g->n_keys++] = key;
-	return 0;
-}
-
-int unixguard_attach(int parent_fd, const char *own, int cgroup_fd, const struct plan *p,
-		     struct unixguard **ret)
-{
-	char dirs[NS_SOCKET_DIRS_MAX][UNIX_PATH_MAX];
-	size_t n_dirs = ns_private_socket_dirs(p, dirs);
 	_cleanup_free_ uint64_t *zeros = NULL;
 	struct unixguard *g;
 	int r;
@@ -189,22 +153,17 @@ int unixguard_attach(int parent_fd, const char *own, int cgroup_fd, const struct
 		return -ENOMEM;
 	for (size_t k = 0; k < N_MAPS; k++)
 		g->map_fds[k] = -1;
-	g->keys = calloc(p->n_unix_allow + n_dirs + 1, sizeof(*g->keys));
-	r = g->keys ? cgroup_id(cgroup_fd, &g->id) : -ENOMEM;
+	r = cgroup_id(cgroup_fd, &g->id);
 	if (r == 0)
 		r = bpf_resident_get(parent_fd, own, &unixguard_resident, g->map_fds);
 	if (r == 0)
 		r = bpf_percpu_zeros(&zeros);
 	if (r >= 0) {
-		r = bpf_map_update_elem(g->map_fds[MAP_DENIED], &g->id, zeros, BPF_ANY) < 0
+		r = bpf_map_update_elem(g->map_fds[MAP_DENIED], &g->id, zeros, BPF_NOEXIST) < 0
 			? err_set(negative_errno(), "eBPF unix denial counter")
 			: 0;
 		g->counted = r == 0;
 	}
-	for (size_t j = 0; r == 0 && j < n_dirs; j++)
-		r = allow_path(g, dirs[j], true);
-	for (size_t j = 0; r == 0 && j < p->n_unix_allow; j++)
-		r = allow_path(g, p->unix_allow[j].path, p->unix_allow[j].prefix);
 	if (r < 0) {
 		(void)unixguard_detach(g);
 		unixguard_free(g);
@@ -257,11 +216,6 @@ int unixguard_detach(struct unixguard *g)
 
 	if (!g)
 		return -EBADF;
-	for (size_t i = 0; i < g->n_keys; i++)
-		if (bpf_map_delete_elem(g->map_fds[MAP_ALLOW], &g->keys[i]) < 0 && errno != ENOENT &&
-		    r == 0)
-			r = err_set(negative_errno(), "remove the cage's eBPF unix allow entries");
-	g->n_keys = 0;
 	if (g->counted) {
 		if (unixguard_denied(g, &total, NULL, 0, NULL) == 0 && total > 0)
 			(void)collect_paths(g, NULL, PATHS_MAX, true);
@@ -279,7 +233,6 @@ void unixguard_free(struct unixguard *g)
 		return;
 	for (size_t k = 0; k < N_MAPS; k++)
 		closep(&g->map_fds[k]);
-	free(g->keys);
 	free(g);
 }
 

@@ -1,14 +1,13 @@
-/* unixguard.h: the cage's unix-socket egress hooks: cgroup connect_unix and sendmsg_unix
- * programs (kernel 6.7+) that let the cage reach only the pathname sockets its policy allows
- * and those in its own private directories, failing everything else with EPERM and keeping
- * the refused paths for -v. */
+/* unixguard.h: the in-kernel layer behind the unix broker (broker.h): cgroup connect_unix and
+ * sendmsg_unix programs (kernel 6.7+) that refuse (EPERM) every pathname unix socket a process
+ * of a cage reaches by itself, so that only the calls the supervisor performs for it get one,
+ * and keep the refused paths for -v. */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "bpf.h"
-#include "plan.h"
 
 struct unixguard;
 
@@ -30,13 +29,12 @@ extern const struct bpf_resident unixguard_resident;
 
 /*
  * Make sure the unix hooks are attached to parent_fd, the cgroup of all cages (as
- * bpf_cage_attach() does for the IP hooks), then enter plan->unix_allow and the cage's private
- * socket directories (ns_private_socket_dirs()) under the id of the cage's cgroup (cgroup_fd,
- * named own below parent_fd), and its zeroed denial counter. On failure nothing of the cage's
- * is left in the maps; -EOPNOTSUPP if the kernel has no unix hooks (unixguard_probe()).
+ * bpf_cage_attach() does for the IP hooks), then enter the cage's zeroed denial counter under
+ * the id of its cgroup (cgroup_fd, named own below parent_fd), which makes it a cage's. On
+ * failure nothing of the cage's is left in the maps; -EOPNOTSUPP if the kernel has no unix
+ * hooks (unixguard_probe()).
  */
-int unixguard_attach(int parent_fd, const char *own, int cgroup_fd, const struct plan *p,
-		     struct unixguard **ret);
+int unixguard_attach(int parent_fd, const char *own, int cgroup_fd, struct unixguard **ret);
 /* Remove the cage's entries, the refused paths kept for it included (teardown). */
 int unixguard_detach(struct unixguard *g);
 /* Close our fds (removes nothing). Accepts NULL. */

@@ -5,7 +5,8 @@ errno name (EPERM, ENOENT, ECONNREFUSED...).
   unixprobe.py connect PATH      a stream connect (PATH "@name": the abstract namespace)
   unixprobe.py dgram PATH        a datagram send
   unixprobe.py serve PATH        a stream server that greets each client with "hi" (and a
-                                 datagram socket at PATH.dgram); prints "ready"
+                                 datagram socket at PATH.dgram); prints "ready", then "conn"
+                                 for every connection and "dgram" for every datagram
   unixprobe.py pair DIR          a server and a client inside the same process tree, over a
                                  stream socket and a datagram socket made in DIR"""
 import errno
@@ -51,11 +52,26 @@ def serve(p):
     d.bind(addr(p + ".dgram"))
     if not p.startswith("@"):
         os.chmod(p + ".dgram", 0o777)
-    threading.Thread(target=lambda: [d.recv(64) for _ in iter(int, 1)], daemon=True).start()
-    print("ready", flush=True)
+    lock = threading.Lock()
+
+    def say(what):
+        with lock:
+            print(what, flush=True)
+
+    def datagrams():
+        while True:
+            d.recv(64)
+            say("dgram")
+
+    threading.Thread(target=datagrams, daemon=True).start()
+    say("ready")
     while True:
         c, _ = s.accept()
-        c.sendall(b"hi")
+        say("conn")
+        try:
+            c.sendall(b"hi")
+        except OSError:
+            pass
         c.close()
 
 

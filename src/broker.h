@@ -1,0 +1,57 @@
+/* broker.h: the supervisor's side of the cage's seccomp user notifications (sysfilter.h):
+ * every connect, sendmsg, sendmmsg and sendto with an address a caged process makes comes
+ * here first. One that names a pathname unix socket is judged by the socket it reaches
+ * (unixpath.h) and, if allowed, performed here on the caller's own socket, through the very
+ * file judged; so is every call when no in-kernel layer backs the supervisor (nothing the
+ * caller changes after the check can change what happens). The rest the kernel carries on
+ * with, where the cgroup unix hooks (or Landlock) refuse any pathname socket a caged process
+ * reaches by itself. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "policy.h"
+
+struct loop;
+struct broker;
+
+struct broker_config {
+	int listener; /* the filter's notification fd (taken, even on failure) */
+	int diag_fd;  /* a NETLINK_SOCK_DIAG socket opened in the cage's netns (taken) */
+	/* No in-kernel layer refuses pathname sockets to the cage's processes: perform every
+	 * call here (with only the supervisor's judgment, the kernel must never carry on with
+	 * a call whose memory the caller can still change). */
+	bool perform_all;
+	/* Root: the threads that connect and send take the cage user's credentials (the
+	 * peer sees them, and the file's permissions are checked against them). */
+	bool switch_creds;
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;
+	size_t n_groups;
+	const struct unix_allow *allow; /* pinned by broker_new, as this process sees them */
+	size_t n_allow;
+};
+
+struct broker_stats {
+	uint64_t notified;  /* calls the supervisor saw */
+	uint64_t performed; /* of them, performed here */
+	uint64_t refused;   /* pathname unix sockets refused */
+};
+
+int broker_new(struct loop *loop, const struct broker_config *cfg, struct broker **ret);
+/* Stop: interrupt and join the threads, close the fds. Accepts NULL. */
+void broker_free(struct broker *b);
+void broker_get_stats(const struct broker *b, struct broker_stats *ret);
+
+/*
+ * The pure part, for the fuzz harness and the unit tests: walk a control buffer as the kernel
+ * does (__cmsg_nxthdr), calling fn for each message; -EINVAL for a malformed one, or fn's
+ * negative return.
+ */
+struct cmsghdr;
+int broker_cmsg_walk(void *control, size_t len, int (*fn)(struct cmsghdr *c, void *data),
+		     void *data);
