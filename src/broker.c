@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
@@ -45,6 +46,7 @@
 #define IN_FLIGHT_MAX  16  /* calls performed or waiting; past that, notifications wait */
 #define TICK_MS	       50  /* how often a long call's caller is checked for signals */
 #define SLOW_MS	       100 /* how long a call runs before its caller is checked */
+#define OWN_CACHE      64  /* socket files known to be bound in the cage, held open */
 
 struct msg {
 	struct sockaddr_storage name;
@@ -84,6 +86,7 @@ struct op {
 	int error;
 	struct timespec started;
 	bool cancel;
+	bool answered; /* by the performer */
 	struct performer *perf;
 };
 
@@ -105,7 +108,16 @@ struct broker {
 	struct loop_source tick_src;
 	bool ticking;
 	struct mnl_socket *diag;
-	pthread_mutex_t diag_lock;
+	pthread_mutex_t diag_lock; /* the diag socket and the cache below */
+	/* Socket files a socket of the cage is bound to, each held by an O_PATH fd: an inode
+	 * held cannot be reused, and a file is bound to at most one socket in its life (bind
+	 * makes the file), so the answer stays true, and sock_diag is asked once per file. */
+	struct {
+		dev_t dev;
+		ino_t ino;
+		int fd;
+	} own[OWN_CACHE];
+	size_t n_own, next_own;
 	struct unixpath_pin *pins;
 	size_t n_pins;
 	bool perform_all, switch_creds;
@@ -245,16 +257,23 @@ static struct op *op_new(struct broker *b, const struct seccomp_notif *req)
 	return op;
 }
 
-static void msgs_free(struct msg *m, size_t n)
+static void msgs_release(struct msg *m, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		closep(&m[i].target);
 		closep(&m[i].target_dir);
 		for (size_t j = 0; j < m[i].n_fds; j++)
 			close(m[i].fds[j]);
+		m[i].n_fds = 0;
 		free(m[i].data);
 		free(m[i].control);
+		m[i].data = m[i].control = NULL;
 	}
+}
+
+static void msgs_free(struct msg *m, size_t n)
+{
+	msgs_release(m, n);
 	free(m);
 }
 
@@ -579,7 +598,7 @@ static int read_for_perform(struct op *op, const struct seccomp_notif *req,
 			/* What does not fit waits for the caller's next sendmmsg, as when the
 			 * kernel stops early. */
 			if (r < 0 && i > 0 && (r == -EMSGSIZE || room == 0)) {
-				msgs_free(op->msgs + i, op->n_msgs - i);
+				msgs_release(op->msgs + i, op->n_msgs - i);
 				op->n_msgs = i;
 				r = 0;
 				break;
@@ -606,16 +625,46 @@ static int read_for_perform(struct op *op, const struct seccomp_notif *req,
 	op->root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (op->root_fd < 0)
 		return negative_errno();
-	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)op->tid);
-	{
-		ssize_t n = readlink(path, op->cwd, sizeof(op->cwd) - 1);
+	/* The working directory only matters to a relative path. */
+	for (size_t i = 0; i < op->n_msgs; i++)
+		if (op->msgs[i].judge && op->msgs[i].path[0] != '/' && !op->cwd[0]) {
+			ssize_t n;
 
-		op->cwd[n > 0 ? n : 0] = '\0';
-	}
+			snprintf(path, sizeof(path), "/proc/%d/cwd", (int)op->tid);
+			n = readlink(path, op->cwd, sizeof(op->cwd) - 1);
+			op->cwd[n > 0 ? n : 0] = '\0';
+		}
 	for (size_t i = 0; i < op->n_msgs; i++)
 		if (op->msgs[i].judge && (r = self_fd_target(op, &op->msgs[i])) < 0)
 			return r;
 	return 0;
+}
+
+/* unixpath_judge(), with the files known to be the cage's own answered from the cache. */
+static int judge_cached(struct broker *b, struct msg *m, enum unixpath_verdict *ret)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(m->target, &st) < 0)
+		return negative_errno();
+	for (size_t i = 0; i < b->n_own; i++)
+		if (b->own[i].dev == st.st_dev && b->own[i].ino == st.st_ino) {
+			*ret = UNIXPATH_IN_CAGE;
+			return 0;
+		}
+	r = unixpath_judge(m->target, m->target_dir, b->pins, b->n_pins, b->diag, ret);
+	if (r == 0 && *ret == UNIXPATH_IN_CAGE) {
+		size_t i = b->n_own < OWN_CACHE ? b->n_own++ : b->next_own++ % OWN_CACHE;
+		int fd = fcntl(m->target, F_DUPFD_CLOEXEC, 3);
+
+		if (b->own[i].fd > 0)
+			close(b->own[i].fd);
+		b->own[i].fd = fd;
+		b->own[i].dev = fd >= 0 ? st.st_dev : 0;
+		b->own[i].ino = fd >= 0 ? st.st_ino : 0;
+	}
+	return r;
 }
 
 /* Judge a message's pathname destination and point it at the file judged. */
@@ -632,7 +681,7 @@ static int judge(struct op *op, struct msg *m)
 			return r;
 	}
 	pthread_mutex_lock(&b->diag_lock);
-	r = unixpath_judge(m->target, m->target_dir, b->pins, b->n_pins, b->diag, &v);
+	r = judge_cached(b, m, &v);
 	pthread_mutex_unlock(&b->diag_lock);
 	if (r < 0) {
 		log_debug("unix: judging %s: %s: refused", m->path, strerror(-r));
@@ -697,7 +746,9 @@ static void perform(struct op *op)
 			    .msg_controllen = done ? 0 : m->controllen,
 			};
 
-			n = sendmsg(op->sock, &h, op->flags | MSG_NOSIGNAL);
+			/* Never MSG_ZEROCOPY: the pages sent would be the supervisor's, reused
+			 * before the kernel is done with them. */
+			n = sendmsg(op->sock, &h, (op->flags & ~MSG_ZEROCOPY) | MSG_NOSIGNAL);
 			if (n > 0)
 				done += (size_t)n;
 		} while (((n < 0 && errno == EINTR) ||
@@ -717,22 +768,29 @@ static void perform(struct op *op)
 
 /* ---- answering -------------------------------------------------------------------------- */
 
+/* From the loop thread or a performer: each answers its own notifications. */
 static void answer(struct broker *b, uint64_t id, long val, int error, bool carry_on)
 {
-	struct seccomp_notif_resp *resp = b->resp;
+	struct seccomp_notif_resp resp = {.id = id};
 
-	memset(resp, 0, sizeof(*resp));
-	resp->id = id;
 	if (carry_on) {
-		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 	} else {
-		resp->val = error ? 0 : val;
-		resp->error = error;
+		resp.val = error ? 0 : val;
+		resp.error = error;
 	}
 	/* -ENOENT: the caller is gone, or was interrupted before we answered. */
-	(void)seccomp_notify_respond(b->listener, resp);
+	(void)seccomp_notify_respond(b->listener, &resp);
 }
 
+/* Whether finish() needs the loop thread's privileges (writing into the caller's memory). */
+static bool finish_in_loop(const struct op *op)
+{
+	return op->nr == SYS_sendmmsg;
+}
+
+/* The call's answer; SIGPIPE through the caller's pidfd needs only the caller's uid, which a
+ * performer has. */
 static void finish(struct broker *b, struct op *op)
 {
 	if (op->nr == SYS_sendmmsg && !op->error)
@@ -804,6 +862,10 @@ static void *performer_main(void *arg)
 			op->error = -EPERM; /* fail closed: never as the supervisor */
 		else
 			perform(op);
+		/* The caller goes on as soon as it is answered: from here where that can be. */
+		op->answered = !finish_in_loop(op);
+		if (op->answered)
+			finish(b, op);
 
 		pthread_mutex_lock(&b->lock);
 		p->op = NULL;
@@ -915,7 +977,8 @@ static void on_done(struct loop_source *s, uint32_t events)
 	while (done) {
 		struct op *next = done->next;
 
-		finish(b, done);
+		if (!done->answered)
+			finish(b, done);
 		op_free(done);
 		b->in_flight--;
 		done = next;
@@ -1104,6 +1167,9 @@ void broker_free(struct broker *b)
 	closep(&b->tfd);
 	if (b->diag)
 		mnl_socket_close(b->diag);
+	for (size_t i = 0; i < b->n_own; i++)
+		if (b->own[i].fd > 0)
+			close(b->own[i].fd);
 	seccomp_notify_free(b->req, b->resp);
 	free(b->pins);
 	free(b->groups);

@@ -91,8 +91,10 @@ int unixpath_resolve(int root_fd, const char *cwd, const char *path, int *ret_fd
 
 	if (path[0] == '/')
 		n = snprintf(cur, sizeof(cur), "%s", path);
-	else
+	else if (cwd[0] == '/')
 		n = snprintf(cur, sizeof(cur), "%s/%s", cwd, path);
+	else
+		return -ENOENT; /* the working directory is gone */
 	if (n < 0 || (size_t)n >= sizeof(cur))
 		return -ENAMETOOLONG;
 
