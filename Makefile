@@ -107,11 +107,13 @@ $(B)/tests/escape: tests/lib/escape.c
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 # The parsers are pure: each harness links them all (and nothing that touches the kernel).
-FUZZ_SRC := src/addr.c src/policy.c src/profile.c src/log.c src/util.c src/dns.c src/socks5.c src/loop.c
+FUZZ_SRC := src/addr.c src/policy.c src/profile.c src/log.c src/util.c src/dns.c src/socks5.c src/loop.c \
+	    src/broker.c src/unixpath.c src/nl.c
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -o $@ $^ -lyaml
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -o $@ $^ -lyaml \
+		-lmnl -lseccomp -lcap -lpthread
 
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do mkdir -p $(B)/corpus/$${f##*/}; \
@@ -139,6 +141,11 @@ $(B)/bench/tcpblast: bench/tcpblast.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $<
 
+$(B)/bench/unixcost: bench/unixcost.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $<
+
 $(B)/bench/hookcost: bench/hookcost.c
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
@@ -156,7 +163,7 @@ $(B)/bench/floor-libs: bench/floor.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--no-as-needed $(LIBS)
 
-bench: sluice $(TOOLS) $(B)/bench/tcpblast $(B)/bench/hookcost $(B)/bench/floor $(B)/bench/floor-libs
+bench: sluice $(TOOLS) $(B)/bench/tcpblast $(B)/bench/hookcost $(B)/bench/unixcost $(B)/bench/floor $(B)/bench/floor-libs
 	sh bench/run.sh
 
 install: sluice

@@ -68,6 +68,10 @@ phase() {
 	echo
 	sh bench/hooks.sh
 	echo
+	echo "## The unix broker and the seccomp filter"
+	echo
+	sh bench/unix.sh
+	echo
 	echo "## Throughput: one large TCP transfer"
 	echo
 	sh bench/relay.sh

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 
 #include <libmnl/libmnl.h>
@@ -329,6 +330,11 @@ static int spawn_command(const struct plan *p, const sigset_t *mask, bool pipe_d
 		return err_set(-r, "spawn %s", p->argv[0]);
 	if (r != ENOEXEC) {
 		*code = r == ENOENT ? 127 : 126;
+		if (r == ENOENT && ns_is_hidden(p->argv[0]))
+			return err_set(-r, "cannot execute %s (the cage has its own /tmp and /run: "
+					   "the host's are not in it; run it from its directory, or "
+					   "keep it elsewhere)",
+				       p->argv[0]);
 		return err_set(-r, "cannot execute %s", p->argv[0]);
 	}
 
@@ -1188,6 +1194,8 @@ int cage_run(const struct plan *p, int *ret_status)
 		.backstop = p->unix_backstop,
 	};
 	struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+	struct termios tty;
+	bool tty_saved = false;
 	struct child_report rep;
 	bool reported = false;
 	sigset_t set, oldmask;
@@ -1220,6 +1228,10 @@ int cage_run(const struct plan *p, int *ret_status)
 		plan_print_layers(p, stderr, "sluice:   ");
 	}
 
+	/* Only from the terminal's foreground: setting it from the background would stop us. */
+	tty_saved = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp() &&
+		    tcgetattr(STDIN_FILENO, &tty) == 0;
+
 	/* Signals wait in a signalfd from here on: a ^C during setup unwinds cleanly. */
 	supervise_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, &oldmask);
@@ -1244,6 +1256,10 @@ int cage_run(const struct plan *p, int *ret_status)
 		}
 	}
 	undo_all(&c);
+	/* The terminal as the caller left it to the cage: a caged program that turned echo
+	 * off or left it raw does not leave the caller's shell so. */
+	if (tty_saved && tcgetpgrp(STDIN_FILENO) == getpgrp())
+		(void)tcsetattr(STDIN_FILENO, TCSADRAIN, &tty);
 	/* Still with signals blocked: a ^C left pending during teardown must not end sluice
 	 * before the host's table is taken care of. */
 	drop_host_nft(&c);

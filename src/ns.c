@@ -162,6 +162,13 @@ static bool hidden_location(const char *path, bool var_run, char *buf, size_t le
 	return snprintf(buf, len, "%s", path) < (int)len;
 }
 
+bool ns_is_hidden(const char *path)
+{
+	char buf[PATH_MAX];
+
+	return path[0] == '/' && hidden_location(path, true, buf, sizeof(buf));
+}
+
 /* Collapse "//", "/./" and "/../" in an absolute path, textually. */
 static void normalize(char *s)
 {
@@ -391,9 +398,39 @@ static int mount_tmpfs(const char *where, const char *opts)
 	return 0;
 }
 
+/*
+ * A working directory below the hidden places (a build in /tmp/proj, say) would stay the host's
+ * through the reference the process holds, while "/tmp/proj" by name would be the cage's empty
+ * /tmp: relative and absolute paths would disagree. So that directory is kept, the host's, at
+ * its place in the cage; relative and absolute paths then reach the same files. The hidden
+ * places themselves, and the runtime directory and what holds it, stay the cage's own: a
+ * command started in /tmp starts in the cage's /tmp.
+ */
+static int keep_cwd(struct keeps *ks, const struct plan *p, bool var_run, char *cwd, size_t len)
+{
+	char where[PATH_MAX], rt[UNIX_PATH_MAX];
+	int tree;
+
+	if (!getcwd(cwd, len) || !plain_path(cwd)) {
+		cwd[0] = '\0';
+		return 0;
+	}
+	if (!hidden_location(cwd, var_run, where, sizeof(where)))
+		return 0; /* the cage sees it where the host has it */
+	runtime_dir(p, rt, sizeof(rt));
+	if (streq(where, "/run") || streq(where, "/tmp") || below(rt, where))
+		return 0;
+	tree = open_tree(AT_FDCWD, cwd, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (tree < 0)
+		return err_set(negative_errno(), "keep the working directory %s", cwd);
+	log_debug("the working directory %s is kept in the cage", cwd);
+	return keep_add(ks, where, tree, true);
+}
+
 static int private_socket_dirs(const struct plan *p)
 {
-	_cleanup_(keeps_free) struct keeps ks = {.max = p->n_unix_allow + 2};
+	_cleanup_(keeps_free) struct keeps ks = {.max = p->n_unix_allow + 3};
+	char cwd[PATH_MAX];
 	char rt[UNIX_PATH_MAX], opts[96];
 	bool var_run = var_run_is_run();
 	struct stat st;
@@ -411,6 +448,8 @@ static int private_socket_dirs(const struct plan *p)
 	r = keep_symlink_target(&ks, "/etc/resolv.conf", var_run);
 	if (r == 0)
 		r = keep_symlink_target(&ks, "/etc/hosts", var_run);
+	if (r == 0)
+		r = keep_cwd(&ks, p, var_run, cwd, sizeof(cwd));
 	if (r < 0)
 		return r;
 
@@ -443,6 +482,14 @@ static int private_socket_dirs(const struct plan *p)
 	if (lstat("/var/run", &st) == 0 && S_ISDIR(st.st_mode) &&
 	    mount("/run", "/var/run", NULL, MS_BIND | MS_REC, NULL) < 0)
 		return err_set(negative_errno(), "bind the private /run over /var/run");
+
+	/* The working directory by its name, in the cage's view: the kept one, or the cage's
+	 * own /tmp (or /run...) for a command started there. */
+	if (cwd[0] && chdir(cwd) < 0) {
+		log_debug("the working directory %s is not in the cage: starting in /", cwd);
+		if (chdir("/") < 0)
+			return err_set(negative_errno(), "chdir /");
+	}
 	return 0;
 }
 

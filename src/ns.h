@@ -14,6 +14,10 @@
  * read-only at /sys/fs/cgroup, and set the hostname to the cage's name. */
 int ns_setup_cage(const struct plan *p);
 
+/* Whether an absolute path lies in the places the cage has its own of (/tmp, /run, /var/run),
+ * where the host's files are not in sight. */
+bool ns_is_hidden(const char *path);
+
 /* The host locations a cage's mount namespace replaces with private tmpfs mounts (where host
  * sockets usually live: /var/run goes with /run), for check and the man page. */
 extern const char *const ns_hidden_dirs[];

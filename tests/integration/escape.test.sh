@@ -408,6 +408,12 @@ test_terminal_interactive_use_keeps_working()
 		es_keys ia "exit 3" Enter
 		wait_for 50 sh -c "tmux -S '$TMUX_SOCK' capture-pane -p -t ia | grep -q '^outer-3'" ||
 			fail "$who: exit status: $(es_screen ia | tr '\n' '|')"
+		# a caged program that turns echo off does not leave the caller's terminal so
+		es_keys ia "clear; $(es_shell_cmd $who) -- stty -echo; stty -a | tr ' ' '\\n' | grep -x -- '-\\?echo' | sed 's/^/mode/'" Enter
+		wait_for 50 sh -c "tmux -S '$TMUX_SOCK' capture-pane -p -t ia | grep -q '^mode-\\?echo$'" ||
+			fail "$who: stty after the cage: $(es_screen ia | tr '\n' '|')"
+		es_screen ia | grep -qx 'modeecho' ||
+			fail "$who: the cage left echo off: $(es_screen ia | tr '\n' '|')"
 		es_tmux_down
 	done
 }
