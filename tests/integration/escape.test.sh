@@ -417,3 +417,36 @@ test_terminal_interactive_use_keeps_working()
 		es_tmux_down
 	done
 }
+
+TESTS="$TESTS working_directory_below_tmp_is_the_hosts_at_its_path"
+test_working_directory_below_tmp_is_the_hosts_at_its_path()
+{
+	d=/tmp/sluice-test-$$.$TESTNO
+	mkdir -p "$d" && chmod 755 "$d" || fail "mkdir $d"
+	trap 'rm -rf "$d"' EXIT
+	printf '#!/bin/sh\necho ran-in-$(pwd)\n' >"$d/s.sh"
+	echo beside >"$d/f"
+	chmod 755 "$d/s.sh"
+	chmod 644 "$d/f"
+	for m in $ES_MODES; do
+		# relative and absolute names reach the same host files
+		(cd "$d" && es_cage $m -- /bin/sh -c "./s.sh; $d/s.sh; cat f $d/f; ls /tmp; echo done"
+		 cp "$OUT" "$T/out/cwd.$m")
+		OUT=$T/out/cwd.$m
+		[ "$(grep -c "^ran-in-$d\$" "$OUT")" = 2 ] || fail "$m: the script: $(said)"
+		[ "$(grep -c '^beside$' "$OUT")" = 2 ] || fail "$m: the file beside it: $(said)"
+		[ "$(grep -vx "ran-in-$d\|beside\|done" "$OUT")" = "${d#/tmp/}" ] ||
+			fail "$m: the cage's /tmp shows more than the kept directory: $(said)"
+		# from /tmp itself: the cage's own, empty /tmp
+		(cd /tmp && es_cage $m -- /bin/sh -c 'pwd; ls -A | wc -l'
+		 cp "$OUT" "$T/out/cwdtmp.$m")
+		[ "$(cat "$T/out/cwdtmp.$m" | tr '\n' ' ')" = "/tmp 0 " ] ||
+			fail "$m: started in /tmp: $(cat "$T/out/cwdtmp.$m" | tr '\n' '|')"
+		# named from elsewhere: not found, and said why
+		(cd "$T/out" && es_cage $m -- "$d/s.sh"
+		 echo $RC >"$T/out/cwdrc.$m"; cp "$ERR" "$T/out/cwderr.$m")
+		[ "$(cat "$T/out/cwdrc.$m")" = 127 ] || fail "$m: named from elsewhere: exit $(cat "$T/out/cwdrc.$m")"
+		grep -q 'the cage has its own /tmp' "$T/out/cwderr.$m" ||
+			fail "$m: no word on why: $(cat "$T/out/cwderr.$m")"
+	done
+}
