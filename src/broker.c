@@ -1,21 +1,24 @@
 /* broker.c: the cage's seccomp notifications, served on the supervisor's loop. For each call
- * the loop thread reads what it needs from the caller (its address, message and data, with
- * process_vm_readv, then checks the notification is still that caller's), takes a copy of its
- * socket (pidfd_getfd), and either lets the kernel carry on (nothing it judges, and an
- * in-kernel layer behind it) or performs the call: in the loop thread when that cannot block
- * and needs no other credentials, else in one of a few threads that hold the cage user's
- * credentials, whose results the loop thread hands back (writing sendmmsg's lengths, raising
- * SIGPIPE, answering the notification). A performed call is done on the caller's own socket,
- * to the file judged, so a change to the caller's memory or fd table after the check changes
- * nothing. */
+ * the loop thread reads what it needs from the caller (its destination, message and data, with
+ * process_vm_readv, then checks the notification is still that caller's) and takes a copy of
+ * its socket (pidfd_getfd); then it lets the kernel carry on (nothing to judge, and an
+ * in-kernel layer behind it), or the call is performed for the caller: by the loop thread only
+ * when there is nothing to judge, no ancillary data and nothing that can block; otherwise by a
+ * performer, a process forked from the supervisor that holds the cage user's credentials and
+ * no capability, sharing with it one slot of memory per call and receiving the fds over a
+ * socket. A performed call is made on the caller's own socket, to the file judged, so that a
+ * change to the caller's memory or fd table after the check changes nothing, and the peer
+ * sees the cage (its user; as root a process in the cage's cgroup), never the supervisor. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/seccomp.h>
-#include <pthread.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,8 +26,10 @@
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 
+#include <grp.h>
 #include <libmnl/libmnl.h>
 #include <seccomp.h>
 #include <sys/capability.h>
@@ -32,18 +37,19 @@
 #include "broker.h"
 #include "log.h"
 #include "loop.h"
+#include "nl.h"
 #include "unixpath.h"
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL /* include/uapi/linux/pidfd.h, Linux 6.9 */
 #endif
 
-#define DATA_MAX       (256 * 1024) /* bytes of one performed send (a stream send is cut there) */
-#define CONTROL_MAX    (64 * 1024)  /* a send's ancillary data */
-#define MSGS_MAX       1024	    /* UIO_MAXIOV: iovecs of a message, messages of a sendmmsg */
-#define SCM_FDS_MAX    253	    /* SCM_MAX_FD */
-#define PERFORMERS_MAX 8
-#define IN_FLIGHT_MAX  16  /* calls performed or waiting; past that, notifications wait */
+#define DATA_MAX       (256 * 1024) /* bytes of one performed call (a stream's send is cut there) */
+#define CONTROL_MAX    (64 * 1024)  /* ancillary data of one performed call */
+#define IOVS_MAX       1024	    /* UIO_MAXIOV: iovecs of a message */
+#define MSGS_MAX       256 /* messages of a sendmmsg performed at once; the rest wait for the next */
+#define FDS_MAX	       240 /* fds handed to a performer with a call (SCM_MAX_FD is 253) */
+#define PERFORMERS_MAX 8   /* and so calls in flight; past that, notifications wait */
 #define TICK_MS	       50  /* how often a long call's caller is checked for signals */
 #define SLOW_MS	       100 /* how long a call runs before its caller is checked */
 #define OWN_CACHE      64  /* socket files known to be bound in the cage, held open */
@@ -53,91 +59,91 @@ struct msg {
 	socklen_t namelen;
 	bool judge; /* a pathname unix socket: resolved and judged before it is reached */
 	char path[UNIX_PATH_MAX + 1];
-	int target, target_dir; /* the file judged (O_PATH) and its directory */
-	uint8_t *data;
-	size_t len;
-	uint8_t *control;
-	size_t controllen;
-	int fds[SCM_FDS_MAX]; /* ours, passed on with SCM_RIGHTS */
-	size_t n_fds;
+	int target_ix; /* the path named a fd of the caller's (/proc/self/fd/N): op->fds[ix] */
+	size_t data_off, len;
+	size_t control_off, controllen;
 	uint64_t len_at; /* sendmmsg: where the caller's msg_len is */
 	ssize_t sent;
 };
 
-struct performer;
-
+/* One call, in memory the supervisor and the performers share. Its fds are the supervisor's
+ * while it prepares the call; a performer receives them, in this order: sock, pidfd, root_fd (if
+ * judging), then fds[] (the SCM_RIGHTS ones first, n_scm of them, then /proc/self/fd targets). */
 struct op {
-	struct op *next;
-	struct broker *b;
 	uint64_t id;
 	pid_t tid;
-	int pidfd;
-	int nr;
-	int sock;
+	int nr, flags;
 	int domain, type;
-	int root_fd;
+	bool judging;
 	char cwd[PATH_MAX];
-	int flags;
-	struct msg *msgs;
+	int sock, pidfd, root_fd;
+	int fds[FDS_MAX];
+	size_t n_fds, n_scm;
 	size_t n_msgs;
-	bool judging; /* some message is judged */
-	/* the answer */
+	struct msg msgs[MSGS_MAX];
+	size_t data_used, control_used;
+	/* the outcome */
 	long val;
 	int error;
-	struct timespec started;
-	bool cancel;
 	bool answered; /* by the performer */
-	struct performer *perf;
+	bool cancel;   /* the caller is to be interrupted (set by the loop thread) */
+	struct timespec started;
+	uint8_t data[DATA_MAX];
+	uint8_t control[CONTROL_MAX];
+};
+
+struct shared {
+	struct broker_stats stats;
+	struct op slots[PERFORMERS_MAX];
 };
 
 struct performer {
+	pid_t pid; /* 0: not started (or gone) */
+	int pidfd;
+	int sock;
+	struct loop_source src;
+	bool busy;
 	struct broker *b;
-	pthread_t thread;
-	bool started;
-	struct op *op; /* being performed */
 };
 
 struct broker {
 	struct loop *loop;
+	pid_t supervisor;
 	int listener;
 	struct loop_source src;
 	bool paused;
-	int efd; /* performers' completions */
-	struct loop_source done_src;
 	int tfd; /* while calls run in performers: checks their callers for signals */
 	struct loop_source tick_src;
 	bool ticking;
-	struct mnl_socket *diag;
-	pthread_mutex_t diag_lock; /* the diag socket and the cache below */
-	/* Socket files a socket of the cage is bound to, each held by an O_PATH fd: an inode
-	 * held cannot be reused, and a file is bound to at most one socket in its life (bind
-	 * makes the file), so the answer stays true, and sock_diag is asked once per file. */
+	struct mnl_socket *diag;      /* in the cage's netns */
+	struct mnl_socket *diag_host; /* in this one: where an allowed directory's sockets are */
+	struct unixpath_pin *pins;
+	size_t n_pins;
+	bool perform_all, root;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	size_t n_groups;
+	int cgroup_fd, userns_fd;
+	struct seccomp_notif *req;
+	struct shared *sh; /* MAP_SHARED: the performers see the same */
+	struct performer perf[PERFORMERS_MAX];
+	size_t busy;
+	/* a performer's own: socket files a socket of the cage is bound to, each held by an O_PATH
+	 * fd. An inode held is not reused, and a file is bound to at most one socket in its life
+	 * (bind makes the file), so the answer stays true and sock_diag is asked once a file. */
 	struct {
 		dev_t dev;
 		ino_t ino;
 		int fd;
 	} own[OWN_CACHE];
 	size_t n_own, next_own;
-	struct unixpath_pin *pins;
-	size_t n_pins;
-	bool perform_all, switch_creds;
-	uid_t uid;
-	gid_t gid;
-	gid_t *groups;
-	size_t n_groups;
-	struct seccomp_notif *req;
-	struct seccomp_notif_resp *resp;
+};
 
-	pthread_mutex_t lock;
-	pthread_cond_t work;
-	struct op *queue, *queue_tail; /* waiting for a performer */
-	struct op *done;	       /* performed, to be answered */
-	size_t in_flight;	       /* queued, running or done but not answered */
-	struct performer perf[PERFORMERS_MAX];
-	size_t n_perf, busy;
-	bool stopping;
-
-	struct broker_stats stats;
+/* The fds of a call as the one performing it holds them. */
+struct held {
+	int sock, pidfd, root_fd;
+	int fds[FDS_MAX];
 };
 
 static int sig_interrupt(void)
@@ -243,60 +249,46 @@ static int take_fd(int pidfd, int fd)
 
 /* ---- one call ---------------------------------------------------------------------------- */
 
-static struct op *op_new(struct broker *b, const struct seccomp_notif *req)
+static void op_init(struct op *op, const struct seccomp_notif *req)
 {
-	struct op *op = calloc(1, sizeof(*op));
-
-	if (!op)
-		return NULL;
-	op->b = b;
+	/* Only what the call uses: the buffers are written as they are filled. */
 	op->id = req->id;
 	op->tid = (pid_t)req->pid;
 	op->nr = req->data.nr;
-	op->pidfd = op->sock = op->root_fd = -1;
-	return op;
+	op->flags = 0;
+	op->domain = op->type = 0;
+	op->judging = false;
+	op->cwd[0] = '\0';
+	op->sock = op->pidfd = op->root_fd = -1;
+	op->n_fds = op->n_scm = op->n_msgs = 0;
+	op->data_used = op->control_used = 0;
+	op->val = 0;
+	op->error = 0;
+	op->answered = false;
+	op->cancel = false;
 }
 
-static void msgs_release(struct msg *m, size_t n)
+/* Close the supervisor's fds of a call (after a performer has them, or when it is over). */
+static void op_close(struct op *op)
 {
-	for (size_t i = 0; i < n; i++) {
-		closep(&m[i].target);
-		closep(&m[i].target_dir);
-		for (size_t j = 0; j < m[i].n_fds; j++)
-			close(m[i].fds[j]);
-		m[i].n_fds = 0;
-		free(m[i].data);
-		free(m[i].control);
-		m[i].data = m[i].control = NULL;
-	}
-}
-
-static void msgs_free(struct msg *m, size_t n)
-{
-	msgs_release(m, n);
-	free(m);
-}
-
-static void op_free(struct op *op)
-{
-	if (!op)
-		return;
-	msgs_free(op->msgs, op->n_msgs);
-	closep(&op->pidfd);
 	closep(&op->sock);
+	closep(&op->pidfd);
 	closep(&op->root_fd);
-	free(op);
+	for (size_t i = 0; i < op->n_fds; i++)
+		closep(&op->fds[i]);
 }
 
-static int op_msgs(struct op *op, size_t n)
+static struct msg *op_msg(struct op *op)
 {
-	op->msgs = calloc(n, sizeof(*op->msgs));
-	if (!op->msgs)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		op->msgs[i].target = op->msgs[i].target_dir = -1;
-	op->n_msgs = n;
-	return 0;
+	struct msg *m = &op->msgs[op->n_msgs++];
+
+	memset(m, 0, offsetof(struct msg, path));
+	m->path[0] = '\0';
+	m->target_ix = -1;
+	m->data_off = m->len = m->control_off = m->controllen = 0;
+	m->len_at = 0;
+	m->sent = 0;
+	return m;
 }
 
 /* The destination of a message: read, and marked for judging if it names a pathname unix
@@ -305,6 +297,8 @@ static int read_name(struct op *op, struct msg *m, uint64_t addr, uint64_t len)
 {
 	enum unixpath_kind kind;
 
+	m->namelen = 0;
+	m->judge = false;
 	if (addr == 0 || len == 0)
 		return 0; /* the connected peer */
 	if (len > sizeof(m->name))
@@ -320,54 +314,48 @@ static int read_name(struct op *op, struct msg *m, uint64_t addr, uint64_t len)
 	return 0;
 }
 
-/* The data of a message, gathered from the caller's iovecs into one buffer, at most *room
- * bytes (what is left of DATA_MAX for the call); cut_ok: a stream may be cut short. */
-static int read_data(struct op *op, struct msg *m, const struct iovec *riov, size_t n, size_t *room,
-		     bool cut_ok)
+/* The data of a message, gathered from the caller's iovecs into the call's buffer. A stream's
+ * data is cut where the buffer ends (*cut says so); a datagram that does not fit is EMSGSIZE. */
+static int read_data(struct op *op, struct msg *m, const struct iovec *riov, size_t n, bool *cut)
 {
+	size_t total = 0, room = DATA_MAX - op->data_used;
 	struct iovec l;
-	size_t total = 0;
 	ssize_t got;
 
+	*cut = false;
 	for (size_t i = 0; i < n; i++) {
 		if (riov[i].iov_len > SSIZE_MAX - total)
 			return -EINVAL;
 		total += riov[i].iov_len;
 	}
-	if (total > *room) {
-		if (!cut_ok)
+	if (total > room) {
+		if (op->type != SOCK_STREAM)
 			return -EMSGSIZE;
-		total = *room;
+		total = room;
+		*cut = true;
 	}
-	m->data = malloc(total ? total : 1);
-	if (!m->data)
-		return -ENOMEM;
-	l = (struct iovec){.iov_base = m->data, .iov_len = total};
+	m->data_off = op->data_used;
+	l = (struct iovec){.iov_base = op->data + op->data_used, .iov_len = total};
 	got = total ? process_vm_readv(op->tid, &l, 1, riov, n, 0) : 0;
 	if (got < 0 || (size_t)got != total)
 		return -EFAULT;
 	m->len = total;
-	*room -= total;
+	op->data_used += total;
 	return 0;
 }
-
-struct cmsg_ctx {
-	struct op *op;
-	struct msg *m;
-};
 
 /* The caller's own credentials, as SCM_CREDENTIALS may claim them (the kernel's
  * scm_check_creds() for the caller): its pid in its own pid namespace, one of its uids, gids. */
 static bool caller_may_claim(const struct op *op, const struct ucred *uc)
 {
-	char buf[256], *p, *last;
+	char buf[256], *p, *last, *save;
 	long ids[4];
 	bool uid_ok = false, gid_ok = false;
 
 	if (status_field(op->tid, "NStgid", buf, sizeof(buf)) < 0)
 		return false;
 	last = NULL;
-	for (p = strtok(buf, " \t\n"); p; p = strtok(NULL, " \t\n"))
+	for (p = strtok_r(buf, " \t\n", &save); p; p = strtok_r(NULL, " \t\n", &save))
 		last = p;
 	if (!last || strtol(last, NULL, 10) != uc->pid)
 		return false;
@@ -380,52 +368,70 @@ static bool caller_may_claim(const struct op *op, const struct ucred *uc)
 	return uid_ok && gid_ok;
 }
 
-/* Ancillary data of a unix socket, made ours: the fds of SCM_RIGHTS are the caller's, taken
- * with pidfd_getfd; SCM_CREDENTIALS claims the caller's own identity or nothing (as the kernel
- * checks for the caller), and is sent as what the performing thread may claim: the supervisor's
- * pid with the cage user's ids. Everything else passes as it is. */
+/* Ancillary data that is passed on as it is, whichever process sends it: what needs no
+ * privilege. (A performer without root owns the cage's user namespace no more, but the loop
+ * thread does: nothing that a capability over the cage's netns would let through, SO_MARK or
+ * IPv6 routing headers say, is ever sent from it.) */
+static bool plain_cmsg(const struct cmsghdr *c)
+{
+	switch (c->cmsg_level) {
+	case SOL_IP:
+		return c->cmsg_type == IP_PKTINFO || c->cmsg_type == IP_TOS ||
+		       c->cmsg_type == IP_TTL;
+	case SOL_IPV6:
+		return c->cmsg_type == IPV6_PKTINFO || c->cmsg_type == IPV6_TCLASS ||
+		       c->cmsg_type == IPV6_HOPLIMIT || c->cmsg_type == IPV6_DONTFRAG;
+	case SOL_UDP:
+		return c->cmsg_type == UDP_SEGMENT;
+	default:
+		return false;
+	}
+}
+
+/* Ancillary data, made the supervisor's: the fds of SCM_RIGHTS are the caller's, taken with
+ * pidfd_getfd; SCM_CREDENTIALS claims the caller's own identity or nothing (as the kernel checks
+ * for the caller), and is sent as what the performer may claim (its own pid, the cage user's
+ * ids: it sets them). Anything else but what needs no privilege is refused (EPERM), as the
+ * kernel would refuse it to the caller, which has no capability at all. */
 static int translate_cmsg(struct cmsghdr *c, void *data)
 {
-	struct cmsg_ctx *x = data;
-	struct broker *b = x->op->b;
+	struct op *op = data;
 
-	if (c->cmsg_level != SOL_SOCKET)
-		return 0;
-	if (c->cmsg_type == SCM_RIGHTS) {
+	if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && op->domain == AF_UNIX) {
 		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		int *fds = (int *)CMSG_DATA(c);
 
-		if (n > SCM_FDS_MAX - x->m->n_fds)
-			return -EINVAL;
+		if (n > FDS_MAX - op->n_fds)
+			return -ETOOMANYREFS;
 		for (size_t i = 0; i < n; i++) {
 			int theirs, ours;
 
 			memcpy(&theirs, &fds[i], sizeof(theirs));
-			ours = take_fd(x->op->pidfd, theirs);
+			ours = take_fd(op->pidfd, theirs);
 			if (ours < 0)
 				return -EBADF;
-			x->m->fds[x->m->n_fds++] = ours;
+			op->fds[op->n_fds++] = ours;
+			op->n_scm++;
 			memcpy(&fds[i], &ours, sizeof(ours));
 		}
-	} else if (c->cmsg_type == SCM_CREDENTIALS) {
+		return 0;
+	}
+	if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+	    op->domain == AF_UNIX) {
 		struct ucred uc;
 
 		if (c->cmsg_len != CMSG_LEN(sizeof(uc)))
 			return -EINVAL;
 		memcpy(&uc, CMSG_DATA(c), sizeof(uc));
-		if (!caller_may_claim(x->op, &uc))
-			return -EPERM;
-		uc.pid = getpid();
-		uc.uid = b->switch_creds ? b->uid : getuid();
-		uc.gid = b->switch_creds ? b->gid : getgid();
-		memcpy(CMSG_DATA(c), &uc, sizeof(uc));
+		return caller_may_claim(op, &uc) ? 0 : -EPERM;
 	}
-	return 0;
+	return plain_cmsg(c) ? 0 : -EPERM;
 }
 
-/* A struct msghdr of the caller's, read: destination, data (up to *room) and control. */
-static int read_msghdr(struct op *op, struct msg *m, const struct msghdr *h, size_t *room,
-		       bool with_data)
+/* A struct msghdr of the caller's: its destination, and with with_data its data and ancillary
+ * data too. A stream's data cut short sets *cut. */
+static int read_msghdr(struct op *op, struct msg *m, const struct msghdr *h, bool with_data,
+		       bool *cut)
 {
 	_cleanup_free_ struct iovec *riov = NULL;
 	int r;
@@ -433,7 +439,7 @@ static int read_msghdr(struct op *op, struct msg *m, const struct msghdr *h, siz
 	r = read_name(op, m, (uint64_t)(uintptr_t)h->msg_name, h->msg_name ? h->msg_namelen : 0);
 	if (r < 0 || !with_data)
 		return r;
-	if (h->msg_iovlen > MSGS_MAX)
+	if (h->msg_iovlen > IOVS_MAX)
 		return -EMSGSIZE;
 	if (h->msg_iovlen) {
 		riov = calloc(h->msg_iovlen, sizeof(*riov));
@@ -444,28 +450,25 @@ static int read_msghdr(struct op *op, struct msg *m, const struct msghdr *h, siz
 		if (r < 0)
 			return r;
 	}
-	r = read_data(op, m, riov, h->msg_iovlen, room, op->type == SOCK_STREAM);
+	r = read_data(op, m, riov, h->msg_iovlen, cut);
 	if (r < 0)
 		return r;
 	if (h->msg_controllen == 0 || !h->msg_control)
 		return 0;
-	if (h->msg_controllen > CONTROL_MAX)
+	if (h->msg_controllen > CONTROL_MAX - op->control_used)
 		return -ENOBUFS;
-	m->control = malloc(h->msg_controllen);
-	if (!m->control)
-		return -ENOMEM;
+	m->control_off = op->control_used;
 	m->controllen = h->msg_controllen;
-	r = peek(op->tid, (uint64_t)(uintptr_t)h->msg_control, m->control, m->controllen);
+	r = peek(op->tid, (uint64_t)(uintptr_t)h->msg_control, op->control + m->control_off,
+		 m->controllen);
 	if (r < 0)
 		return r;
-	if (op->domain != AF_UNIX)
-		return 0;
-	return broker_cmsg_walk(m->control, m->controllen, translate_cmsg,
-				&(struct cmsg_ctx){.op = op, .m = m});
+	op->control_used += m->controllen;
+	return broker_cmsg_walk(op->control + m->control_off, m->controllen, translate_cmsg, op);
 }
 
 /* Phase one, without the socket: only the destinations, which is all a call the kernel may
- * carry on with needs. Returns the number of messages to read, or a negative errno. */
+ * carry on with needs. sendmmsg's vector is kept in *ret_vec for phase two. */
 static int read_destinations(struct op *op, const struct seccomp_notif *req,
 			     struct mmsghdr **ret_vec)
 {
@@ -476,23 +479,14 @@ static int read_destinations(struct op *op, const struct seccomp_notif *req,
 
 	switch (op->nr) {
 	case SYS_connect:
+		return read_name(op, op_msg(op), a[1], (uint32_t)a[2]);
 	case SYS_sendto:
-		r = op_msgs(op, 1);
-		if (r == 0)
-			r = op->nr == SYS_connect
-				? read_name(op, &op->msgs[0], a[1], (uint32_t)a[2])
-				: read_name(op, &op->msgs[0], a[4], (uint32_t)a[5]);
-		if (op->nr == SYS_sendto)
-			op->flags = (int)a[3];
-		return r;
+		op->flags = (int)a[3];
+		return read_name(op, op_msg(op), a[4], (uint32_t)a[5]);
 	case SYS_sendmsg:
 		op->flags = (int)a[2];
 		r = peek(op->tid, a[1], &h, sizeof(h));
-		if (r == 0)
-			r = op_msgs(op, 1);
-		if (r == 0)
-			r = read_msghdr(op, &op->msgs[0], &h, NULL, false);
-		return r;
+		return r < 0 ? r : read_msghdr(op, op_msg(op), &h, false, NULL);
 	case SYS_sendmmsg:
 		op->flags = (int)a[3];
 		n = (uint32_t)a[2] > MSGS_MAX ? MSGS_MAX : (uint32_t)a[2];
@@ -502,32 +496,17 @@ static int read_destinations(struct op *op, const struct seccomp_notif *req,
 		if (!*ret_vec)
 			return -ENOMEM;
 		r = peek(op->tid, a[1], *ret_vec, n * sizeof(**ret_vec));
-		if (r == 0)
-			r = op_msgs(op, n);
 		for (size_t i = 0; r == 0 && i < n; i++) {
-			op->msgs[i].len_at =
+			struct msg *m = op_msg(op);
+
+			m->len_at =
 			    a[1] + i * sizeof(struct mmsghdr) + offsetof(struct mmsghdr, msg_len);
-			r = read_msghdr(op, &op->msgs[i], &(*ret_vec)[i].msg_hdr, NULL, false);
+			r = read_msghdr(op, m, &(*ret_vec)[i].msg_hdr, false, NULL);
 		}
 		return r;
 	default:
 		return -ENOSYS;
 	}
-}
-
-/* A message read again, with its data: what phase one read is forgotten (the caller may
- * have changed it since; what is performed is what phase two reads). */
-static void msg_reset(struct msg *m)
-{
-	uint64_t len_at = m->len_at;
-
-	closep(&m->target);
-	closep(&m->target_dir);
-	for (size_t j = 0; j < m->n_fds; j++)
-		close(m->fds[j]);
-	free(m->data);
-	free(m->control);
-	*m = (struct msg){.target = -1, .target_dir = -1, .len_at = len_at};
 }
 
 /* /proc/self/fd/N (and /dev/fd/N) names the caller's own fd N: that file is the target. */
@@ -538,6 +517,7 @@ static int self_fd_target(struct op *op, struct msg *m)
 	const char *s = NULL;
 	char *end;
 	long fd;
+	int t;
 
 	for (size_t i = 0; i < ARRAY_SIZE(prefixes) && !s; i++)
 		if (startswith(m->path, prefixes[i]))
@@ -547,20 +527,27 @@ static int self_fd_target(struct op *op, struct msg *m)
 	fd = strtol(s, &end, 10);
 	if (*end || fd > INT_MAX)
 		return 0;
-	m->target = take_fd(op->pidfd, (int)fd);
-	return m->target < 0 ? m->target : 0;
+	if (op->n_fds >= FDS_MAX)
+		return -ETOOMANYREFS;
+	t = take_fd(op->pidfd, (int)fd);
+	if (t < 0)
+		return t;
+	m->target_ix = (int)op->n_fds;
+	op->fds[op->n_fds++] = t;
+	return 0;
 }
 
-/* Phase two, for a call performed here: the socket, the data, and for what is judged the
- * caller's root and working directory. */
+/* Phase two, for a call performed for the caller: the socket, the data, and for what is judged
+ * the caller's root and working directory. Reads the caller's memory again: what phase two
+ * reads is what is performed. */
 static int read_for_perform(struct op *op, const struct seccomp_notif *req,
 			    const struct mmsghdr *vec)
 {
 	const __u64 *a = req->data.args;
-	size_t room = DATA_MAX;
 	socklen_t len = sizeof(int);
 	char path[64];
 	struct msghdr h;
+	bool cut = false;
 	int r = 0;
 
 	op->pidfd = caller_pidfd(op->tid);
@@ -581,24 +568,25 @@ static int read_for_perform(struct op *op, const struct seccomp_notif *req,
 	case SYS_sendto: {
 		struct iovec riov = {.iov_base = (void *)(uintptr_t)a[1], .iov_len = (size_t)a[2]};
 
-		r = read_data(op, &op->msgs[0], &riov, 1, &room, op->type == SOCK_STREAM);
+		r = read_data(op, &op->msgs[0], &riov, 1, &cut);
 		break;
 	}
 	case SYS_sendmsg:
 		r = peek(op->tid, a[1], &h, sizeof(h));
-		if (r == 0) {
-			msg_reset(&op->msgs[0]);
-			r = read_msghdr(op, &op->msgs[0], &h, &room, true);
-		}
+		if (r == 0)
+			r = read_msghdr(op, &op->msgs[0], &h, true, &cut);
 		break;
 	case SYS_sendmmsg:
 		for (size_t i = 0; i < op->n_msgs; i++) {
-			msg_reset(&op->msgs[i]);
-			r = read_msghdr(op, &op->msgs[i], &vec[i].msg_hdr, &room, true);
+			r = read_msghdr(op, &op->msgs[i], &vec[i].msg_hdr, true, &cut);
 			/* What does not fit waits for the caller's next sendmmsg, as when the
-			 * kernel stops early. */
-			if (r < 0 && i > 0 && (r == -EMSGSIZE || room == 0)) {
-				msgs_release(op->msgs + i, op->n_msgs - i);
+			 * kernel stops early: a message cut short is the last. */
+			if (r == 0 && cut && i + 1 < op->n_msgs) {
+				op->n_msgs = i + 1;
+				break;
+			}
+			if (r < 0 && i > 0 &&
+			    (r == -EMSGSIZE || r == -ENOBUFS || r == -ETOOMANYREFS)) {
 				op->n_msgs = i;
 				r = 0;
 				break;
@@ -610,6 +598,8 @@ static int read_for_perform(struct op *op, const struct seccomp_notif *req,
 	default:
 		r = -ENOSYS;
 	}
+	if (r == -ETOOMANYREFS)
+		r = -EINVAL;
 	if (r < 0)
 		return r;
 
@@ -636,27 +626,29 @@ static int read_for_perform(struct op *op, const struct seccomp_notif *req,
 		}
 	for (size_t i = 0; i < op->n_msgs; i++)
 		if (op->msgs[i].judge && (r = self_fd_target(op, &op->msgs[i])) < 0)
-			return r;
+			return r == -ETOOMANYREFS ? -EINVAL : r;
 	return 0;
 }
 
+/* ---- performing ---------------------------------------------------------------------------- */
+
 /* unixpath_judge(), with the files known to be the cage's own answered from the cache. */
-static int judge_cached(struct broker *b, struct msg *m, enum unixpath_verdict *ret)
+static int judge_cached(struct broker *b, int target, int root_fd, enum unixpath_verdict *ret)
 {
 	struct stat st;
 	int r;
 
-	if (fstat(m->target, &st) < 0)
+	if (fstat(target, &st) < 0)
 		return negative_errno();
 	for (size_t i = 0; i < b->n_own; i++)
 		if (b->own[i].dev == st.st_dev && b->own[i].ino == st.st_ino) {
 			*ret = UNIXPATH_IN_CAGE;
 			return 0;
 		}
-	r = unixpath_judge(m->target, m->target_dir, b->pins, b->n_pins, b->diag, ret);
+	r = unixpath_judge(target, root_fd, b->pins, b->n_pins, b->diag, b->diag_host, ret);
 	if (r == 0 && *ret == UNIXPATH_IN_CAGE) {
 		size_t i = b->n_own < OWN_CACHE ? b->n_own++ : b->next_own++ % OWN_CACHE;
-		int fd = fcntl(m->target, F_DUPFD_CLOEXEC, 3);
+		int fd = fcntl(target, F_DUPFD_CLOEXEC, 3);
 
 		if (b->own[i].fd > 0)
 			close(b->own[i].fd);
@@ -667,28 +659,30 @@ static int judge_cached(struct broker *b, struct msg *m, enum unixpath_verdict *
 	return r;
 }
 
-/* Judge a message's pathname destination and point it at the file judged. */
-static int judge(struct op *op, struct msg *m)
+/* Judge a message's pathname destination and point it at the file judged; *target is held
+ * (and closed by the caller) so that the name stays that file. */
+static int judge(struct broker *b, struct op *op, struct msg *m, const struct held *h, int *target)
 {
-	struct broker *b = op->b;
 	struct sockaddr_un *sun = (struct sockaddr_un *)&m->name;
 	enum unixpath_verdict v;
-	int r;
+	int r, dir = -1;
 
-	if (m->target < 0) {
-		r = unixpath_resolve(op->root_fd, op->cwd, m->path, &m->target, &m->target_dir);
-		if (r < 0)
-			return r;
+	if (m->target_ix >= 0) {
+		*target = fcntl(h->fds[m->target_ix], F_DUPFD_CLOEXEC, 3);
+		r = *target < 0 ? negative_errno() : 0;
+	} else {
+		r = unixpath_resolve(h->root_fd, op->cwd, m->path, target, &dir);
 	}
-	pthread_mutex_lock(&b->diag_lock);
-	r = judge_cached(b, m, &v);
-	pthread_mutex_unlock(&b->diag_lock);
+	if (r < 0)
+		return r;
+	closep(&dir);
+	r = judge_cached(b, *target, h->root_fd, &v);
 	if (r < 0) {
 		log_debug("unix: judging %s: %s: refused", m->path, strerror(-r));
 		v = UNIXPATH_REFUSED;
 	}
 	if (v == UNIXPATH_REFUSED) {
-		__atomic_add_fetch(&b->stats.refused, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&b->sh->stats.refused, 1, __ATOMIC_RELAXED);
 		log_debug("unix: refused %s to %s (the socket it reaches is neither the cage's own "
 			  "nor allowed)",
 			  op->nr == SYS_connect ? "connect" : "send", m->path);
@@ -697,36 +691,72 @@ static int judge(struct op *op, struct msg *m)
 	/* The file judged, whatever the caller's path now leads to. */
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
-	snprintf(sun->sun_path, sizeof(sun->sun_path), "/proc/thread-self/fd/%d", m->target);
+	snprintf(sun->sun_path, sizeof(sun->sun_path), "/proc/thread-self/fd/%d", *target);
 	m->namelen =
 	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(sun->sun_path) + 1);
 	return 0;
 }
 
+/* The fds of SCM_RIGHTS as the one performing holds them, and SCM_CREDENTIALS as what it may
+ * claim: its own pid and ids (the cage user's, in a performer). */
+struct rewrite {
+	const struct held *h;
+	size_t next;
+};
+
+static int rewrite_cmsg(struct cmsghdr *c, void *data)
+{
+	struct rewrite *x = data;
+
+	if (c->cmsg_level != SOL_SOCKET)
+		return 0;
+	if (c->cmsg_type == SCM_RIGHTS) {
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		for (size_t i = 0; i < n; i++)
+			memcpy(CMSG_DATA(c) + i * sizeof(int), &x->h->fds[x->next++], sizeof(int));
+	} else if (c->cmsg_type == SCM_CREDENTIALS) {
+		struct ucred uc = {.pid = getpid(), .uid = getuid(), .gid = getgid()};
+
+		memcpy(CMSG_DATA(c), &uc, sizeof(uc));
+	}
+	return 0;
+}
+
 /* Whether the call was interrupted for its caller's sake (else an EINTR is a stray signal of
  * ours, and the call goes on). */
-static bool cancelled(struct op *op)
+static bool cancelled(const struct op *op)
 {
 	return __atomic_load_n(&op->cancel, __ATOMIC_ACQUIRE);
 }
 
-static void perform(struct op *op)
+static void perform(struct broker *b, struct op *op, const struct held *h, int extra_flags)
 {
+	int targets[MSGS_MAX];
+	struct rewrite rw = {.h = h};
 	int r;
 
 	for (size_t i = 0; i < op->n_msgs; i++)
-		if (op->msgs[i].judge && (r = judge(op, &op->msgs[i])) < 0) {
+		targets[i] = -1;
+	for (size_t i = 0; i < op->n_msgs; i++) {
+		struct msg *m = &op->msgs[i];
+
+		if (m->controllen)
+			(void)broker_cmsg_walk(op->control + m->control_off, m->controllen,
+					       rewrite_cmsg, &rw);
+		if (m->judge && (r = judge(b, op, m, h, &targets[i])) < 0) {
 			op->error = r;
-			return;
+			goto out;
 		}
+	}
 	if (op->nr == SYS_connect) {
 		struct msg *m = &op->msgs[0];
 
 		do
-			r = connect(op->sock, (struct sockaddr *)&m->name, m->namelen);
+			r = connect(h->sock, (struct sockaddr *)&m->name, m->namelen);
 		while (r < 0 && errno == EINTR && !cancelled(op));
 		op->error = r < 0 ? negative_errno() : 0;
-		return;
+		goto out;
 	}
 	for (size_t i = 0; i < op->n_msgs; i++) {
 		struct msg *m = &op->msgs[i];
@@ -734,21 +764,23 @@ static void perform(struct op *op)
 		ssize_t n;
 
 		/* A stream send that blocks goes on until all is sent, as the caller's would,
-		 * unless the caller is interrupted (then it says how much went). */
+		 * unless the caller is interrupted (then it says how much went). Never
+		 * MSG_ZEROCOPY: the pages sent would be reused before the kernel is done. */
 		do {
-			struct iovec iov = {.iov_base = m->data + done, .iov_len = m->len - done};
-			struct msghdr h = {
+			struct iovec iov = {.iov_base = op->data + m->data_off + done,
+					    .iov_len = m->len - done};
+			struct msghdr mh = {
 			    .msg_name = m->namelen ? &m->name : NULL,
 			    .msg_namelen = m->namelen,
 			    .msg_iov = &iov,
 			    .msg_iovlen = 1,
-			    .msg_control = done ? NULL : m->control,
+			    .msg_control =
+				done || !m->controllen ? NULL : op->control + m->control_off,
 			    .msg_controllen = done ? 0 : m->controllen,
 			};
 
-			/* Never MSG_ZEROCOPY: the pages sent would be the supervisor's, reused
-			 * before the kernel is done with them. */
-			n = sendmsg(op->sock, &h, (op->flags & ~MSG_ZEROCOPY) | MSG_NOSIGNAL);
+			n = sendmsg(h->sock, &mh,
+				    (op->flags & ~MSG_ZEROCOPY) | MSG_NOSIGNAL | extra_flags);
 			if (n > 0)
 				done += (size_t)n;
 		} while (((n < 0 && errno == EINTR) ||
@@ -764,6 +796,9 @@ static void perform(struct op *op)
 		if (done < m->len)
 			break;
 	}
+out:
+	for (size_t i = 0; i < op->n_msgs; i++)
+		closep(&targets[i]);
 }
 
 /* ---- answering -------------------------------------------------------------------------- */
@@ -783,139 +818,307 @@ static void answer(struct broker *b, uint64_t id, long val, int error, bool carr
 	(void)seccomp_notify_respond(b->listener, &resp);
 }
 
-/* Whether finish() needs the loop thread's privileges (writing into the caller's memory). */
-static bool finish_in_loop(const struct op *op)
+/* SIGPIPE, which the caller's send would have raised (MSG_NOSIGNAL was ours): the caller's
+ * pidfd needs only the caller's uid, which a performer has. */
+static void raise_sigpipe(const struct op *op, int pidfd)
 {
-	return op->nr == SYS_sendmmsg;
+	if (op->error == -EPIPE && op->nr != SYS_connect && !(op->flags & MSG_NOSIGNAL))
+		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGPIPE, NULL, 0);
 }
 
-/* The call's answer; SIGPIPE through the caller's pidfd needs only the caller's uid, which a
- * performer has. */
-static void finish(struct broker *b, struct op *op)
+/* sendmmsg's lengths are written into the caller's memory: the loop thread's (privileged)
+ * part, and only while the notification is still pending, so the caller is that task. */
+static void finish_in_loop(struct broker *b, struct op *op)
 {
-	if (op->nr == SYS_sendmmsg && !op->error)
+	if (op->nr == SYS_sendmmsg && !op->error &&
+	    seccomp_notify_id_valid(b->listener, op->id) == 0)
 		for (size_t i = 0; i < op->n_msgs && op->msgs[i].sent > 0; i++) {
 			unsigned len = (unsigned)op->msgs[i].sent;
 
 			(void)poke(op->tid, op->msgs[i].len_at, &len, sizeof(len));
 		}
-	/* MSG_NOSIGNAL was ours: the caller's send would have raised SIGPIPE. */
-	if (op->error == -EPIPE && op->nr != SYS_connect && !(op->flags & MSG_NOSIGNAL))
-		(void)syscall(SYS_pidfd_send_signal, op->pidfd, SIGPIPE, NULL, 0);
 	answer(b, op->id, op->val, op->error, false);
 }
 
 /* ---- performers ------------------------------------------------------------------------ */
 
-/* The cage user's credentials for this thread alone (the raw system calls: glibc's wrappers
- * would change every thread), and no capabilities. */
-static int become_cage_user(struct broker *b)
+/* Keep only the fds in keep (and stdio): a performer holds nothing else of the supervisor's. */
+static void close_all_but(const int *keep, size_t n)
+{
+	int lo = 3;
+
+	for (;;) {
+		int next = INT_MAX;
+
+		for (size_t i = 0; i < n; i++)
+			if (keep[i] >= lo && keep[i] < next)
+				next = keep[i];
+		if (next == INT_MAX) {
+			(void)syscall(SYS_close_range, (unsigned)lo, ~0U, 0U);
+			return;
+		}
+		if (next > lo)
+			(void)syscall(SYS_close_range, (unsigned)lo, (unsigned)next - 1, 0U);
+		lo = next + 1;
+	}
+}
+
+/* The cage user's credentials and nothing more: as root, the user's ids in a cgroup of the
+ * cage's; without root, the cage's own user namespace, where owning it counts for nothing. */
+static int become_performer(struct broker *b)
 {
 	cap_t none;
 	int r;
 
-	if (syscall(SYS_setgroups, b->n_groups, b->groups) < 0 ||
-	    syscall(SYS_setresgid, b->gid, b->gid, b->gid) < 0 ||
-	    syscall(SYS_setresuid, b->uid, b->uid, b->uid) < 0)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != b->supervisor)
+		return -ESRCH;
+	if (b->root) {
+		_cleanup_close_ int procs =
+		    openat(b->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+
+		if (procs < 0 || write(procs, "0", 1) != 1)
+			return negative_errno();
+		if (setgroups(b->n_groups, b->groups) < 0 ||
+		    setresgid(b->gid, b->gid, b->gid) < 0 || setresuid(b->uid, b->uid, b->uid) < 0)
+			return negative_errno();
+	} else if (setns(b->userns_fd, CLONE_NEWUSER) < 0) {
 		return negative_errno();
+	}
 	none = cap_init();
 	if (!none)
 		return -ENOMEM;
-	r = cap_set_proc(none) < 0 ? negative_errno() : 0; /* this thread's, in libcap 2.66 */
+	r = cap_set_proc(none) < 0 ? negative_errno() : 0;
 	cap_free(none);
+	if (r == 0 &&
+	    (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0))
+		r = negative_errno();
 	return r;
 }
 
-static void *performer_main(void *arg)
+/* Receive a call's fds, in the order of struct op's comment. */
+static int receive_call(int sock, const struct op *op, struct held *h)
 {
-	struct performer *p = arg;
-	struct broker *b = p->b;
-	uint64_t one = 1;
-	sigset_t set;
-	int cred = 0;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * (FDS_MAX + 3))];
+		struct cmsghdr align;
+	} u;
+	char byte;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c;
+	size_t want, got, k = 0;
+	int fds[FDS_MAX + 3];
+	ssize_t n;
 
-	if (b->switch_creds)
-		cred = become_cage_user(b);
-	if (cred < 0)
-		log_error("unix broker: take the cage user's credentials: %s", strerror(-cred));
-	sigemptyset(&set);
-	sigaddset(&set, sig_interrupt());
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-
-	pthread_mutex_lock(&b->lock);
-	for (;;) {
-		struct op *op;
-
-		while (!b->queue && !b->stopping)
-			pthread_cond_wait(&b->work, &b->lock);
-		if (b->stopping)
-			break;
-		op = b->queue;
-		b->queue = op->next;
-		if (!b->queue)
-			b->queue_tail = NULL;
-		p->op = op;
-		op->perf = p;
-		pthread_mutex_unlock(&b->lock);
-
-		if (cred < 0)
-			op->error = -EPERM; /* fail closed: never as the supervisor */
-		else
-			perform(op);
-		/* The caller goes on as soon as it is answered: from here where that can be. */
-		op->answered = !finish_in_loop(op);
-		if (op->answered)
-			finish(b, op);
-
-		pthread_mutex_lock(&b->lock);
-		p->op = NULL;
-		op->perf = NULL;
-		b->busy--;
-		op->next = b->done;
-		b->done = op;
-		(void)!write(b->efd, &one, sizeof(one));
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n == 0 ? -EPIPE : negative_errno();
+	c = CMSG_FIRSTHDR(&mh);
+	if (!c || c->cmsg_type != SCM_RIGHTS || (mh.msg_flags & MSG_CTRUNC))
+		return -EPROTO;
+	got = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	memcpy(fds, CMSG_DATA(c), got * sizeof(int));
+	/* The op is read only now: the supervisor filled it in before it sent. */
+	want = 2 + (op->judging ? 1 : 0) + op->n_fds;
+	if (got != want) {
+		for (size_t i = 0; i < got; i++)
+			close(fds[i]);
+		return -EPROTO;
 	}
-	pthread_mutex_unlock(&b->lock);
-	return NULL;
+	h->sock = fds[k++];
+	h->pidfd = fds[k++];
+	h->root_fd = op->judging ? fds[k++] : -1;
+	for (size_t i = 0; i < op->n_fds; i++)
+		h->fds[i] = fds[k++];
+	return 0;
 }
 
-static int dispatch(struct broker *b, struct op *op)
+static void held_close(struct held *h, size_t n_fds)
 {
-	int r = 0;
+	closep(&h->sock);
+	closep(&h->pidfd);
+	closep(&h->root_fd);
+	for (size_t i = 0; i < n_fds; i++)
+		closep(&h->fds[i]);
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &op->started);
-	pthread_mutex_lock(&b->lock);
-	if (b->busy == b->n_perf && b->n_perf < PERFORMERS_MAX) {
-		struct performer *p = &b->perf[b->n_perf];
+static _Noreturn void performer_main(struct broker *b, size_t i, int sock)
+{
+	struct op *op = &b->sh->slots[i];
+	int keep[] = {
+	    sock,	  b->listener, mnl_socket_get_fd(b->diag), mnl_socket_get_fd(b->diag_host),
+	    b->cgroup_fd, b->userns_fd};
+	sigset_t set;
+	int r;
 
-		p->b = b;
-		r = -pthread_create(&p->thread, NULL, performer_main, p);
-		if (r == 0) {
-			p->started = true;
-			b->n_perf++;
+	close_all_but(keep, ARRAY_SIZE(keep));
+	r = become_performer(b);
+	if (r < 0) {
+		log_error("unix broker: a performer could not take the cage user's credentials: %s",
+			  strerror(-r));
+		_exit(1); /* its calls fail: never performed as the supervisor */
+	}
+	closep(&b->cgroup_fd);
+	closep(&b->userns_fd);
+	sigemptyset(&set);
+	sigaddset(&set, sig_interrupt());
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	b->n_own = b->next_own = 0;
+
+	for (;;) {
+		struct held h;
+
+		if (receive_call(sock, op, &h) < 0)
+			_exit(0); /* the supervisor is gone or broke the protocol */
+		perform(b, op, &h, 0);
+		raise_sigpipe(op, h.pidfd);
+		/* The caller goes on as soon as it is answered: from here where that can be. */
+		if (op->nr != SYS_sendmmsg) {
+			answer(b, op->id, op->val, op->error, false);
+			op->answered = true;
 		}
+		held_close(&h, op->n_fds);
+		if (send(sock, "d", 1, MSG_NOSIGNAL) != 1)
+			_exit(0);
 	}
-	if (r == 0 || b->n_perf > 0) {
-		r = 0;
-		op->next = NULL;
-		if (b->queue_tail)
-			b->queue_tail->next = op;
-		else
-			b->queue = op;
-		b->queue_tail = op;
-		b->busy++;
-		b->in_flight++;
-		pthread_cond_signal(&b->work);
+}
+
+static int spawn(struct broker *b, size_t i)
+{
+	struct performer *p = &b->perf[i];
+	int sv[2], r;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return negative_errno();
+	pid = fork();
+	if (pid < 0) {
+		r = negative_errno();
+		close(sv[0]);
+		close(sv[1]);
+		return r;
 	}
-	pthread_mutex_unlock(&b->lock);
-	if (r == 0 && !b->ticking) {
+	if (pid == 0)
+		performer_main(b, i, sv[1]);
+	close(sv[1]);
+	p->pid = pid;
+	p->sock = sv[0];
+	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (p->pidfd < 0) {
+		r = negative_errno();
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(sv[0]);
+		p->pid = 0;
+		return r;
+	}
+	return 0;
+}
+
+static void on_reply(struct loop_source *s, uint32_t events);
+
+/* Hand the call in slot i to its performer (started if need be). */
+static int dispatch(struct broker *b, size_t i)
+{
+	struct performer *p = &b->perf[i];
+	struct op *op = &b->sh->slots[i];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * (FDS_MAX + 3))];
+		struct cmsghdr align;
+	} u = {0};
+	struct iovec iov = {.iov_base = "c", .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf};
+	struct cmsghdr *c = (struct cmsghdr *)u.buf;
+	int fds[FDS_MAX + 3];
+	size_t n = 0;
+	int r;
+
+	if (!p->pid) {
+		r = spawn(b, i);
+		if (r == 0)
+			r = loop_add(b->loop, &p->src, p->sock, EPOLLIN, on_reply);
+		if (r < 0)
+			return err_set(r, "unix broker: start a performer");
+	}
+	fds[n++] = op->sock;
+	fds[n++] = op->pidfd;
+	if (op->judging)
+		fds[n++] = op->root_fd;
+	for (size_t k = 0; k < op->n_fds; k++)
+		fds[n++] = op->fds[k];
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+	clock_gettime(CLOCK_MONOTONIC, &op->started);
+	if (sendmsg(p->sock, &mh, MSG_NOSIGNAL) != 1)
+		return err_set(negative_errno(), "unix broker: hand a call over");
+	op_close(op); /* the performer has them now */
+	p->busy = true;
+	b->busy++;
+	if (!b->ticking) {
 		struct itimerspec it = {.it_interval = {0, TICK_MS * 1000000L},
 					.it_value = {0, TICK_MS * 1000000L}};
 
 		if (timerfd_settime(b->tfd, 0, &it, NULL) == 0)
 			b->ticking = true;
 	}
-	return r;
+	return 0;
+}
+
+/* A performer that died: what it was doing fails; a new one is started for the next call. */
+static void performer_gone(struct broker *b, struct performer *p)
+{
+	loop_del(b->loop, &p->src);
+	if (p->pidfd >= 0) {
+		(void)syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
+		(void)waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &(siginfo_t){0}, WEXITED);
+	}
+	closep(&p->pidfd);
+	closep(&p->sock);
+	p->pid = 0;
+}
+
+static void slot_done(struct broker *b, struct performer *p)
+{
+	struct itimerspec off = {0};
+
+	p->busy = false;
+	b->busy--;
+	if (b->paused && loop_mod(b->loop, &b->src, EPOLLIN) == 0)
+		b->paused = false;
+	if (b->ticking && b->busy == 0) {
+		(void)timerfd_settime(b->tfd, 0, &off, NULL);
+		b->ticking = false;
+	}
+}
+
+static void on_reply(struct loop_source *s, uint32_t events)
+{
+	struct performer *p = container_of(s, struct performer, src);
+	struct broker *b = p->b;
+	struct op *op = &b->sh->slots[p - b->perf];
+	char byte;
+	ssize_t n = recv(p->sock, &byte, 1, MSG_DONTWAIT);
+
+	(void)events;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n != 1) {
+		performer_gone(b, p);
+		if (p->busy && !op->answered)
+			answer(b, op->id, 0, -EIO, false);
+	} else if (!op->answered) {
+		finish_in_loop(b, op);
+	}
+	if (p->busy)
+		slot_done(b, p);
 }
 
 /* Blocked callers of long calls: interrupt the call if the caller has a signal to take (or is
@@ -929,14 +1132,13 @@ static void on_tick(struct loop_source *s, uint32_t events)
 	(void)events;
 	(void)!read(b->tfd, &n, sizeof(n));
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	pthread_mutex_lock(&b->lock);
-	for (size_t i = 0; i < b->n_perf; i++) {
-		struct op *op = b->perf[i].op;
+	for (size_t i = 0; i < PERFORMERS_MAX; i++) {
+		struct op *op = &b->sh->slots[i];
 		char pnd[32], shd[32], blk[32], ign[32];
-		uint64_t pending;
+		uint64_t pending = 0;
 		long ms;
 
-		if (!op)
+		if (!b->perf[i].busy)
 			continue;
 		ms = (now.tv_sec - op->started.tv_sec) * 1000 +
 		     (now.tv_nsec - op->started.tv_nsec) / 1000000;
@@ -945,7 +1147,6 @@ static void on_tick(struct loop_source *s, uint32_t events)
 		if (!cancelled(op)) {
 			bool gone = seccomp_notify_id_valid(b->listener, op->id) < 0;
 
-			pending = 0;
 			if (!gone && status_field(op->tid, "SigPnd", pnd, sizeof(pnd)) == 0 &&
 			    status_field(op->tid, "ShdPnd", shd, sizeof(shd)) == 0 &&
 			    status_field(op->tid, "SigBlk", blk, sizeof(blk)) == 0 &&
@@ -957,70 +1158,60 @@ static void on_tick(struct loop_source *s, uint32_t events)
 		}
 		/* Again at every tick: the first may have come before the call blocked. */
 		if (cancelled(op))
-			pthread_kill(b->perf[i].thread, sig_interrupt());
-	}
-	pthread_mutex_unlock(&b->lock);
-}
-
-static void on_done(struct loop_source *s, uint32_t events)
-{
-	struct broker *b = container_of(s, struct broker, done_src);
-	struct op *done;
-	uint64_t n;
-
-	(void)events;
-	(void)!read(b->efd, &n, sizeof(n));
-	pthread_mutex_lock(&b->lock);
-	done = b->done;
-	b->done = NULL;
-	pthread_mutex_unlock(&b->lock);
-	while (done) {
-		struct op *next = done->next;
-
-		if (!done->answered)
-			finish(b, done);
-		op_free(done);
-		b->in_flight--;
-		done = next;
-	}
-	if (b->paused && b->in_flight < IN_FLIGHT_MAX && loop_mod(b->loop, &b->src, EPOLLIN) == 0)
-		b->paused = false;
-	if (b->ticking && b->in_flight == 0) {
-		struct itimerspec off = {0};
-
-		(void)timerfd_settime(b->tfd, 0, &off, NULL);
-		b->ticking = false;
+			(void)syscall(SYS_pidfd_send_signal, b->perf[i].pidfd, sig_interrupt(),
+				      NULL, 0);
 	}
 }
 
 /* ---- notifications ------------------------------------------------------------------------ */
 
-static bool may_block(const struct op *op)
+/* The supervisor performs a call itself only when nothing in it depends on who makes it
+ * (no unix path to judge, no ancillary data) and it cannot block: a send on a socket that was
+ * non-blocking, or with MSG_DONTWAIT, made with MSG_DONTWAIT whatever the caller changes. */
+static bool inline_ok(const struct op *op)
 {
-	int fl = fcntl(op->sock, F_GETFL);
+	int fl;
 
-	if (fl >= 0 && (fl & O_NONBLOCK))
+	if (op->judging || op->nr == SYS_connect)
 		return false;
-	return op->nr == SYS_connect || !(op->flags & MSG_DONTWAIT);
+	for (size_t i = 0; i < op->n_msgs; i++)
+		if (op->msgs[i].controllen)
+			return false;
+	if (op->flags & MSG_DONTWAIT)
+		return true;
+	fl = fcntl(op->sock, F_GETFL);
+	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+/* A slot for the next call: an idle performer's, or one not started yet; -1 if all are busy. */
+static int free_slot(struct broker *b)
+{
+	for (size_t i = 0; i < PERFORMERS_MAX; i++)
+		if (!b->perf[i].busy)
+			return (int)i;
+	return -1;
 }
 
 static void on_notify(struct loop_source *s, uint32_t events)
 {
 	struct broker *b = container_of(s, struct broker, src);
 	_cleanup_free_ struct mmsghdr *vec = NULL;
+	int slot = free_slot(b), r;
 	struct op *op;
-	int r;
 
 	(void)events;
+	if (slot < 0) {
+		/* Every performer is busy: the callers wait in the kernel until one is free. */
+		if (loop_mod(b->loop, &b->src, 0) == 0)
+			b->paused = true;
+		return;
+	}
 	memset(b->req, 0, sizeof(*b->req));
 	if (seccomp_notify_receive(b->listener, b->req) < 0)
 		return; /* the caller is gone already (ENOENT), or EINTR */
-	b->stats.notified++;
-	op = op_new(b, b->req);
-	if (!op) {
-		answer(b, b->req->id, 0, -ENOMEM, false);
-		return;
-	}
+	b->sh->stats.notified++;
+	op = &b->sh->slots[slot];
+	op_init(op, b->req);
 	r = read_destinations(op, b->req, &vec);
 	if (r < 0)
 		goto fail;
@@ -1030,63 +1221,72 @@ static void on_notify(struct loop_source *s, uint32_t events)
 		 * caller's (the notification still pending: not a reused pid's memory). */
 		if (seccomp_notify_id_valid(b->listener, op->id) == 0)
 			answer(b, op->id, 0, 0, true);
-		op_free(op);
 		return;
 	}
 	r = read_for_perform(op, b->req, vec);
 	if (r < 0)
 		goto fail;
 	if (seccomp_notify_id_valid(b->listener, op->id) < 0) {
-		op_free(op);
+		op_close(op);
 		return;
 	}
-	b->stats.performed++;
-	if (!b->switch_creds && !may_block(op)) {
-		perform(op);
-		finish(b, op);
-		op_free(op);
+	b->sh->stats.performed++;
+	if (inline_ok(op)) {
+		struct held h = {.sock = op->sock, .pidfd = op->pidfd, .root_fd = op->root_fd};
+
+		perform(b, op, &h, MSG_DONTWAIT);
+		raise_sigpipe(op, op->pidfd);
+		finish_in_loop(b, op);
+		op_close(op);
 		return;
 	}
-	r = dispatch(b, op);
+	r = dispatch(b, (size_t)slot);
 	if (r < 0)
 		goto fail;
-	if (b->in_flight >= IN_FLIGHT_MAX && loop_mod(b->loop, &b->src, 0) == 0)
-		b->paused = true;
 	return;
 fail:
 	answer(b, op->id, 0, r, false);
-	op_free(op);
+	op_close(op);
 }
 
 int broker_new(struct loop *loop, const struct broker_config *cfg, struct broker **ret)
 {
 	struct sigaction sa = {.sa_handler = on_interrupt};
 	struct broker *b;
-	int r;
+	int r = 0;
 
 	b = calloc(1, sizeof(*b));
 	if (!b) {
 		close(cfg->listener);
 		close(cfg->diag_fd);
+		if (cfg->cgroup_fd >= 0)
+			close(cfg->cgroup_fd);
+		if (cfg->userns_fd >= 0)
+			close(cfg->userns_fd);
 		return -ENOMEM;
 	}
 	b->loop = loop;
+	b->supervisor = getpid();
 	b->listener = cfg->listener;
-	b->src.fd = b->done_src.fd = b->tick_src.fd = -1;
-	b->efd = b->tfd = -1;
-	pthread_mutex_init(&b->lock, NULL);
-	pthread_mutex_init(&b->diag_lock, NULL);
-	pthread_cond_init(&b->work, NULL);
+	b->src.fd = b->tick_src.fd = -1;
+	b->tfd = -1;
+	b->cgroup_fd = cfg->cgroup_fd;
+	b->userns_fd = cfg->userns_fd;
 	b->perform_all = cfg->perform_all;
-	b->switch_creds = cfg->switch_creds;
+	b->root = cfg->root;
 	b->uid = cfg->uid;
 	b->gid = cfg->gid;
-	if (cfg->diag_fd >= 0) {
-		b->diag = mnl_socket_fdopen(cfg->diag_fd);
-		if (!b->diag)
-			close(cfg->diag_fd);
+	for (size_t i = 0; i < PERFORMERS_MAX; i++) {
+		b->perf[i] = (struct performer){.pidfd = -1, .sock = -1, .b = b};
+		b->perf[i].src.fd = -1;
 	}
-	r = b->diag ? 0 : err_set(-ENOMEM, "unix broker: the cage's sock_diag socket");
+	b->diag = mnl_socket_fdopen(cfg->diag_fd);
+	if (!b->diag) {
+		close(cfg->diag_fd);
+		r = err_set(-ENOMEM, "unix broker: the cage's sock_diag socket");
+	}
+	if (r == 0)
+		r = nl_open(NETLINK_SOCK_DIAG, &b->diag_host);
 	if (r == 0 && cfg->n_groups) {
 		b->groups = calloc(cfg->n_groups, sizeof(*b->groups));
 		if (b->groups) {
@@ -1096,22 +1296,31 @@ int broker_new(struct loop *loop, const struct broker_config *cfg, struct broker
 			r = -ENOMEM;
 		}
 	}
+	if (r == 0 && (b->root ? b->cgroup_fd < 0 : b->userns_fd < 0))
+		r = err_set(-EBADF, "unix broker: no %s for the performers",
+			    b->root ? "cgroup" : "user namespace");
 	if (r == 0)
 		r = unixpath_pin_allowed(cfg->allow, cfg->n_allow, &b->pins, &b->n_pins);
-	if (r == 0 && seccomp_notify_alloc(&b->req, &b->resp) < 0)
-		r = err_set(-ENOMEM, "unix broker: notification buffers");
+	if (r == 0 && seccomp_notify_alloc(&b->req, NULL) < 0)
+		r = err_set(-ENOMEM, "unix broker: notification buffer");
+	if (r == 0) {
+		/* Pages are given only as calls use them. */
+		b->sh = mmap(NULL, sizeof(*b->sh), PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (b->sh == MAP_FAILED) {
+			b->sh = NULL;
+			r = err_set(negative_errno(), "unix broker: shared memory");
+		}
+	}
 	if (r == 0 && sigaction(sig_interrupt(), &sa, NULL) < 0)
 		r = err_set(negative_errno(), "unix broker: signal handler");
 	if (r == 0) {
-		b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		b->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (b->efd < 0 || b->tfd < 0)
-			r = err_set(negative_errno(), "unix broker: eventfd, timerfd");
+		if (b->tfd < 0)
+			r = err_set(negative_errno(), "unix broker: timerfd");
 	}
 	if (r == 0)
 		r = loop_add(loop, &b->src, b->listener, EPOLLIN, on_notify);
-	if (r == 0)
-		r = loop_add(loop, &b->done_src, b->efd, EPOLLIN, on_done);
 	if (r == 0)
 		r = loop_add(loop, &b->tick_src, b->tfd, EPOLLIN, on_tick);
 	if (r < 0) {
@@ -1126,61 +1335,30 @@ void broker_free(struct broker *b)
 {
 	if (!b)
 		return;
-	/* Calls still running (on a host socket that takes nothing, say) are interrupted until
-	 * their threads are back; then the threads end. */
-	pthread_mutex_lock(&b->lock);
-	b->stopping = true;
-	for (struct op *op = b->queue; op; op = op->next)
-		op->cancel = true;
-	pthread_cond_broadcast(&b->work);
-	for (;;) {
-		bool running = false;
-
-		for (size_t i = 0; i < b->n_perf; i++)
-			if (b->perf[i].op) {
-				running = true;
-				__atomic_store_n(&b->perf[i].op->cancel, true, __ATOMIC_RELEASE);
-				pthread_kill(b->perf[i].thread, sig_interrupt());
-			}
-		if (!running)
-			break;
-		pthread_mutex_unlock(&b->lock);
-		usleep(2000);
-		pthread_mutex_lock(&b->lock);
-	}
-	pthread_mutex_unlock(&b->lock);
-	for (size_t i = 0; i < b->n_perf; i++)
-		pthread_join(b->perf[i].thread, NULL);
-	for (struct op *op = b->done, *next; op; op = next) {
-		next = op->next;
-		op_free(op);
-	}
-	for (struct op *op = b->queue, *next; op; op = next) {
-		next = op->next;
-		op_free(op);
-	}
+	/* The performers hold nothing to finish: the cage's processes are gone, or go now. */
+	for (size_t i = 0; i < PERFORMERS_MAX; i++)
+		if (b->perf[i].pid)
+			performer_gone(b, &b->perf[i]);
 	loop_del(b->loop, &b->src);
-	loop_del(b->loop, &b->done_src);
 	loop_del(b->loop, &b->tick_src);
 	closep(&b->listener);
-	closep(&b->efd);
 	closep(&b->tfd);
+	closep(&b->cgroup_fd);
+	closep(&b->userns_fd);
 	if (b->diag)
 		mnl_socket_close(b->diag);
-	for (size_t i = 0; i < b->n_own; i++)
-		if (b->own[i].fd > 0)
-			close(b->own[i].fd);
-	seccomp_notify_free(b->req, b->resp);
+	if (b->diag_host)
+		mnl_socket_close(b->diag_host);
+	seccomp_notify_free(b->req, NULL);
+	if (b->sh)
+		munmap(b->sh, sizeof(*b->sh));
 	free(b->pins);
 	free(b->groups);
-	pthread_cond_destroy(&b->work);
-	pthread_mutex_destroy(&b->lock);
-	pthread_mutex_destroy(&b->diag_lock);
 	free(b);
 }
 
 void broker_get_stats(const struct broker *b, struct broker_stats *ret)
 {
-	*ret = b->stats;
-	ret->refused = __atomic_load_n(&b->stats.refused, __ATOMIC_RELAXED);
+	*ret = b->sh->stats;
+	ret->refused = __atomic_load_n(&b->sh->stats.refused, __ATOMIC_RELAXED);
 }

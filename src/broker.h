@@ -1,11 +1,13 @@
 /* broker.h: the supervisor's side of the cage's seccomp user notifications (sysfilter.h):
  * every connect, sendmsg, sendmmsg and sendto with an address a caged process makes comes
  * here first. One that names a pathname unix socket is judged by the socket it reaches
- * (unixpath.h) and, if allowed, performed here on the caller's own socket, through the very
- * file judged; so is every call when no in-kernel layer backs the supervisor (nothing the
- * caller changes after the check can change what happens). The rest the kernel carries on
- * with, where the cgroup unix hooks (or Landlock) refuse any pathname socket a caged process
- * reaches by itself. */
+ * (unixpath.h) and, if allowed, performed on the caller's own socket, to the very file judged,
+ * by a performer: a process of the supervisor's that has the cage user's credentials and no
+ * capabilities (and, as root, a cgroup inside the cage's), so that the peer sees the cage and
+ * permissions are the cage's. So is every call when no in-kernel layer backs the supervisor
+ * (nothing the caller changes after the check can change what happens). The rest the kernel
+ * carries on with, where the cgroup unix hooks (or Landlock) refuse any pathname socket a caged
+ * process reaches by itself. */
 #pragma once
 
 #include <stdbool.h>
@@ -22,28 +24,32 @@ struct broker_config {
 	int listener; /* the filter's notification fd (taken, even on failure) */
 	int diag_fd;  /* a NETLINK_SOCK_DIAG socket opened in the cage's netns (taken) */
 	/* No in-kernel layer refuses pathname sockets to the cage's processes: perform every
-	 * call here (with only the supervisor's judgment, the kernel must never carry on with
-	 * a call whose memory the caller can still change). */
+	 * call (with only the supervisor's judgment, the kernel must never carry on with a call
+	 * whose memory the caller can still change). */
 	bool perform_all;
-	/* Root: the threads that connect and send take the cage user's credentials (the
-	 * peer sees them, and the file's permissions are checked against them). */
-	bool switch_creds;
+	/* The cage's user: as root, the performers become it (uid, gid, groups) and go into
+	 * cgroup_fd (taken; a cgroup of their own below the cage's, which the unix hooks do not
+	 * count as the cage's); without root they join userns_fd (taken: the cage's user
+	 * namespace), where they have no capability over the cage's netns. -1 where not used. */
+	bool root;
 	uid_t uid;
 	gid_t gid;
 	const gid_t *groups;
 	size_t n_groups;
+	int cgroup_fd;
+	int userns_fd;
 	const struct unix_allow *allow; /* pinned by broker_new, as this process sees them */
 	size_t n_allow;
 };
 
 struct broker_stats {
 	uint64_t notified;  /* calls the supervisor saw */
-	uint64_t performed; /* of them, performed here */
+	uint64_t performed; /* of them, performed for the caller */
 	uint64_t refused;   /* pathname unix sockets refused */
 };
 
 int broker_new(struct loop *loop, const struct broker_config *cfg, struct broker **ret);
-/* Stop: interrupt and join the threads, close the fds. Accepts NULL. */
+/* Stop: kill and reap the performers, close the fds. Accepts NULL. */
 void broker_free(struct broker *b);
 void broker_get_stats(const struct broker *b, struct broker_stats *ret);
 

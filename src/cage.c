@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -952,6 +953,32 @@ static int step_serve(struct cage *c)
 	return 0;
 }
 
+/* Where the broker's performers go. As root, a cgroup of their own below the cage's: the peer
+ * of a socket they connect sees a process of the cage's; the unix hooks do not count it as the
+ * cage's (it has no entry), so its connects pass. Where the kernel has no unix hooks they go in
+ * the cage's cgroup itself, where the IP hooks know the cage's endpoints. Without root, the
+ * cage's user namespace. */
+static int performers_home(struct cage *c, int *ret_cgroup, int *ret_userns)
+{
+	char path[64];
+
+	*ret_cgroup = *ret_userns = -1;
+	if (c->plan->userns) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)c->pid);
+		*ret_userns = open(path, O_RDONLY | O_CLOEXEC);
+		return *ret_userns < 0 ? err_set(negative_errno(), "open the cage's user namespace")
+				       : 0;
+	}
+	if (c->backstop != UNIX_BACKSTOP_HOOKS) {
+		*ret_cgroup = fcntl(c->cgroup_fd, F_DUPFD_CLOEXEC, 3);
+		return *ret_cgroup < 0 ? err_set(negative_errno(), "the cage's cgroup") : 0;
+	}
+	if (mkdirat(c->cgroup_fd, "broker", 0755) < 0 && errno != EEXIST)
+		return err_set(negative_errno(), "create the broker's cgroup below the cage's");
+	*ret_cgroup = openat(c->cgroup_fd, "broker", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return *ret_cgroup < 0 ? err_set(negative_errno(), "open the broker's cgroup") : 0;
+}
+
 /* The cage's first process has its mounts and its filter: take the filter's listener from it
  * and serve the notifications on the loop, from before the command's first call. */
 static int step_broker(struct cage *c)
@@ -960,7 +987,7 @@ static int step_broker(struct cage *c)
 	struct broker_config cfg = {
 	    .diag_fd = c->in[IN_DIAG],
 	    .perform_all = c->backstop == UNIX_BACKSTOP_NONE,
-	    .switch_creds = !p->userns,
+	    .root = !p->userns,
 	    .uid = p->uid,
 	    .gid = p->gid,
 	    .groups = p->groups,
@@ -983,9 +1010,18 @@ static int step_broker(struct cage *c)
 		return err_set(-EPROTO, "the cage's first process said \"%s\"", msg);
 	if (!p->unix_broker)
 		return 0;
+	r = performers_home(c, &cfg.cgroup_fd, &cfg.userns_fd);
+	if (r < 0)
+		return r;
 	cfg.listener = (int)syscall(SYS_pidfd_getfd, c->pidfd, (int)fd, 0);
-	if (cfg.listener < 0)
-		return err_set(negative_errno(), "take the cage's seccomp listener");
+	if (cfg.listener < 0) {
+		r = err_set(negative_errno(), "take the cage's seccomp listener");
+		if (cfg.cgroup_fd >= 0)
+			close(cfg.cgroup_fd);
+		if (cfg.userns_fd >= 0)
+			close(cfg.userns_fd);
+		return r;
+	}
 	c->in[IN_DIAG] = -1; /* the broker has it, whatever happens */
 	r = broker_new(c->loop, &cfg, &c->broker);
 	if (r < 0)

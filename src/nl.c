@@ -1,8 +1,8 @@
 /* nl.c: rtnetlink through libmnl: the veth pair (born with its peer inside the cage's netns),
  * addresses, routes and link state, and the dumps of the host's addresses and routes that
- * subnet planning avoids; and the one sock_diag question the unix broker asks (which file a
- * unix socket of the cage is bound to). One helper sends a request and checks seq and port id of every
- * answer; replies are parsed with one attribute callback per nesting level. */
+ * subnet planning avoids; and the one sock_diag question the unix broker asks (which unix
+ * sockets of a netns are bound to a file, and at which name). One helper sends a request and checks seq and port id of
+ * every answer; replies are parsed with one attribute callback per nesting level. */
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <linux/if_addr.h>
@@ -570,15 +570,16 @@ struct nlmsghdr *nl_build_unix_diag(void *buf, uint32_t seq)
 
 	req->sdiag_family = AF_UNIX;
 	req->udiag_states = ~0U; /* bound datagram sockets are "closed", listeners "listen" */
-	req->udiag_show = UDIAG_SHOW_VFS;
+	req->udiag_show = UDIAG_SHOW_VFS | UDIAG_SHOW_NAME;
 	req->udiag_cookie[0] = req->udiag_cookie[1] = ~0U; /* INET_DIAG_NOCOOKIE */
 	return nlh;
 }
 
 struct unix_bound {
-	dev_t dev;
-	ino_t ino;
-	bool found;
+	uint32_t ino;
+	nl_unix_bound_fn fn;
+	void *data;
+	int verdict; /* the first non-zero answer of fn */
 };
 
 static int unix_diag_attr_cb(const struct nlattr *a, void *data)
@@ -599,27 +600,38 @@ static int unix_diag_cb(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *tb[UNIX_DIAG_MAX + 1] = {NULL};
 	struct unix_bound *b = data;
 	const struct unix_diag_vfs *vfs;
+	char name[UNIX_PATH_MAX + 1] = "";
 
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct unix_diag_msg) ||
 	    mnl_attr_parse(nlh, sizeof(struct unix_diag_msg), unix_diag_attr_cb, tb) < 0)
 		return MNL_CB_ERROR;
-	if (!tb[UNIX_DIAG_VFS])
-		return MNL_CB_OK; /* unbound, or abstract */
+	if (!tb[UNIX_DIAG_VFS] || b->verdict)
+		return MNL_CB_OK; /* unbound, abstract, or answered: the dump is read to its end */
 	vfs = mnl_attr_get_payload(tb[UNIX_DIAG_VFS]);
+	if (vfs->udiag_vfs_ino != b->ino)
+		return MNL_CB_OK;
+	/* The address it was bound at: the bytes of sun_path, up to a NUL. */
+	if (tb[UNIX_DIAG_NAME]) {
+		size_t n = mnl_attr_get_payload_len(tb[UNIX_DIAG_NAME]);
+
+		if (n > UNIX_PATH_MAX)
+			n = UNIX_PATH_MAX;
+		memcpy(name, mnl_attr_get_payload(tb[UNIX_DIAG_NAME]), n);
+		name[n] = '\0';
+	}
 	/* The kernel's dev_t (major << 20 | minor), not the one stat(2) encodes. */
-	if (vfs->udiag_vfs_ino == b->ino &&
-	    makedev(vfs->udiag_vfs_dev >> 20, vfs->udiag_vfs_dev & 0xfffff) == b->dev)
-		b->found = true;
-	return MNL_CB_OK; /* the dump is read to its end either way */
+	b->verdict = b->fn(makedev(vfs->udiag_vfs_dev >> 20, vfs->udiag_vfs_dev & 0xfffff), name,
+			   b->data);
+	return MNL_CB_OK;
 }
 
-int nl_unix_bound(struct mnl_socket *diag, dev_t dev, ino_t ino)
+int nl_unix_bound_each(struct mnl_socket *diag, uint32_t ino, nl_unix_bound_fn fn, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct unix_bound b = {.dev = dev, .ino = ino};
+	struct unix_bound b = {.ino = ino, .fn = fn, .data = data};
 	int r = nl_talk(diag, nl_build_unix_diag(buf, nl_seq()), unix_diag_cb, &b);
 
 	if (r < 0)
-		return err_set(r, "list the cage's unix sockets (sock_diag)");
-	return b.found;
+		return err_set(r, "list unix sockets (sock_diag)");
+	return b.verdict;
 }

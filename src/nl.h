@@ -50,9 +50,12 @@ int nl_route_add_dev(struct mnl_socket *nl, unsigned ifindex, int family, const 
  * (both families, main and local tables left as they are), and facts->local with the
  * host's own addresses (full-length prefixes). Arrays are malloc'd; caller frees. */
 int nl_dump_prefixes(struct mnl_socket *nl, struct host_facts *facts);
-/* Whether a unix socket of the netns diag (a NETLINK_SOCK_DIAG socket) was opened in is bound
- * to the file dev:ino: 1 if so, 0 if not, or a negative errno. */
-int nl_unix_bound(struct mnl_socket *diag, dev_t dev, ino_t ino);
+/* For each unix socket of the netns diag (a NETLINK_SOCK_DIAG socket) was opened in that is
+ * bound to a file whose inode number is ino (the kernel reports only its low 32 bits), fn(dev
+ * of that file's superblock, the path it was bound at ("" if the kernel does not say), data),
+ * until fn returns non-zero. Returns that value, 0 if none did, or a negative errno. */
+typedef int (*nl_unix_bound_fn)(dev_t dev, const char *name, void *data);
+int nl_unix_bound_each(struct mnl_socket *diag, uint32_t ino, nl_unix_bound_fn fn, void *data);
 /* Names of links whose name starts with prefix (for gc); NULL-terminated strv. */
 int nl_list_links(struct mnl_socket *nl, const char *prefix, char ***ret);
 

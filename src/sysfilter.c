@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -61,6 +62,13 @@ static const struct deny_group deny_groups[] = {
       "quotactl_fd", "lookup_dcookie", "fanotify_init"}},
     {"i/o ports, ldt", {"iopl", "ioperm", "modify_ldt"}},
 };
+
+/* The socket families a cage may make. The others are refused (EAFNOSUPPORT, so programs fall
+ * back): a family the network namespace does not confine (AF_VSOCK before Linux 7.0 reaches the
+ * host's and the hypervisor's services whatever the cage's topology), or one neither the
+ * nftables nor the eBPF layer judges. */
+static const int socket_families[] = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};
+#define FAMILIES_MAX 64 /* above any AF_MAX: the kernel refuses those itself */
 
 /* io_uring's operations (connect, sendmsg, ...) are not system calls: no filter sees them. */
 static const char *const uring_names[] = {"io_uring_setup", "io_uring_enter", "io_uring_register"};
@@ -128,6 +136,19 @@ static int add_cage_rules(scmp_filter_ctx ctx, const struct sysfilter_config *cf
 	}
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(uring_names); i++)
 		r = rule(ctx, eperm, uring_names[i], 0, NULL);
+	/* socket(2) and socketpair(2) read the family as an int: its low 32 bits. */
+	for (int fam = 0; r == 0 && fam < FAMILIES_MAX; fam++) {
+		struct scmp_arg_cmp c[] = {SCMP_A0_64(SCMP_CMP_MASKED_EQ, 0xffffffffULL, fam)};
+		bool allowed = false;
+
+		for (size_t i = 0; i < ARRAY_SIZE(socket_families); i++)
+			allowed |= socket_families[i] == fam;
+		if (allowed)
+			continue;
+		r = rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socket", 1, c);
+		if (r == 0)
+			r = rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socketpair", 1, c);
+	}
 	if (!cfg->notify)
 		return r;
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(notify_names); i++) {
@@ -234,7 +255,8 @@ void sysfilter_print(const struct sysfilter_config *cfg, FILE *f, const char *in
 	fprintf(f, ", seccomp with a listener of its own,");
 	for (size_t i = 0; i < ARRAY_SIZE(uring_names); i++)
 		fprintf(f, " %s", uring_names[i]);
-	fprintf(f, ": EPERM; other ABIs (i386, x32): killed\n");
+	fprintf(f, ": EPERM; sockets of other families than unix, inet, inet6 and netlink "
+		   "(vsock, packet...): EAFNOSUPPORT; other ABIs (i386, x32): killed\n");
 	if (cfg->notify) {
 		fprintf(f, "%sseccomp: to the supervisor:", indent);
 		for (size_t i = 0; i < ARRAY_SIZE(notify_names); i++)

@@ -198,11 +198,87 @@ static bool have_dirs(const struct unixpath_pin *pins, size_t n)
 	return false;
 }
 
-int unixpath_judge(int fd, int dir, const struct unixpath_pin *pins, size_t n_pins,
-		   struct mnl_socket *diag, enum unixpath_verdict *ret)
+static bool same_file(int fd, const struct stat *st)
+{
+	struct stat o;
+
+	return fstat(fd, &o) == 0 && o.st_dev == st->st_dev && o.st_ino == st->st_ino;
+}
+
+struct own_ctx {
+	const struct stat *st;
+	int root_fd;
+};
+
+/*
+ * A socket of the cage bound to a file with the target's inode number. sock_diag gives only
+ * the low 32 bits of the number, and the superblock's device (which is not what stat says on
+ * btrfs): an exact match is both equal and the number fits; otherwise the path the socket was
+ * bound at, resolved as the caller sees it, must be the target itself.
+ */
+static int own_match(dev_t dev, const char *name, void *data)
+{
+	const struct own_ctx *x = data;
+	int fd = -1, dir = -1;
+	bool same;
+
+	if (dev == x->st->st_dev && x->st->st_ino <= UINT32_MAX)
+		return 1;
+	if (name[0] != '/' || unixpath_resolve(x->root_fd, "/", name, &fd, &dir) < 0)
+		return 0;
+	same = same_file(fd, x->st);
+	close(fd);
+	close(dir);
+	return same;
+}
+
+struct origin_ctx {
+	const struct stat *st;
+	const struct unixpath_pin *pins;
+	size_t n_pins;
+};
+
+/*
+ * A socket of the host's bound to the target: allowed by a directory only if it was bound in
+ * that directory, that is if the path it was bound at still names the target and lies below
+ * the directory (as this process sees them). A socket linked or moved into an allowed
+ * directory from elsewhere was bound elsewhere.
+ */
+static int origin_match(dev_t dev, const char *name, void *data)
+{
+	const struct origin_ctx *x = data;
+	char parent[UNIX_PATH_MAX + 1], *slash;
+	int fd, dir;
+	bool below = false;
+
+	(void)dev;
+	if (name[0] != '/')
+		return 0;
+	fd = open(name, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (!same_file(fd, x->st)) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	snprintf(parent, sizeof(parent), "%s", name);
+	slash = strrchr(parent, '/');
+	slash[slash == parent ? 1 : 0] = '\0';
+	dir = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return 0;
+	if (below_allowed_dir(dir, x->pins, x->n_pins, &below) < 0)
+		below = false;
+	close(dir);
+	return below;
+}
+
+int unixpath_judge(int fd, int root_fd, const struct unixpath_pin *pins, size_t n_pins,
+		   struct mnl_socket *diag_cage, struct mnl_socket *diag_host,
+		   enum unixpath_verdict *ret)
 {
 	struct stat st;
-	bool below;
 	int r;
 
 	*ret = UNIXPATH_REFUSED;
@@ -214,21 +290,25 @@ int unixpath_judge(int fd, int dir, const struct unixpath_pin *pins, size_t n_pi
 		*ret = UNIXPATH_ALLOWED;
 		return 0;
 	}
-	if (dir >= 0 && have_dirs(pins, n_pins)) {
-		r = below_allowed_dir(dir, pins, n_pins, &below);
+	if (diag_cage) {
+		struct own_ctx x = {.st = &st, .root_fd = root_fd};
+
+		r = nl_unix_bound_each(diag_cage, (uint32_t)st.st_ino, own_match, &x);
 		if (r < 0)
 			return r;
-		if (below) {
-			*ret = UNIXPATH_ALLOWED;
+		if (r > 0) {
+			*ret = UNIXPATH_IN_CAGE;
 			return 0;
 		}
 	}
-	if (!diag)
-		return 0;
-	r = nl_unix_bound(diag, st.st_dev, st.st_ino);
-	if (r < 0)
-		return r;
-	if (r > 0)
-		*ret = UNIXPATH_IN_CAGE;
+	if (diag_host && have_dirs(pins, n_pins)) {
+		struct origin_ctx x = {.st = &st, .pins = pins, .n_pins = n_pins};
+
+		r = nl_unix_bound_each(diag_host, (uint32_t)st.st_ino, origin_match, &x);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			*ret = UNIXPATH_ALLOWED;
+	}
 	return 0;
 }

@@ -49,13 +49,16 @@ int unixpath_resolve(int root_fd, const char *cwd, const char *path, int *ret_fd
 enum unixpath_verdict {
 	UNIXPATH_REFUSED = 0,
 	UNIXPATH_IN_CAGE, /* bound by a socket of the cage's own netns */
-	UNIXPATH_ALLOWED, /* an allowed file, or below an allowed directory */
+	UNIXPATH_ALLOWED, /* an allowed file, or a socket bound below an allowed directory */
 };
 
 /*
- * Judge the socket file fd (dir: the directory it is in, or -1 if not known): allowed pins
- * first, then whether a unix socket of the cage's netns (diag, a NETLINK_SOCK_DIAG socket opened
- * there) is bound to it. diag may be NULL (nothing is the cage's own).
+ * Judge the socket file fd: an allowed file (pinned) first; then whether a unix socket of the
+ * cage's netns (diag_cage, a NETLINK_SOCK_DIAG socket opened there) is bound to it (root_fd:
+ * the caller's root, to check the path it was bound at where the kernel's answer is not exact);
+ * then, for allowed directories, whether a socket of this process's netns (diag_host) was bound
+ * to it at a path below one of them. Either diag may be NULL.
  */
-int unixpath_judge(int fd, int dir, const struct unixpath_pin *pins, size_t n_pins,
-		   struct mnl_socket *diag, enum unixpath_verdict *ret);
+int unixpath_judge(int fd, int root_fd, const struct unixpath_pin *pins, size_t n_pins,
+		   struct mnl_socket *diag_cage, struct mnl_socket *diag_host,
+		   enum unixpath_verdict *ret);

@@ -160,6 +160,20 @@ test_seccomp_a_cage_cannot_install_a_listener_of_its_own()
 	done
 }
 
+TESTS="$TESTS ancillary_data_needing_a_capability_is_refused_in_every_mode"
+test_ancillary_data_needing_a_capability_is_refused_in_every_mode()
+{
+	es_tools
+	for m in $ES_MODES; do
+		# rootless the supervisor performs these sends: what it owns must not count
+		es_cage $m -- "$ESC" cmsgs
+		es_expect $m ip-ttl ok
+		for l in so-mark so-priority creds-other; do
+			es_expect $m $l EPERM
+		done
+	done
+}
+
 TESTS="$TESTS seccomp_denylist_refuses_with_eperm_and_off_turns_it_off"
 test_seccomp_denylist_refuses_with_eperm_and_off_turns_it_off()
 {
@@ -279,6 +293,46 @@ test_unix_allowed_host_socket_and_directory_still_work()
 		fail "the allowed socket's server saw $(grep -c conn "$HS_FILE_LOG") connections and $(grep -c dgram "$HS_FILE_LOG") datagrams, not 6 and 3"
 	[ "$(grep -c conn "$HS_LOG")" = 3 ] && [ "$(grep -c dgram "$HS_LOG")" = 3 ] ||
 		fail "the allowed directory's server saw $(grep -c conn "$HS_LOG") connections and $(grep -c dgram "$HS_LOG") datagrams, not 3 and 3"
+}
+
+TESTS="$TESTS unix_allowed_directory_admits_only_sockets_bound_in_it"
+test_unix_allowed_directory_admits_only_sockets_bound_in_it()
+{
+	es_tools
+	mkdir -p "$T/out/hdir" "$T/out/mvdir" && chmod 777 "$T/out/hdir" "$T/out/mvdir"
+	es_host_server hdir/in.sock
+	IN=$HS
+	es_host_server mvdir/m.sock
+	MV=$HS
+	MV_LOG=$HS_LOG
+	es_host_server esc-hard.sock
+	base=$(counts)
+	for m in $ES_MODES; do
+		# owned as a daemon of the cage's user would be (an ssh-agent): hard links are the
+		# owner's
+		case $m in nobody) u=nobody ;; *) u=root ;; esac
+		chown $u "$HS" "$HS.dgram"
+		# A host socket the cage links or moves into the allowed directory is the same
+		# socket it was: bound elsewhere, so still refused.
+		es_cage $m --allow "/unix$T/out/hdir/" -- /bin/sh -c "
+			d=$T/out/hdir
+			echo in \$($UXP connect $IN)
+			ln $HS \$d/hard.sock && echo hard \$($UXP connect \$d/hard.sock)
+			ln $HS.dgram \$d/hard.dgram && echo harddgram \$($UXP dgram \$d/hard.dgram)
+			mv $MV \$d/moved.sock && echo moved \$($UXP connect \$d/moved.sock)
+			mv \$d/moved.sock $MV
+			rm -f \$d/hard.sock \$d/hard.dgram
+			echo done"
+		grep -qx done "$OUT" || fail "$m: the cage did not run: $(said)"
+		es_expect $m in ok
+		for l in hard harddgram moved; do
+			es_expect $m $l EPERM
+		done
+	done
+	es_untouched "a host socket linked into an allowed directory"
+	HS_LOG=$MV_LOG
+	es_untouched "a host socket moved into an allowed directory"
+	same_counts "$base" "the allowed directory"
 }
 
 TESTS="$TESTS unix_strict_is_refused_rootless_and_holds_as_root"

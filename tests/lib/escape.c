@@ -8,6 +8,10 @@
  *   escape userns-bind SRC DST PATH  a user and mount namespace of its own, SRC bound on DST,
  *                                    then connect to PATH (stream) and send to PATH.dgram
  *   escape connect-fdpath PATH       open PATH (O_PATH) and connect to /proc/self/fd/N
+ *   escape cmsgs                     UDP sends to a listener of its own with ancillary data:
+ *                                    IP_TTL (needs nothing), SO_MARK and SO_PRIORITY above 6
+ *                                    (need a capability it does not have), and a unix
+ *                                    SCM_CREDENTIALS claiming a uid not its own
  *   escape race-addr SAFE HOST N     connect and send N times while a thread flips the
  *                                    address between SAFE and HOST (HOST.dgram for sends)
  *   escape race-fd HOST N            connect and send N times on an fd a thread keeps swapping
@@ -59,9 +63,10 @@ static void verdict(const char *label, long r)
 
 static int usage(void)
 {
-	fprintf(stderr,
-		"usage: escape syscalls | tiocsti TEXT | seccomp-listener |\n"
-		"       userns-bind SRC DST PATH | race-addr SAFE HOST N | race-fd HOST N\n");
+	fprintf(
+	    stderr,
+	    "usage: escape syscalls | tiocsti TEXT | seccomp-listener |\n"
+	    "       userns-bind SRC DST PATH | cmsgs | race-addr SAFE HOST N | race-fd HOST N\n");
 	return 2;
 }
 
@@ -546,8 +551,64 @@ static int race_fd(const char *host, long n)
 	return 0;
 }
 
+/* ---- ancillary data ------------------------------------------------------------------------- */
+
+static long send_cmsg(int fd, const struct sockaddr *to, socklen_t to_len, int level, int type,
+		      const void *val, size_t len)
+{
+	union {
+		char buf[CMSG_SPACE(64)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = "x", .iov_len = 1};
+	struct msghdr h = {.msg_name = (void *)to,
+			   .msg_namelen = to_len,
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = u.buf,
+			   .msg_controllen = CMSG_SPACE(len)};
+	struct cmsghdr *c = (struct cmsghdr *)u.buf;
+
+	memset(&u, 0, sizeof(u));
+	c->cmsg_level = level;
+	c->cmsg_type = type;
+	c->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(c), val, len);
+	return sendmsg(fd, &h, 0);
+}
+
+static int cmsgs(void)
+{
+	struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(lo);
+	int l = socket(AF_INET, SOCK_DGRAM, 0), fd = socket(AF_INET, SOCK_DGRAM, 0), sv[2];
+	int ttl = 9, mark = 7, prio = 7;
+	struct ucred other = {.pid = getpid(), .uid = getuid() == 0 ? 1 : 0, .gid = getgid()};
+
+	if (l < 0 || fd < 0 || bind(l, (struct sockaddr *)&lo, sizeof(lo)) < 0 ||
+	    getsockname(l, (struct sockaddr *)&lo, &len) < 0) {
+		perror("escape cmsgs: a listener");
+		return 1;
+	}
+	verdict("ip-ttl",
+		send_cmsg(fd, (struct sockaddr *)&lo, len, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)));
+	verdict("so-mark", send_cmsg(fd, (struct sockaddr *)&lo, len, SOL_SOCKET, SO_MARK, &mark,
+				     sizeof(mark)));
+	verdict("so-priority", send_cmsg(fd, (struct sockaddr *)&lo, len, SOL_SOCKET, SO_PRIORITY,
+					 &prio, sizeof(prio)));
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0) {
+		perror("escape cmsgs: socketpair");
+		return 1;
+	}
+	verdict("creds-other",
+		send_cmsg(sv[0], NULL, 0, SOL_SOCKET, SCM_CREDENTIALS, &other, sizeof(other)));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "cmsgs"))
+		return cmsgs();
 	if (argc == 2 && !strcmp(argv[1], "syscalls"))
 		return syscalls();
 	if (argc == 3 && !strcmp(argv[1], "tiocsti"))

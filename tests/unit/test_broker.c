@@ -26,6 +26,7 @@
 #include <libmnl/libmnl.h>
 
 #include "broker.h"
+#include "cgroup.h"
 #include "log.h"
 #include "loop.h"
 #include "nl.h"
@@ -182,6 +183,26 @@ struct run {
 	size_t n_allow;
 };
 
+/* The cgroup this process is in, for the performers (they go where the test is). */
+static int own_cgroup(void)
+{
+	char mount[4096], line[4096], path[8200];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int fd = -1;
+
+	assert_int_equal(cgroup_find_mount(mount, sizeof(mount)), 0);
+	while (f && fgets(line, sizeof(line), f))
+		if (startswith(line, "0::")) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(path, sizeof(path), "%s%s", mount, line + 3);
+			fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		}
+	if (f)
+		fclose(f);
+	assert_true(fd >= 0);
+	return fd;
+}
+
 /* Run fn in a child under the filter, serving its notifications here; return what it said. */
 static char *caged(const struct run *run, scenario_fn fn)
 {
@@ -233,9 +254,11 @@ static char *caged(const struct run *run, scenario_fn fn)
 		    .listener = (int)listener,
 		    .diag_fd = dup(mnl_socket_get_fd(diag)),
 		    .perform_all = run->perform_all,
-		    .switch_creds = run->as_nobody,
-		    .uid = 65534,
-		    .gid = 65534,
+		    .root = true,
+		    .uid = run->as_nobody ? 65534 : 0,
+		    .gid = run->as_nobody ? 65534 : 0,
+		    .cgroup_fd = own_cgroup(),
+		    .userns_fd = -1,
 		    .allow = run->allow,
 		    .n_allow = run->n_allow,
 		};
@@ -520,6 +543,9 @@ static void sc_peer(int out)
 	srv = accept(ls, NULL, NULL);
 	(void)!getsockopt(srv, SOL_SOCKET, SO_PEERCRED, &uc, &len);
 	say(out, "peer-uid", uc.uid == getuid() && uc.gid == getgid() ? 0 : (errno = EPROTO, -1));
+	/* the peer is a performer of the cage's user, never the supervisor */
+	say(out, "peer-not-supervisor",
+	    uc.pid != getppid() && uc.pid > 0 ? 0 : (errno = EPROTO, -1));
 	close(srv);
 	close(fd);
 	close(ls);
@@ -629,6 +655,7 @@ static void allowed_sockets_reach_with_the_cages_own_permissions(void **state)
 	out = caged(&run, sc_peer);
 	assert_said(out, "bind", 0);
 	assert_said(out, "peer-uid", 0);
+	assert_said(out, "peer-not-supervisor", 0);
 	free(out);
 }
 

@@ -95,6 +95,37 @@ static long do_socket_pair(void)
 	return r;
 }
 
+static long do_vsock_high(void)
+{
+	/* socket(2) reads the family as an int: high bits must not get it past the rule. */
+	long fd = syscall(SYS_socket, 0x7fff000000000000UL | AF_VSOCK, SOCK_STREAM, 0);
+
+	if (fd >= 0)
+		close((int)fd);
+	return fd;
+}
+
+static long do_packet(void)
+{
+	long fd = socket(AF_PACKET, SOCK_DGRAM, 0);
+
+	if (fd >= 0)
+		close((int)fd);
+	return fd;
+}
+
+static long do_vsock_pair(void)
+{
+	int sv[2];
+	long r = socketpair(AF_VSOCK, SOCK_STREAM, 0, sv);
+
+	if (r == 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	return r;
+}
+
 /* Fork, load the filter in the child (after no_new_privs, as a cage does), make the call with
  * stdin a pipe, and return its errno (0: it worked); -1 if the child died. */
 static int errno_in_filter(enum seccomp_mode mode, bool notify, call_fn fn)
@@ -154,6 +185,20 @@ static void high_bits_do_not_get_past_a_rule(void **state)
 	assert_int_equal(errno_in_filter(SECCOMP_DEFAULT, false, do_listener), EPERM);
 }
 
+static void only_the_families_a_cage_is_judged_in(void **state)
+{
+	/* Without the filter both are made here (root, a kernel with vsock): the refusal is the
+	 * filter's, with the errno that makes programs fall back. */
+	if (do_vsock_high() < 0 || do_packet() < 0)
+		skip();
+	for (int m = SECCOMP_DEFAULT; m <= SECCOMP_OFF; m++) {
+		assert_int_equal(errno_in_filter(m, false, do_vsock_high), EAFNOSUPPORT);
+		assert_int_equal(errno_in_filter(m, false, do_packet), EAFNOSUPPORT);
+		assert_int_equal(errno_in_filter(m, false, do_vsock_pair), EAFNOSUPPORT);
+		assert_int_equal(errno_in_filter(m, false, do_socket_pair), 0);
+	}
+}
+
 static void notify_gives_a_listener(void **state)
 {
 	assert_int_equal(sysfilter_probe_notify(), 0);
@@ -204,6 +249,7 @@ int main(void)
 	    cmocka_unit_test(ordinary_calls_pass),
 	    cmocka_unit_test(off_keeps_only_the_cages_own_rules),
 	    cmocka_unit_test(high_bits_do_not_get_past_a_rule),
+	    cmocka_unit_test(only_the_families_a_cage_is_judged_in),
 	    cmocka_unit_test(notify_gives_a_listener),
 	    cmocka_unit_test(print_lists_what_the_filter_has),
 	    cmocka_unit_test(landlock_plan_needs_abi_9_and_keeps_refer),
