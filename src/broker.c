@@ -3,7 +3,7 @@
  * process_vm_readv, then checks the notification is still that caller's) and takes a copy of
  * its socket (pidfd_getfd); then it lets the kernel carry on (nothing to judge, and an
  * in-kernel layer behind it), or the call is performed for the caller: by the loop thread only
- * when there is nothing to judge, no ancillary data and nothing that can block; otherwise by a
+ * for an IP send with no ancillary data that cannot block; otherwise by a
  * performer, a process forked from the supervisor that holds the cage user's credentials and
  * no capability, sharing with it one slot of memory per call and receiving the fds over a
  * socket. A performed call is made on the caller's own socket, to the file judged, so that a
@@ -1172,7 +1172,8 @@ static bool inline_ok(const struct op *op)
 {
 	int fl;
 
-	if (op->judging || op->nr == SYS_connect)
+	/* A unix peer may read who sent (SO_PASSCRED): that is a performer, never the loop. */
+	if (op->judging || op->nr == SYS_connect || op->domain == AF_UNIX)
 		return false;
 	for (size_t i = 0; i < op->n_msgs; i++)
 		if (op->msgs[i].controllen)

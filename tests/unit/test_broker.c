@@ -552,6 +552,38 @@ static void sc_peer(int out)
 	unlink(p);
 }
 
+/* A datagram's sender, as a receiver with SO_PASSCRED reads it: the cage's user. */
+static void sc_passcred(int out)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				    (size_t)snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1,
+						     "sluice-broker-passcred-%d", getpid()));
+	int r = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), on = 1;
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr align;
+	} u = {0};
+	char byte;
+	struct msghdr h = {.msg_iov = &(struct iovec){&byte, 1},
+			   .msg_iovlen = 1,
+			   .msg_control = u.buf,
+			   .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c = (struct cmsghdr *)u.buf;
+	struct ucred uc = {0};
+
+	(void)!setsockopt(r, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
+	(void)!bind(r, (struct sockaddr *)&sun, len);
+	/* abstract, non-blocking: nothing to judge and nothing that blocks */
+	say(out, "send", sendto(fd, "x", 1, 0, (struct sockaddr *)&sun, len));
+	if (recvmsg(r, &h, 0) == 1 && c->cmsg_type == SCM_CREDENTIALS)
+		memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+	say(out, "sender-uid", uc.uid == getuid() && uc.gid == getgid() ? 0 : (errno = EPROTO, -1));
+	close(fd);
+	close(r);
+}
+
 /* ---- tests ------------------------------------------------------------------------------- */
 
 static void own_sockets_reach_host_sockets_are_refused_however_named(void **state)
@@ -656,6 +688,12 @@ static void allowed_sockets_reach_with_the_cages_own_permissions(void **state)
 	assert_said(out, "bind", 0);
 	assert_said(out, "peer-uid", 0);
 	assert_said(out, "peer-not-supervisor", 0);
+	free(out);
+	/* performed, though nothing is judged: never by the supervisor, which is root */
+	run.perform_all = true;
+	out = caged(&run, sc_passcred);
+	assert_said(out, "send", 0);
+	assert_said(out, "sender-uid", 0);
 	free(out);
 }
 
