@@ -175,6 +175,7 @@ int cgroup_destroy(const char *mount, const char *rel, uint64_t id)
 	for (;;) {
 		if (id && !still(path, id))
 			return 0; /* gone (or another's now, which is not ours to remove) */
+		remove_below(fd); /* a cgroup below (the broker's) would make rmdir wait a round */
 		if (rmdir(path) == 0)
 			return 0;
 		r = negative_errno();
