@@ -22,7 +22,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wform
 	  -Isrc -Iinclude -I$(B) -MMD -MP
 LDFLAGS ?=
 LDFLAGS += -pie -Wl,-z,relro,-z,now
-LIBS := -lmnl -lseccomp -lnftnl -lbpf -lcap -lyaml -lelf -lz
+LIBS := -lmnl -lseccomp -lnftnl -lbpf -lcap -lyaml -lsodium -lelf -lz
 
 SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	      -fno-sanitize-recover=all
@@ -113,7 +113,7 @@ $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -o $@ $^ -lyaml \
-		-lmnl -lseccomp -lcap -lpthread
+		-lmnl -lseccomp -lcap -lsodium -lpthread
 
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do mkdir -p $(B)/corpus/$${f##*/}; \

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "addr.h"
 #include "util.h"
 
@@ -210,14 +212,13 @@ static const char *const later_protocols[] = {
     "dnsaddr", "ip6zone", "sctp", "quic", "quic-v1",
 };
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* base64url without padding: 43 characters carry 32 bytes and 2 bits more, which must be 0. */
+/* multibase 'u': base64url without padding, 43 characters for 32 bytes and 2 bits more,
+ * which must be 0 (libsodium's decoder refuses them otherwise). The characters are looked at
+ * first only to say what is wrong. */
 int addr_wg_key_decode(const char *s, size_t n, uint8_t key[32], const char **why)
 {
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t o = 0;
+	size_t len = 0;
+	const char *end = NULL;
 
 	if (n == 0 || s[0] != 'u') {
 		*why = "a WireGuard key is multibase base64url: 'u' and 43 characters";
@@ -229,25 +230,22 @@ int addr_wg_key_decode(const char *s, size_t n, uint8_t key[32], const char **wh
 		return -EINVAL;
 	}
 	for (size_t i = 1; i < n; i++) {
-		const char *c = memchr(b64url, s[i], 64);
+		unsigned char c = (unsigned char)s[i];
 
-		if (!c || !s[i]) {
-			*why = s[i] == '=' ? "a WireGuard key in a multiaddr has no '=' padding"
-			       : (s[i] == '+' || s[i] == '/')
-				   ? "a WireGuard key in a multiaddr is base64url ('-' and '_', not "
-				     "'+' and '/')"
-				   : "bad character in a WireGuard key";
-			return -EINVAL;
-		}
-		acc = (acc << 6) | (uint32_t)(c - b64url);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o < 32)
-				key[o++] = (uint8_t)(acc >> bits);
-		}
+		if (c == '-' || c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		    (c >= 'A' && c <= 'Z'))
+			continue;
+		*why = c == '=' ? "a WireGuard key in a multiaddr has no '=' padding"
+		       : (c == '+' || c == '/')
+			   ? "a WireGuard key in a multiaddr is base64url ('-' and '_', not '+' and "
+			     "'/')"
+			   : "bad character in a WireGuard key";
+		return -EINVAL;
 	}
-	if (acc & ((1U << bits) - 1)) {
+	if (sodium_init() < 0 ||
+	    sodium_base642bin(key, 32, s + 1, n - 1, NULL, &len, &end,
+			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) < 0 ||
+	    len != 32 || end != s + n) {
 		*why = "WireGuard key: the last character has bits set beyond the 32 bytes";
 		return -EINVAL;
 	}
@@ -256,22 +254,8 @@ int addr_wg_key_decode(const char *s, size_t n, uint8_t key[32], const char **wh
 
 void addr_wg_key_encode(const uint8_t key[32], char out[45])
 {
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t o = 0;
-
-	out[o++] = 'u';
-	for (size_t i = 0; i < 32; i++) {
-		acc = (acc << 8) | key[i];
-		bits += 8;
-		while (bits >= 6) {
-			bits -= 6;
-			out[o++] = b64url[(acc >> bits) & 63];
-		}
-	}
-	if (bits)
-		out[o++] = b64url[(acc << (6 - bits)) & 63];
-	out[o] = '\0';
+	out[0] = 'u';
+	sodium_bin2base64(out + 1, 44, key, 32, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
 static int multiaddr_unsupported(const struct parse *ps, const char *seg, size_t n)

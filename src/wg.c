@@ -29,7 +29,7 @@
 #include "log.h"
 #include "nl.h"
 #include "wg.h"
-#include "x25519.h"
+#include "wgconf.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -551,8 +551,9 @@ int wg_parse_device_msg(const struct nlmsghdr *nlh, struct wg_device_info *d)
 		memcpy(d->public_key, mnl_attr_get_payload(tb[WGDEVICE_A_PUBLIC_KEY]), 32);
 		d->has_public_key = true;
 	} else if (tb[WGDEVICE_A_PRIVATE_KEY] && !d->has_public_key) {
-		x25519_public_key(d->public_key, mnl_attr_get_payload(tb[WGDEVICE_A_PRIVATE_KEY]));
-		d->has_public_key = true;
+		d->has_public_key =
+		    wg_public_key(d->public_key,
+				  mnl_attr_get_payload(tb[WGDEVICE_A_PRIVATE_KEY])) == 0;
 	}
 	return tb[WGDEVICE_A_PEERS] ? parse_peers(tb[WGDEVICE_A_PEERS], d) : 0;
 }
@@ -832,9 +833,8 @@ static int get_line(const char *key, const char *value, void *data)
 	if (streq(key, "private_key")) {
 		if (hex_key(value, key32) < 0)
 			return -EPROTO;
-		x25519_public_key(d->public_key, key32);
+		d->has_public_key = wg_public_key(d->public_key, key32) == 0;
 		explicit_bzero(key32, sizeof(key32));
-		d->has_public_key = true;
 		return 0;
 	}
 	if (streq(key, "listen_port")) {

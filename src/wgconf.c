@@ -1,8 +1,9 @@
 /* wgconf.c: the wg-quick file format, as far as sluice takes it: [Interface] and [Peer]
  * sections, keys case-insensitive, '#' and ';' comments. Everything that would run a command
  * or touch routing (PostUp, Table, FwMark, ...) and every unknown key is refused with
- * FILE:LINE, never ignored. Also the base64 keys of wg(8) and the IP-only endpoint and prefix
- * forms that the UAPI text uses too. Pure: a fuzz harness includes this file directly. */
+ * FILE:LINE, never ignored. Also the base64 keys of wg(8) and their public keys (libsodium),
+ * and the IP-only endpoint and prefix forms that the UAPI text uses too. Pure: a fuzz harness
+ * includes this file directly. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,93 +11,46 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
+
 #include "log.h"
 #include "wgconf.h"
 
 /* --- keys ------------------------------------------------------------------------------- */
 
-/* The value of one base64 character, or -1. No branch and no table indexed by the character:
- * keys are secrets, and this keeps their decoding free of data-dependent timing. */
-static int b64_val(uint8_t c)
-{
-	int upper = (c >= 'A') & (c <= 'Z'), lower = (c >= 'a') & (c <= 'z');
-	int digit = (c >= '0') & (c <= '9'), plus = c == '+', slash = c == '/';
-	int v = upper * (c - 'A') + lower * (c - 'a' + 26) + digit * (c - '0' + 52) + plus * 62 +
-		slash * 63;
-
-	return v - !(upper | lower | digit | plus | slash);
-}
-
-static char b64_char(unsigned v)
-{
-	/* v < 64; the same care as above, for the same reason */
-	int upper = v < 26, lower = (v >= 26) & (v < 52), digit = (v >= 52) & (v < 62);
-	int plus = v == 62, slash = v == 63;
-
-	return (char)(upper * ('A' + (int)v) + lower * ('a' + (int)v - 26) +
-		      digit * ('0' + (int)v - 52) + plus * '+' + slash * '/');
-}
-
+/* Keys are secrets: libsodium's codecs are constant time, and refuse a last character
+ * with padding bits set, so that every key has exactly one spelling. */
 int wg_key_b64_decode(const char *s, uint8_t key[WG_KEY_LEN])
 {
 	uint8_t out[WG_KEY_LEN];
-	int bad = 0;
-	unsigned i, o = 0;
+	size_t len = 0;
+	const char *end = NULL;
+	int r;
 
-	if (!s || strnlen(s, WG_KEY_B64_LEN + 1) != WG_KEY_B64_LEN || s[WG_KEY_B64_LEN - 1] != '=')
+	if (!s || strnlen(s, WG_KEY_B64_LEN + 1) != WG_KEY_B64_LEN || sodium_init() < 0)
 		return -EINVAL;
-	/* ten groups of four characters make 30 bytes (an invalid character, -1, is caught
-	 * by bad; unsigned shifts keep it defined meanwhile) */
-	for (i = 0; i < 40; i += 4) {
-		int a = b64_val((uint8_t)s[i]), b = b64_val((uint8_t)s[i + 1]);
-		int c = b64_val((uint8_t)s[i + 2]), d = b64_val((uint8_t)s[i + 3]);
-
-		bad |= (a | b | c | d) < 0;
-		out[o++] = (uint8_t)((unsigned)a << 2 | (unsigned)b >> 4);
-		out[o++] = (uint8_t)((unsigned)b << 4 | (unsigned)c >> 2);
-		out[o++] = (uint8_t)((unsigned)c << 6 | (unsigned)d);
-	}
-	/* then three characters and '=' make the last two; the third one's low two bits are
-	 * padding and must be zero, so that every key has exactly one spelling */
-	{
-		int a = b64_val((uint8_t)s[40]), b = b64_val((uint8_t)s[41]);
-		int c = b64_val((uint8_t)s[42]);
-
-		bad |= (a | b | c) < 0;
-		bad |= (c & 3) != 0;
-		out[o++] = (uint8_t)((unsigned)a << 2 | (unsigned)b >> 4);
-		out[o++] = (uint8_t)((unsigned)b << 4 | (unsigned)c >> 2);
-	}
-	if (bad) {
-		explicit_bzero(out, sizeof(out));
+	r = sodium_base642bin(out, sizeof(out), s, WG_KEY_B64_LEN, NULL, &len, &end,
+			      sodium_base64_VARIANT_ORIGINAL);
+	if (r < 0 || len != WG_KEY_LEN || end != s + WG_KEY_B64_LEN) {
+		sodium_memzero(out, sizeof(out));
 		return -EINVAL;
 	}
 	memcpy(key, out, WG_KEY_LEN);
-	explicit_bzero(out, sizeof(out));
+	sodium_memzero(out, sizeof(out));
 	return 0;
 }
 
 void wg_key_b64_encode(const uint8_t key[WG_KEY_LEN], char out[WG_KEY_B64_LEN + 1])
 {
-	unsigned i, o = 0;
+	sodium_bin2base64(out, WG_KEY_B64_LEN + 1, key, WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+}
 
-	for (i = 0; i < 30; i += 3) {
-		unsigned v = (unsigned)key[i] << 16 | (unsigned)key[i + 1] << 8 | key[i + 2];
-
-		out[o++] = b64_char(v >> 18);
-		out[o++] = b64_char((v >> 12) & 63);
-		out[o++] = b64_char((v >> 6) & 63);
-		out[o++] = b64_char(v & 63);
-	}
-	{
-		unsigned v = (unsigned)key[30] << 16 | (unsigned)key[31] << 8;
-
-		out[o++] = b64_char(v >> 18);
-		out[o++] = b64_char((v >> 12) & 63);
-		out[o++] = b64_char((v >> 6) & 63);
-		out[o++] = '=';
-	}
-	out[o] = '\0';
+int wg_public_key(uint8_t pub[WG_KEY_LEN], const uint8_t priv[WG_KEY_LEN])
+{
+	/* X25519 of the clamped key and the base point, as wg pubkey does. */
+	if (sodium_init() < 0 || crypto_scalarmult_curve25519_base(pub, priv) < 0)
+		return err_set(-EINVAL, "derive a WireGuard public key");
+	return 0;
 }
 
 /* --- endpoints and prefixes ------------------------------------------------------------- */

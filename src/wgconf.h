@@ -70,6 +70,8 @@ void wg_config_free(struct wg_config *c);
  * or -EINVAL (not 44 characters, not base64, or not canonical). */
 int wg_key_b64_decode(const char *s, uint8_t key[WG_KEY_LEN]);
 void wg_key_b64_encode(const uint8_t key[WG_KEY_LEN], char out[WG_KEY_B64_LEN + 1]);
+/* The public key of a private key (X25519 with the base point, the key clamped). */
+int wg_public_key(uint8_t pub[WG_KEY_LEN], const uint8_t priv[WG_KEY_LEN]);
 
 /* "a.b.c.d:port" or "[v6]:port" (IP only, port 1-65535). 0, or -EINVAL with a reason in
  * *why (a static string) if why is not NULL. */
