@@ -298,10 +298,15 @@ static int resident_install(int parent_fd, const struct bpf_resident *r, int *ma
 
 		map_fds[k] = m ? fcntl(bpf_map__fd(m), F_DUPFD_CLOEXEC, 3) : -1;
 		if (map_fds[k] < 0) {
-			while (k-- > 0)
-				closep(&map_fds[k]);
+			int e2 = m ? negative_errno() : -ENOENT;
+
+			for (size_t j = 0; j < k; j++) {
+				closep(&map_fds[j]);
+				map_fds[j] = -1;
+			}
 			r->destroy(skel);
-			return err_set(-ENOENT, "%s: no map %s", r->what, r->maps[k]);
+			return m ? err_set(e2, "%s: map %s", r->what, r->maps[k])
+				 : err_set(e2, "%s: no map %s", r->what, r->maps[k]);
 		}
 	}
 	/* Attached to the cgroup itself, not through a bpf_link: they stay for as long as the

@@ -3,6 +3,7 @@
  * namespace holding only lo, so no probe can leave the machine; it steps into a temporary
  * cgroup to be judged by the hooks and back out to judge them from outside. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
@@ -591,6 +592,39 @@ static void failed_attach_leaves_nothing_attached(void **state)
 	close(fd);
 }
 
+static size_t open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	size_t n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* A map the object does not have: refused by its name, and nothing attached. */
+static void missing_map_is_named_and_leaves_nothing_attached(void **state)
+{
+	struct world *w = *state;
+	const char *const maps[] = {bpf_sock_resident.maps[0], "sluice_no_such_map"};
+	const size_t at[] = {bpf_sock_resident.cage_at[0], 0};
+	struct bpf_resident r = bpf_sock_resident;
+	int fds[2] = {-1, -1};
+
+	size_t open_before = open_fds();
+
+	r.maps = maps;
+	r.cage_at = at;
+	r.n_maps = 2;
+	err_clear();
+	assert_int_equal(bpf_resident_get(w->parent_fd, "c", &r, fds), -ENOENT);
+	assert_non_null(strstr(err_message(-ENOENT), "no map sluice_no_such_map"));
+	assert_int_equal(open_fds(), open_before); /* the first map's fd is closed again */
+	assert_nothing_attached(w->parent_fd);
+}
+
 static void bad_endpoint_is_refused_and_leaves_no_entries(void **state)
 {
 	struct world *w = *state;
@@ -637,6 +671,8 @@ int main(void)
 					    world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(failed_attach_leaves_nothing_attached, world_setup,
 					    world_teardown),
+	    cmocka_unit_test_setup_teardown(missing_map_is_named_and_leaves_nothing_attached,
+					    world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(bad_endpoint_is_refused_and_leaves_no_entries,
 					    world_setup, world_teardown),
 	};
