@@ -16,7 +16,7 @@ cp "$BIN/hookcost" "$T/"
 CG=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break;
 	    if ($(i + 1) == "cgroup2") { print $5; exit } }' /proc/self/mountinfo)
 # a cage kept alive for its netns
-$SLUICE run --user root --name benchhooksnet -- sleep 120 &
+$SLUICE run --user root --name benchhooksnet -- sleep 3600 &
 HELD=$!
 n=0
 until pid=$(head -n 1 "$CG/sluice/benchhooksnet/cgroup.procs" 2>/dev/null) && [ -n "$pid" ]; do
