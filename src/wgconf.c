@@ -18,6 +18,23 @@
 
 /* --- keys ------------------------------------------------------------------------------- */
 
+/* Whether every character but the last is of base64's alphabet, and the last is '='. No
+ * branch on a character: keys are secrets. (libsodium 1.0.18's decoder takes some bytes above
+ * 0x7f for characters of the alphabet, so they are refused here first.) */
+static bool b64_key_alphabet(const char *s)
+{
+	unsigned bad = (unsigned char)s[WG_KEY_B64_LEN - 1] ^ '=';
+
+	for (size_t i = 0; i < WG_KEY_B64_LEN - 1; i++) {
+		unsigned c = (unsigned char)s[i];
+		unsigned ok =
+		    (c - 'A' < 26u) | (c - 'a' < 26u) | (c - '0' < 10u) | (c == '+') | (c == '/');
+
+		bad |= ok ^ 1u;
+	}
+	return bad == 0;
+}
+
 /* Keys are secrets: libsodium's codecs are constant time, and refuse a last character
  * with padding bits set, so that every key has exactly one spelling. */
 int wg_key_b64_decode(const char *s, uint8_t key[WG_KEY_LEN])
@@ -27,7 +44,8 @@ int wg_key_b64_decode(const char *s, uint8_t key[WG_KEY_LEN])
 	const char *end = NULL;
 	int r;
 
-	if (!s || strnlen(s, WG_KEY_B64_LEN + 1) != WG_KEY_B64_LEN || sodium_init() < 0)
+	if (!s || strnlen(s, WG_KEY_B64_LEN + 1) != WG_KEY_B64_LEN || !b64_key_alphabet(s) ||
+	    sodium_init() < 0)
 		return -EINVAL;
 	r = sodium_base642bin(out, sizeof(out), s, WG_KEY_B64_LEN, NULL, &len, &end,
 			      sodium_base64_VARIANT_ORIGINAL);

@@ -86,6 +86,11 @@ static void key_decode_refuses_wrong_length_alphabet_padding_and_non_canonical(v
 			 -EINVAL);
 	assert_int_equal(wg_key_b64_decode("g3x7z0AdV1rM6UQU22CC7IL3/ivn4Dzr 7ikDhCZ/Dc=", key),
 			 -EINVAL);
+	/* bytes above 0x7f are no characters of the alphabet (libsodium 1.0.18 takes some) */
+	assert_int_equal(wg_key_b64_decode("\xa9\x8d"
+					   "eDqqnPostqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqss=",
+					   key),
+			 -EINVAL);
 	/* nothing written on failure */
 	for (int i = 0; i < 32; i++)
 		assert_int_equal(key[i], 0x11);
