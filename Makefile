@@ -33,8 +33,11 @@ else
 Q := @
 endif
 
-CLI_SRC := src/main.c $(wildcard src/cmd-*.c)
+# The CLI (main, the subcommands, the options) over the library, libsluice.a: the library
+# never prints, exits or touches stdout/stderr (`make lib-boundary` checks its objects).
+CLI_SRC := src/main.c src/options.c $(wildcard src/cmd-*.c)
 LIB_SRC := $(filter-out $(CLI_SRC),$(wildcard src/*.c))
+LIB_A := $(B)/libsluice.a
 LIB_OBJ := $(LIB_SRC:src/%.c=$(B)/%.o)
 CLI_OBJ := $(CLI_SRC:src/%.c=$(B)/%.o)
 SAN_OBJ := $(LIB_SRC:src/%.c=$(B)/san/%.o)
@@ -45,16 +48,33 @@ UNIT_LIB := tests/unit/hookworld.c tests/unit/nlassert.c
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOLS := $(B)/tests/probe $(B)/tests/escape
 
-.PHONY: all deps check unit integration bench demo fuzz install uninstall clean format lint
+.PHONY: all deps check unit integration bench demo fuzz install uninstall clean format lint \
+	lib-boundary
 .DELETE_ON_ERROR:
 # Keep the sanitizer objects and BPF objects between runs (they are intermediates).
 .SECONDARY:
 
 all: sluice $(TOOLS)
 
-sluice: $(CLI_OBJ) $(LIB_OBJ)
+$(LIB_A): $(LIB_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+sluice: $(CLI_OBJ) $(LIB_A)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LIBS)
+
+# What the library's objects call, checked: nothing that prints, exits or names a standard
+# stream (the fortified *_chk forms too). The children it forks end with _exit, allowed.
+LIB_FORBIDDEN := printf puts putchar putc fputs fputc fwrite fprintf vprintf vfprintf dprintf \
+	vdprintf perror exit stdout stderr
+lib-boundary: $(LIB_A)
+	@bad=$$(nm -A -u $(LIB_A) | awk -v f="$(LIB_FORBIDDEN)" \
+		'BEGIN { n = split(f, w, " "); for (i = 1; i <= n; i++) { x[w[i]]; x["__" w[i] "_chk"] } } \
+		 $$NF in x { print $$1, $$NF }'); \
+	if [ -n "$$bad" ]; then echo "the library prints or exits:"; echo "$$bad"; exit 1; fi; \
+	echo "lib-boundary: libsluice.a neither prints nor exits"
+
 
 $(B)/%.o: src/%.c | $(SKELS)
 	@mkdir -p $(@D)
@@ -107,8 +127,10 @@ $(B)/tests/escape: tests/lib/escape.c
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 # The parsers are pure: each harness links them all (and nothing that touches the kernel).
-FUZZ_SRC := src/addr.c src/policy.c src/profile.c src/log.c src/util.c src/dns.c src/socks5.c src/loop.c \
+FUZZ_SRC := src/addr.c src/policy.c src/profile.c src/log.c src/util.c src/text.c src/dns.c src/socks5.c src/loop.c \
 	    src/broker.c src/unixpath.c src/nl.c
+# fuzz_wgconf includes src/wgconf.c itself
+$(B)/fuzz/fuzz_wgconf: src/wgconf.c
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
@@ -131,7 +153,7 @@ integration: sluice $(TOOLS)
 # Installs what it needs first: a fresh machine has none of it.
 check:
 	sh contrib/deps.sh
-	$(MAKE) unit integration
+	$(MAKE) lib-boundary unit integration
 
 demo: sluice
 	sh contrib/demo.sh

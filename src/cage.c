@@ -96,10 +96,16 @@ int cage_check_fault_env(void)
 
 	if (!f)
 		return 0;
-	for (const char *const *s = cage_steps; *s; s++)
+	char all[256] = "";
+	size_t n = 0;
+
+	for (const char *const *s = cage_steps; *s; s++) {
 		if (streq(*s, f))
 			return 0;
-	return err_invalid("SLUICE_FAIL_AT=%s: no such setup step", f);
+		n += (size_t)snprintf(all + n, n < sizeof(all) ? sizeof(all) - n : 0, "%s%s",
+				      n ? " " : "", *s);
+	}
+	return err_invalid("SLUICE_FAIL_AT=%s: no such setup step (the steps: %s)", f, all);
 }
 
 static int fault(const char *step)
@@ -808,15 +814,9 @@ static int step_host_link(struct cage *c)
 			return r;
 	}
 	if (p->masquerade) {
-		char path[128], on = '0';
-		_cleanup_close_ int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
+		char path[128];
 
-		/* Replies from beyond the host are forwarded back in on the uplink, which only
-		 * the host-wide switch allows; sluice does not turn routing on for a whole host. */
-		if (fd < 0 || read(fd, &on, 1) != 1 || on != '1')
-			return err_invalid("an allowed endpoint is off this host, and reaching it "
-					   "needs IPv4 forwarding (sysctl net.ipv4.ip_forward=1), "
-					   "which is off; sluice does not turn it on for the host");
+		/* net.ipv4.ip_forward is on: the plan was refused otherwise (plan_build). */
 		snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", p->host_if);
 		r = write_sysctl(path, "1");
 		if (r < 0)
@@ -1260,8 +1260,16 @@ int cage_run(const struct plan *p, int *ret_status)
 			goto out;
 	}
 	if (log_max_level >= LOG_DEBUG) {
+		_cleanup_text_ struct text t = TEXT_INIT;
+
 		log_debug("enforcement layers of this run:");
-		plan_print_layers(p, stderr, "sluice:   ");
+		plan_render_layers(p, &t, "  ");
+		for (char *line = t.buf, *nl; line && *line; line = nl + 1) {
+			nl = strchrnul(line, '\n');
+			log_debug("%.*s", (int)(nl - line), line);
+			if (!*nl)
+				break;
+		}
 	}
 
 	/* Only from the terminal's foreground: setting it from the background would stop us. */

@@ -12,7 +12,7 @@ int cmd_check(int argc, char **argv)
 	struct plan p;
 	int r;
 
-	r = prepare_plan(argc, argv, false, &p);
+	r = options_plan(argc, argv, false, &p);
 	if (r == 1) {
 		printf("Usage: sluice check [OPTIONS] [-- CMD [ARGS...]]\n\n%s", options_help);
 		return 0;
@@ -21,7 +21,16 @@ int cmd_check(int argc, char **argv)
 		log_error("%s", err_message(r));
 		return EXIT_SLUICE;
 	}
-	plan_print(&p, stdout);
-	plan_free(&p);
+	{
+		_cleanup_text_ struct text t = TEXT_INIT;
+
+		plan_render(&p, &t);
+		plan_free(&p);
+		if (text_error(&t) < 0) {
+			log_error("render the plan: %s", strerror(ENOMEM));
+			return EXIT_SLUICE;
+		}
+		fwrite(text_str(&t), 1, t.len, stdout);
+	}
 	return 0;
 }

@@ -264,6 +264,11 @@ static int prune_hooks(const char *cgmount, bool unload)
 	return ret;
 }
 
+static void said_removed(const char *file, void *data)
+{
+	printf("removed the unfinished record %s/%s\n", STATE_DIR, file);
+}
+
 int cmd_gc(int argc, char **argv)
 {
 	_cleanup_strv_free_ char **names = NULL;
@@ -297,7 +302,7 @@ int cmd_gc(int argc, char **argv)
 	if (r == 0)
 		r = state_lock(&lock);
 	if (r == 0)
-		r = state_remove_unfinished();
+		r = state_remove_unfinished(said_removed, NULL);
 	if (r >= 0)
 		r = state_list(&names);
 	if (r < 0) {

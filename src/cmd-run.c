@@ -16,7 +16,7 @@ int cmd_run(int argc, char **argv)
 	log_trace("plan");
 	r = cage_check_fault_env();
 	if (r == 0)
-		r = prepare_plan(argc, argv, true, &p);
+		r = options_plan(argc, argv, true, &p);
 	if (r == 1) {
 		printf("Usage: sluice run [OPTIONS] -- CMD [ARGS...]\n\n%s", options_help);
 		return 0;

@@ -253,12 +253,12 @@ static bool name_at_or_below(const char *name, size_t name_len, const char *text
 
 /* --- descriptions for -v ---------------------------------------------------------------- */
 
-struct text {
+struct desc_buf {
 	char *s;
 	size_t cap, len;
 };
 
-static void _printf_(2, 3) text_add(struct text *t, const char *fmt, ...)
+static void _printf_(2, 3) text_add(struct desc_buf *t, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -272,7 +272,7 @@ static void _printf_(2, 3) text_add(struct text *t, const char *fmt, ...)
 		t->len = t->len + (size_t)n < t->cap ? t->len + (size_t)n : t->cap - 1;
 }
 
-static void text_name(struct text *t, const uint8_t *name)
+static void text_name(struct desc_buf *t, const uint8_t *name)
 {
 	if (!*name) {
 		text_add(t, ".");
@@ -289,7 +289,7 @@ static void text_name(struct text *t, const uint8_t *name)
 	}
 }
 
-static void text_type(struct text *t, uint16_t type)
+static void text_type(struct desc_buf *t, uint16_t type)
 {
 	static const struct {
 		uint16_t type;
@@ -332,7 +332,7 @@ static int reply_error(const uint8_t *q, uint8_t *out, size_t *outlen, unsigned 
 int dns_answer(const uint8_t *q, size_t qlen, size_t maxlen, const struct dns_entry *table,
 	       size_t n, uint8_t *out, size_t outcap, size_t *outlen, char *desc, size_t desclen)
 {
-	struct text t = {.s = desc, .cap = desc ? desclen : 0};
+	struct desc_buf t = {.s = desc, .cap = desc ? desclen : 0};
 	struct query qy = {0};
 	char qtext[WIRE_NAME_MAX];
 	const char *why = NULL;

@@ -1,7 +1,8 @@
-/* log.c: writes sluice's messages to stderr, prefixed "sluice: ", a line with one write(2).
- * Debug lines appear only at -v; errors always. A line that cannot be written (stderr closed:
- * `sluice run -v ... 2>&1 | head`) is dropped and counted, never fatal: the supervisor ignores
- * SIGPIPE while a cage runs. The error record is per thread (the unix broker's threads). */
+/* log.c: sluice's messages, a line each, prefixed "sluice: ", handed to the sink the program
+ * set (log_set_sink; the CLI's writes them to stderr): the library itself writes nowhere.
+ * Debug lines are made only at -v; errors always. A line the sink could not write (stderr
+ * closed: `sluice run -v ... 2>&1 | head`) is dropped and counted, never fatal. The error
+ * record is per thread. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,22 +12,17 @@
 
 int log_max_level = LOG_INFO;
 static unsigned long dropped;
+static log_sink_fn sink;
 
-static void put_line(const char *line)
+void log_set_sink(log_sink_fn fn)
 {
-	size_t len = strlen(line), done = 0;
+	sink = fn;
+}
 
-	while (done < len) {
-		ssize_t n = write(STDERR_FILENO, line + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			__atomic_add_fetch(&dropped, 1, __ATOMIC_RELAXED);
-			return;
-		}
-		done += (size_t)n;
-	}
+static void put_line(enum log_level level, const char *line)
+{
+	if (!sink || !sink(level, line, strlen(line)))
+		__atomic_add_fetch(&dropped, 1, __ATOMIC_RELAXED);
 }
 
 unsigned long log_dropped(void)
@@ -46,7 +42,7 @@ static void vlog(enum log_level level, int r, const char *fmt, va_list ap)
 		snprintf(line, sizeof(line), "sluice: %s: %s\n", buf, strerror(-r));
 	else
 		snprintf(line, sizeof(line), "sluice: %s\n", buf);
-	put_line(line);
+	put_line(level, line);
 	errno = saved;
 }
 
@@ -64,7 +60,7 @@ void log_trace(const char *step)
 		char line[128];
 
 		snprintf(line, sizeof(line), "sluice: trace %8.3f ms  %s\n", ms, step);
-		put_line(line);
+		put_line(LOG_INFO, line);
 	} else
 		log_debug("%8.3f ms  %s", ms, step);
 }

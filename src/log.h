@@ -8,8 +8,13 @@ enum log_level { LOG_ERR = 0, LOG_INFO = 1, LOG_DEBUG = 2 };
 
 extern int log_max_level;
 
+/* Where lines go: a whole line, "sluice: ...\n". Returns whether it was written (a line that
+ * was not is counted by log_dropped()). Without a sink every line is dropped. */
+typedef bool (*log_sink_fn)(enum log_level level, const char *line, size_t len);
+void log_set_sink(log_sink_fn fn);
+
 void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
-/* How many lines could not be written (stderr closed or broken). */
+/* How many lines the sink could not write (stderr closed or broken), or had no sink. */
 unsigned long log_dropped(void);
 
 /* Print "sluice: <what>: <strerror(-r)>" and return r (negative errno). */

@@ -1,8 +1,9 @@
-/* main.c: sluice's entry point. It only dispatches to a subcommand from the table below,
- * which also makes the usage text. */
+/* main.c: sluice's entry point. It sends the library's log lines to stderr, and dispatches
+ * to a subcommand from the table below, which also makes the usage text. */
 #include <stdio.h>
 
 #include "cmds.h"
+#include "log.h"
 #include "options.h"
 #include "util.h"
 
@@ -30,8 +31,27 @@ static void usage(FILE *f)
 		   "See sluice(1).\n");
 }
 
+/* A line with one write(2): lines of the supervisor and of the cage's first process do not
+ * interleave. A closed stderr drops it (the library counts it) and ends nothing. */
+static bool stderr_sink(enum log_level level, const char *line, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(STDERR_FILENO, line + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		done += (size_t)n;
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
+	log_set_sink(stderr_sink);
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_SLUICE;

@@ -406,7 +406,7 @@ static const char *hook_str(unsigned hook)
 }
 
 /* The priority as `nft list` prints it: relative to the standard name for the chain type. */
-static void render_prio(const struct rs_chain *c, FILE *f)
+static void render_prio(const struct rs_chain *c, struct text *f)
 {
 	bool nat = streq(c->type, "nat");
 	const char *name = nat ? (c->hook == NF_INET_POST_ROUTING ? "srcnat" : "dstnat") : "filter";
@@ -415,12 +415,12 @@ static void render_prio(const struct rs_chain *c, FILE *f)
 	int d = c->prio - base;
 
 	if (d == 0)
-		fprintf(f, "%s", name);
+		text_printf(f, "%s", name);
 	else
-		fprintf(f, "%s %c %d", name, d < 0 ? '-' : '+', d < 0 ? -d : d);
+		text_printf(f, "%s %c %d", name, d < 0 ? '-' : '+', d < 0 ? -d : d);
 }
 
-static void render_match(const struct rs_match *m, FILE *f)
+static void render_match(const struct rs_match *m, struct text *f)
 {
 	char ip[INET6_ADDRSTRLEN];
 	const char *neq = m->neq ? "!= " : "";
@@ -428,32 +428,32 @@ static void render_match(const struct rs_match *m, FILE *f)
 	switch (m->kind) {
 	case RS_IIF:
 	case RS_OIF:
-		fprintf(f, "%s %s\"%s\"", m->kind == RS_IIF ? "iif" : "oif", neq, m->ifname);
+		text_printf(f, "%s %s\"%s\"", m->kind == RS_IIF ? "iif" : "oif", neq, m->ifname);
 		break;
 	case RS_IIFNAME:
 	case RS_OIFNAME:
-		fprintf(f, "%s %s\"%s\"", m->kind == RS_IIFNAME ? "iifname" : "oifname", neq,
-			m->ifname);
+		text_printf(f, "%s %s\"%s\"", m->kind == RS_IIFNAME ? "iifname" : "oifname", neq,
+			    m->ifname);
 		break;
 	case RS_CT_EST:
-		fprintf(f, "ct state established,related");
+		text_printf(f, "ct state established,related");
 		break;
 	case RS_ICMPV6_TYPE:
-		fprintf(f, "icmpv6 type %s",
-			m->icmp_type == ICMPV6_ND_SOLICIT ? "nd-neighbor-solicit"
-							  : "nd-neighbor-advert");
+		text_printf(f, "icmpv6 type %s",
+			    m->icmp_type == ICMPV6_ND_SOLICIT ? "nd-neighbor-solicit"
+							      : "nd-neighbor-advert");
 		break;
 	case RS_SADDR:
 	case RS_DADDR:
-		fprintf(f, "%s %s %s", m->family == AF_INET6 ? "ip6" : "ip",
-			m->kind == RS_SADDR ? "saddr" : "daddr",
-			ip_str(m->family, &m->ip, ip, sizeof(ip)));
+		text_printf(f, "%s %s %s", m->family == AF_INET6 ? "ip6" : "ip",
+			    m->kind == RS_SADDR ? "saddr" : "daddr",
+			    ip_str(m->family, &m->ip, ip, sizeof(ip)));
 		break;
 	case RS_L4PROTO:
-		fprintf(f, "meta l4proto %s", proto_str(m->proto));
+		text_printf(f, "meta l4proto %s", proto_str(m->proto));
 		break;
 	case RS_DPORT:
-		fprintf(f, "%s dport %u", proto_str(m->proto), m->port);
+		text_printf(f, "%s dport %u", proto_str(m->proto), m->port);
 		break;
 	}
 }
@@ -476,48 +476,48 @@ static const char *verdict_str(enum rs_verdict v)
 	}
 }
 
-static void render_rule(const struct rs_rule *r, FILE *f)
+static void render_rule(const struct rs_rule *r, struct text *f)
 {
 	const char *sep = "";
 
-	fputs("\t\t", f);
+	text_puts(f, "\t\t");
 	for (size_t i = 0; i < r->n_match; i++, sep = " ") {
-		fputs(sep, f);
+		text_puts(f, sep);
 		render_match(&r->match[i], f);
 	}
 	if (r->counter) {
-		fprintf(f, "%scounter", sep);
+		text_printf(f, "%scounter", sep);
 		sep = " ";
 	}
 	if (verdict_str(r->verdict))
-		fprintf(f, "%s%s", sep, verdict_str(r->verdict));
-	fputc('\n', f);
+		text_printf(f, "%s%s", sep, verdict_str(r->verdict));
+	text_putc(f, '\n');
 }
 
-static int render(const struct ruleset *rs, FILE *f)
+static int render(const struct ruleset *rs, struct text *f)
 {
-	fprintf(f, "table inet %s {\n", rs->table);
+	text_printf(f, "table inet %s {\n", rs->table);
 	for (size_t c = 0; c < rs->n_chains; c++) {
 		const struct rs_chain *ch = &rs->chains[c];
 
 		if (c > 0)
-			fputc('\n', f);
-		fprintf(f, "\tchain %s {\n\t\ttype %s hook %s priority ", ch->name, ch->type,
-			hook_str(ch->hook));
+			text_putc(f, '\n');
+		text_printf(f, "\tchain %s {\n\t\ttype %s hook %s priority ", ch->name, ch->type,
+			    hook_str(ch->hook));
 		render_prio(ch, f);
-		fprintf(f, "; policy %s;\n", ch->policy == NF_DROP ? "drop" : "accept");
+		text_printf(f, "; policy %s;\n", ch->policy == NF_DROP ? "drop" : "accept");
 		for (size_t i = 0; i < rs->n_rules; i++)
 			if (rs->rules[i].chain == ch)
 				render_rule(&rs->rules[i], f);
-		fputs("\t}\n", f);
+		text_puts(f, "\t}\n");
 	}
-	fputs("}\n", f);
-	if (fflush(f) != 0 || ferror(f))
-		return err_set(negative_errno(), "writing nftables table %s", rs->table);
+	text_puts(f, "}\n");
+	if (text_error(f) < 0)
+		return err_set(text_error(f), "render nftables table %s", rs->table);
 	return 0;
 }
 
-int nft_render_cage(const struct plan *p, FILE *f)
+int nft_render_cage(const struct plan *p, struct text *f)
 {
 	_cleanup_(ruleset_freep) struct ruleset *rs = NULL;
 	int r;
@@ -528,7 +528,7 @@ int nft_render_cage(const struct plan *p, FILE *f)
 	return render(rs, f);
 }
 
-int nft_render_host(const struct plan *p, FILE *f)
+int nft_render_host(const struct plan *p, struct text *f)
 {
 	_cleanup_(ruleset_freep) struct ruleset *rs = NULL;
 	int r;

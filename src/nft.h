@@ -3,16 +3,15 @@
  * apply sends, so the two can never disagree. */
 #pragma once
 
-#include <stdint.h>
-#include <stdio.h>
-
 #include "plan.h"
+#include "text.h"
+#include <stdint.h>
 
 struct mnl_socket;
 
-/* Write the ruleset as `nft -f` text (a full "table inet NAME { ... }" block). */
-int nft_render_cage(const struct plan *p, FILE *f);
-int nft_render_host(const struct plan *p, FILE *f);
+/* Append the ruleset as `nft -f` text (a full "table inet NAME { ... }" block). */
+int nft_render_cage(const struct plan *p, struct text *f);
+int nft_render_host(const struct plan *p, struct text *f);
 
 /*
  * Build the whole ruleset as one NFNL batch (begin, table, chains, rules, end) into buf,

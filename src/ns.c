@@ -24,20 +24,31 @@ static int ro_bind_self(const char *path)
 	return 0;
 }
 
-static int write_generated(const char *path, void (*gen)(const struct plan *, FILE *),
+static int write_generated(const char *path, void (*gen)(const struct plan *, struct text *),
 			   const struct plan *p)
 {
-	FILE *f = fopen(path, "we");
-	int r = 0;
+	_cleanup_text_ struct text t = TEXT_INIT;
+	_cleanup_close_ int fd = -1;
+	const char *s;
+	size_t left;
 
-	if (!f)
+	gen(p, &t);
+	if (text_error(&t) < 0)
+		return err_set(-ENOMEM, "write %s", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
 		return err_set(negative_errno(), "create %s", path);
-	gen(p, f);
-	if (ferror(f))
-		r = -EIO;
-	if (fclose(f) != 0 && r == 0)
-		r = negative_errno();
-	return r < 0 ? err_set(r, "write %s", path) : 0;
+	for (s = text_str(&t), left = t.len; left > 0;) {
+		ssize_t n = write(fd, s, left);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return err_set(n < 0 ? negative_errno() : -EIO, "write %s", path);
+		s += n;
+		left -= (size_t)n;
+	}
+	return 0;
 }
 
 /* Bind SRC read-only over DST (following a symlink at DST, as /etc/resolv.conf often is).
@@ -69,9 +80,9 @@ static int generated_etc(const struct plan *p)
 
 	if (mount("sluice", "/sys", "tmpfs", MNT_SAFE, "mode=0755,size=64k,nr_inodes=8") < 0)
 		return err_set(negative_errno(), "mount a tmpfs for /etc/resolv.conf");
-	r = write_generated("/sys/resolv.conf", plan_write_resolv, p);
+	r = write_generated("/sys/resolv.conf", plan_render_resolv, p);
 	if (r == 0)
-		r = write_generated("/sys/hosts", plan_write_hosts, p);
+		r = write_generated("/sys/hosts", plan_render_hosts, p);
 	if (r == 0)
 		r = ro_bind_file("/sys/resolv.conf", "/etc/resolv.conf");
 	if (r == 0)

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "options.h"
+#include "prepare.h"
 
 const char options_help[] =
 	"  -p, --profile FILE|NAME  read a profile (NAME: ./profiles/NAME.yaml, then\n"
@@ -173,4 +174,21 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 
 	*ret_cmd = optind < argc ? &argv[optind] : NULL;
 	return policy_finish(p);
+}
+
+int options_plan(int argc, char **argv, bool need_command, struct plan *ret)
+{
+	struct policy pol;
+	char **cmd = NULL;
+	int r;
+
+	policy_init(&pol);
+	r = options_parse(argc, argv, &pol, &cmd);
+	if (r == 0) {
+		if (pol.verbose)
+			log_max_level = LOG_DEBUG;
+		r = plan_prepare(&pol, cmd, need_command, ret);
+	}
+	policy_free(&pol);
+	return r;
 }

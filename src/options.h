@@ -2,12 +2,18 @@
  * (wherever --profile stands), then every other option on top of it. */
 #pragma once
 
+#include "plan.h"
 #include "policy.h"
 
 /* Parse argv (argv[0] is the subcommand). On success *ret_cmd points into argv at the
  * command (NULL if none) and p holds the finished policy. -EINVAL with err_invalid() on bad
  * input; 1 if --help was given (usage printed by the caller). */
 int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd);
+
+/* options_parse(), then the plan (plan_prepare()): what `run` and `check` start with. -v
+ * raises the log level. Returns 0, 1 for --help, or a negative errno with the error
+ * recorded. */
+int options_plan(int argc, char **argv, bool need_command, struct plan *ret);
 
 /* The option lines for --help and the man page's synopsis. */
 extern const char options_help[];

@@ -361,24 +361,19 @@ static int check_wg_allowed(const struct plan *p, const struct wg_config *wg)
 		wg_key_b64_encode(e->wg_key, want);
 		peer = wg_find_peer(wg, e->wg_key);
 		if (!peer) {
-			char *peers = NULL;
-			size_t len = 0;
-			FILE *f = open_memstream(&peers, &len);
+			_cleanup_text_ struct text peers = TEXT_INIT;
 
-			if (!f)
-				return -ENOMEM;
 			for (size_t k = 0; k < wg->n_peers; k++) {
 				char b64[WG_KEY_B64_LEN + 1];
 
 				wg_key_b64_encode(wg->peers[k].public_key, b64);
-				fprintf(f, "%s%s", k ? ", " : "", b64);
+				text_printf(&peers, "%s%s", k ? ", " : "", b64);
 			}
-			fclose(f);
-			int r = err_invalid("allow %s: WireGuard key %s is not a peer of the tunnel "
-					    "(its peers: %s)",
-					    ep, want, wg->n_peers ? peers : "none");
-			free(peers);
-			return r;
+			if (text_error(&peers) < 0)
+				return -ENOMEM;
+			return err_invalid("allow %s: WireGuard key %s is not a peer of the tunnel "
+					   "(its peers: %s)",
+					   ep, want, wg->n_peers ? text_str(&peers) : "none");
 		}
 		for (size_t k = 0; k < peer->n_allowed_ips && !inside; k++)
 			inside = prefix_covers(&peer->allowed_ips[k], e);
@@ -527,6 +522,15 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 			return r;
 		}
 	}
+	/* Replies from beyond the host are forwarded back in on the uplink, which only the
+	 * host-wide switch allows; sluice does not turn routing on for a whole host. Said here,
+	 * before anything is made (and by check). */
+	if (p.link == LINK_VETH && p.masquerade && facts->ip_forward_off) {
+		plan_free(&p);
+		return err_invalid("an allowed endpoint is off this host, and reaching it needs "
+				   "IPv4 forwarding (sysctl net.ipv4.ip_forward=1), which is off; "
+				   "sluice does not turn it on for the host");
+	}
 	for (size_t i = 0; i < pol->n_forward; i++)
 		p.forwards[p.n_forwards++] = pol->forward[i];
 	for (size_t i = 0; i < pol->n_dns; i++)
@@ -611,94 +615,116 @@ static const char *forward_target(const struct forward *fw, char *buf, size_t le
 	return buf;
 }
 
-void plan_print_layers(const struct plan *p, FILE *f, const char *indent)
+void plan_render_layers(const struct plan *p, struct text *f, const char *indent)
 {
 	if (p->link == LINK_VETH)
-		fprintf(f, "%stopology: lo + one veth, one route (via the host side)\n", indent);
+		text_printf(f, "%stopology: lo + one veth, one route (via the host side)\n",
+			    indent);
 	else if (p->link == LINK_WIREGUARD)
-		fprintf(f, "%stopology: lo + one WireGuard tunnel whose encrypted UDP stays "
-			   "outside; routes only to its peers' AllowedIPs\n",
-			indent);
+		text_printf(f,
+			    "%stopology: lo + one WireGuard tunnel whose encrypted UDP stays "
+			    "outside; routes only to its peers' AllowedIPs\n",
+			    indent);
 	else
-		fprintf(f, "%stopology: lo only, no route out; forwards and DNS served from "
-			   "outside\n",
-			indent);
+		text_printf(f,
+			    "%stopology: lo only, no route out; forwards and DNS served from "
+			    "outside\n",
+			    indent);
 	if (p->link == LINK_VETH)
-		fprintf(f, "%snftables: table inet %s in the cage, table inet %s on the host\n",
-			indent, p->cage_table, p->host_table);
+		text_printf(f, "%snftables: table inet %s in the cage, table inet %s on the host\n",
+			    indent, p->cage_table, p->host_table);
 	else
-		fprintf(f, "%snftables: table inet %s in the cage\n", indent, p->cage_table);
+		text_printf(f, "%snftables: table inet %s in the cage\n", indent, p->cage_table);
 	if (p->userns)
-		fprintf(f, "%seBPF: off: cgroup hooks need root (CAP_BPF, CAP_NET_ADMIN and a "
-			   "cgroup of its own), which this run does not have; topology and "
-			   "nftables hold without them\n",
-			indent);
+		text_printf(f,
+			    "%seBPF: off: cgroup hooks need root (CAP_BPF, CAP_NET_ADMIN and a "
+			    "cgroup of its own), which this run does not have; topology and "
+			    "nftables hold without them\n",
+			    indent);
 	else
-		fprintf(f, "%seBPF: cgroup connect4 connect6 sendmsg4 sendmsg6 hooks, EPERM for all "
-			   "but loopback and the allowed endpoints\n",
-			indent);
-	fprintf(f, "%sunix: /run, /var/run, /tmp and the runtime dir are the cage's own, with the "
-		   "%zu allowed socket(s) bound in\n",
-		indent, p->n_unix_allow);
+		text_printf(
+		    f,
+		    "%seBPF: cgroup connect4 connect6 sendmsg4 sendmsg6 hooks, EPERM for all "
+		    "but loopback and the allowed endpoints\n",
+		    indent);
+	text_printf(f,
+		    "%sunix: /run, /var/run, /tmp and the runtime dir are the cage's own, with the "
+		    "%zu allowed socket(s) bound in\n",
+		    indent, p->n_unix_allow);
 	if (p->unix_broker)
-		fprintf(f, "%sunix: a pathname socket is reached only if a process of this cage bound "
-			   "it or it is allowed, judged by the socket reached (symlinks, mounts and "
-			   "namespaces followed): the supervisor gets every connect and send "
-			   "(seccomp user notification) and connects or sends on the caller's own "
-			   "socket to the file it judged; refused: EPERM\n",
-			indent);
+		text_printf(
+		    f,
+		    "%sunix: a pathname socket is reached only if a process of this cage bound "
+		    "it or it is allowed, judged by the socket reached (symlinks, mounts and "
+		    "namespaces followed, hard links and moves not taken for the place "
+		    "allowed): the supervisor gets every connect and send (seccomp user "
+		    "notification); a performer, a process of the cage's user with no "
+		    "capabilities, connects or sends on the caller's own socket to the file "
+		    "judged; refused: EPERM\n",
+		    indent);
 	if (p->unix_broker && p->unix_backstop == UNIX_BACKSTOP_HOOKS)
-		fprintf(f, "%sunix: behind it, cgroup connect_unix and sendmsg_unix hooks refuse every "
-			   "pathname socket a caged process reaches by itself; calls with nothing "
-			   "to judge go on in the kernel\n",
-			indent);
+		text_printf(
+		    f,
+		    "%sunix: behind it, cgroup connect_unix and sendmsg_unix hooks refuse every "
+		    "pathname socket a caged process reaches by itself; calls with nothing "
+		    "to judge go on in the kernel\n",
+		    indent);
 	else if (p->unix_broker && p->unix_backstop == UNIX_BACKSTOP_LANDLOCK)
-		fprintf(f, "%sunix: behind it, Landlock (ABI 9) refuses every pathname socket made "
-			   "outside the cage to a caged process; calls with nothing to judge go on "
-			   "in the kernel\n",
-			indent);
+		text_printf(
+		    f,
+		    "%sunix: behind it, Landlock (ABI 9) refuses every pathname socket made "
+		    "outside the cage to a caged process; calls with nothing to judge go on "
+		    "in the kernel\n",
+		    indent);
 	else if (p->unix_broker)
-		fprintf(f, "%sunix: no in-kernel layer behind it (cgroup unix hooks need root; "
-			   "Landlock ABI 9 is not here): the supervisor performs every call it "
-			   "gets, so none can be changed after the check (unix: strict refuses to "
-			   "run)\n",
-			indent);
+		text_printf(f,
+			    "%sunix: no in-kernel layer behind it (cgroup unix hooks need root; "
+			    "Landlock ABI 9 is not here): the performers make every call the "
+			    "supervisor gets, so none can be changed after the check (unix: strict "
+			    "refuses to run)\n",
+			    indent);
 	else if (p->unix_backstop == UNIX_BACKSTOP_HOOKS)
-		fprintf(f, "%sunix: this kernel cannot hand calls to the supervisor: the cgroup unix "
-			   "hooks refuse every pathname socket, the cage's own too\n",
-			indent);
+		text_printf(
+		    f,
+		    "%sunix: this kernel cannot hand calls to the supervisor: the cgroup unix "
+		    "hooks refuse every pathname socket, the cage's own too\n",
+		    indent);
 	else
-		fprintf(f, "%sunix: not judged: this kernel cannot hand calls to the supervisor, and "
-			   "there is no in-kernel layer; only the private directories hide host "
-			   "sockets\n",
-			indent);
-	sysfilter_print(&p->filter, f, indent);
-	fprintf(f, "%sprocess: no capabilities (all five sets), no_new_privs, /sys and /proc/sys "
-		   "read-only%s\n",
-		indent, p->userns ? ", a user namespace mapping only the invoking user" : "");
+		text_printf(
+		    f,
+		    "%sunix: not judged: this kernel cannot hand calls to the supervisor, and "
+		    "there is no in-kernel layer; only the private directories hide host "
+		    "sockets\n",
+		    indent);
+	sysfilter_render(&p->filter, f, indent);
+	text_printf(f,
+		    "%sprocess: no capabilities (all five sets), no_new_privs, /sys and /proc/sys "
+		    "read-only%s\n",
+		    indent, p->userns ? ", a user namespace mapping only the invoking user" : "");
 }
 
-void plan_write_hosts(const struct plan *p, FILE *f)
+void plan_render_hosts(const struct plan *p, struct text *f)
 {
 	char a[INET6_ADDRSTRLEN];
 
-	fprintf(f, "# generated by sluice for cage %s\n", p->name);
-	fprintf(f, "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-		p->name);
+	text_printf(f, "# generated by sluice for cage %s\n", p->name);
+	text_printf(f, "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+		    p->name);
 	for (size_t i = 0; i < p->n_dns; i++)
-		fprintf(f, "%s\t%s\n", inet_ntop(p->dns[i].family, &p->dns[i].ip, a, sizeof(a)),
-			p->dns[i].name);
+		text_printf(f, "%s\t%s\n", inet_ntop(p->dns[i].family, &p->dns[i].ip, a, sizeof(a)),
+			    p->dns[i].name);
 }
 
-void plan_write_resolv(const struct plan *p, FILE *f)
+void plan_render_resolv(const struct plan *p, struct text *f)
 {
-	fprintf(f, "# generated by sluice for cage %s: a stub that answers only the names the\n"
-		   "# profile lists; nothing is forwarded\n"
-		   "nameserver %s\noptions edns0 trust-ad\n",
-		p->name, DNS_STUB_ADDR);
+	text_printf(f,
+		    "# generated by sluice for cage %s: a stub that answers only the names the\n"
+		    "# profile lists; nothing is forwarded\n"
+		    "nameserver %s\noptions edns0 trust-ad\n",
+		    p->name, DNS_STUB_ADDR);
 }
 
-void plan_print(const struct plan *p, FILE *f)
+void plan_render(const struct plan *p, struct text *f)
 {
 	char h4[INET_ADDRSTRLEN], c4[INET_ADDRSTRLEN], h6[INET6_ADDRSTRLEN], c6[INET6_ADDRSTRLEN];
 	char ep[ADDR_STR_MAX], tg[ADDR_STR_MAX + 160];
@@ -708,34 +734,38 @@ void plan_print(const struct plan *p, FILE *f)
 	inet_ntop(AF_INET6, &p->host_v6, h6, sizeof(h6));
 	inet_ntop(AF_INET6, &p->cage_v6, c6, sizeof(c6));
 
-	fprintf(f, "cage %s\n", p->name);
+	text_printf(f, "cage %s\n", p->name);
 	if (p->userns)
-		fprintf(f, "  cgroup     none (unprivileged run)\n");
+		text_printf(f, "  cgroup     none (unprivileged run)\n");
 	else
-		fprintf(f, "  cgroup     <cgroup2>/%s\n", p->cgroup);
-	fprintf(f, "  namespaces %snet mnt pid ipc uts cgroup (new)\n", p->userns ? "user " : "");
+		text_printf(f, "  cgroup     <cgroup2>/%s\n", p->cgroup);
+	text_printf(f, "  namespaces %snet mnt pid ipc uts cgroup (new)\n",
+		    p->userns ? "user " : "");
 	if (p->link == LINK_VETH) {
-		fprintf(f, "  link       veth %s (host) %s/%u <-> %s (cage) %s/%u\n", p->host_if,
-			h4, p->v4_prefix, p->cage_if, c4, p->v4_prefix);
+		text_printf(f, "  link       veth %s (host) %s/%u <-> %s (cage) %s/%u\n",
+			    p->host_if, h4, p->v4_prefix, p->cage_if, c4, p->v4_prefix);
 		if (p->ipv6)
-			fprintf(f, "             ipv6 %s/%u <-> %s/%u\n", h6, p->v6_prefix, c6,
-				p->v6_prefix);
-		fprintf(f, "  route      default via %s dev %s (the cage's only route)\n", h4,
-			p->cage_if);
+			text_printf(f, "             ipv6 %s/%u <-> %s/%u\n", h6, p->v6_prefix, c6,
+				    p->v6_prefix);
+		text_printf(f, "  route      default via %s dev %s (the cage's only route)\n", h4,
+			    p->cage_if);
 		if (p->ipv6)
-			fprintf(f, "  route6     default via %s dev %s\n", h6, p->cage_if);
+			text_printf(f, "  route6     default via %s dev %s\n", h6, p->cage_if);
 		else
-			fprintf(f, "  ipv6       off in the cage (no allowed endpoint is IPv6)\n");
+			text_printf(f,
+				    "  ipv6       off in the cage (no allowed endpoint is IPv6)\n");
 	} else if (p->link == LINK_WIREGUARD) {
 		char a[WG_PREFIX_STR_MAX], e[WG_ENDPOINT_STR_MAX], k[WG_KEY_B64_LEN + 1];
 
-		fprintf(f, "  link       wireguard %s (%s), made as %s here and moved into the cage; "
-			   "its UDP socket stays here\n",
-			p->cage_if, p->wg_backend == WG_BACKEND_KERNEL ? "kernel" : "wireguard-go",
-			p->wg_if);
+		text_printf(
+		    f,
+		    "  link       wireguard %s (%s), made as %s here and moved into the cage; "
+		    "its UDP socket stays here\n",
+		    p->cage_if, p->wg_backend == WG_BACKEND_KERNEL ? "kernel" : "wireguard-go",
+		    p->wg_if);
 		for (size_t i = 0; i < p->wg.n_addresses; i++) {
 			wg_prefix_format(&p->wg.addresses[i], a);
-			fprintf(f, "  %-10s %s\n", i ? "" : "address", a);
+			text_printf(f, "  %-10s %s\n", i ? "" : "address", a);
 		}
 		for (size_t i = 0; i < p->wg.n_peers; i++) {
 			const struct wg_peer_config *pe = &p->wg.peers[i];
@@ -745,63 +775,64 @@ void plan_print(const struct plan *p, FILE *f)
 				wg_endpoint_format(&pe->endpoint, e);
 			else
 				snprintf(e, sizeof(e), "(none)");
-			fprintf(f, "  peer       %s at %s\n", k, e);
+			text_printf(f, "  peer       %s at %s\n", k, e);
 			for (size_t j = 0; j < pe->n_allowed_ips; j++) {
 				wg_prefix_format(&pe->allowed_ips[j], a);
-				fprintf(f, "  route      %s dev %s\n", a, p->cage_if);
+				text_printf(f, "  route      %s dev %s\n", a, p->cage_if);
 			}
 		}
 	} else {
-		fprintf(f, "  link       none: lo only\n");
-		fprintf(f, "  route      none (loopback only)\n");
+		text_printf(f, "  link       none: lo only\n");
+		text_printf(f, "  route      none (loopback only)\n");
 	}
 	if (p->link == LINK_VETH && !p->n_allowed)
-		fprintf(f, "  allowed    nothing routed\n");
+		text_printf(f, "  allowed    nothing routed\n");
 	for (size_t i = 0; i < p->n_allowed; i++) {
 		char key[WG_KEY_B64_LEN + 1] = "";
 
 		if (p->allowed[i].ep.has_wg)
 			wg_key_b64_encode(p->allowed[i].ep.wg_key, key);
-		fprintf(f, "  %-10s %s%s%s%s, %s\n", i ? "" : "allowed",
-			addr_format(&p->allowed[i].ep, ep, sizeof(ep)),
-			p->allowed[i].is_proxy ? " (proxy)" : "", key[0] ? " via peer " : "", key,
-			p->link == LINK_WIREGUARD ? "through the tunnel"
-			: p->allowed[i].on_host	  ? "on this host"
-						  : "off-host, forwarded and masqueraded");
+		text_printf(f, "  %-10s %s%s%s%s, %s\n", i ? "" : "allowed",
+			    addr_format(&p->allowed[i].ep, ep, sizeof(ep)),
+			    p->allowed[i].is_proxy ? " (proxy)" : "", key[0] ? " via peer " : "",
+			    key,
+			    p->link == LINK_WIREGUARD ? "through the tunnel"
+			    : p->allowed[i].on_host   ? "on this host"
+						      : "off-host, forwarded and masqueraded");
 	}
 	if (!p->n_forwards)
-		fprintf(f, "  forwards   none\n");
+		text_printf(f, "  forwards   none\n");
 	for (size_t i = 0; i < p->n_forwards; i++)
-		fprintf(f, "  %-10s %s in the cage -> %s%s\n", i ? "" : "forwards",
-			addr_format(&p->forwards[i].listen, ep, sizeof(ep)),
-			forward_target(&p->forwards[i], tg, sizeof(tg)),
-			p->forwards[i].is_proxy ? " (proxy)" : "");
-	fprintf(f, "  dns        stub at %s:%d (udp, tcp); NXDOMAIN for all but:\n", DNS_STUB_ADDR,
-		DNS_STUB_PORT);
+		text_printf(f, "  %-10s %s in the cage -> %s%s\n", i ? "" : "forwards",
+			    addr_format(&p->forwards[i].listen, ep, sizeof(ep)),
+			    forward_target(&p->forwards[i], tg, sizeof(tg)),
+			    p->forwards[i].is_proxy ? " (proxy)" : "");
+	text_printf(f, "  dns        stub at %s:%d (udp, tcp); NXDOMAIN for all but:\n",
+		    DNS_STUB_ADDR, DNS_STUB_PORT);
 	for (size_t i = 0; i < p->n_dns; i++)
-		fprintf(f, "             %s %s\n", p->dns[i].name,
-			inet_ntop(p->dns[i].family, &p->dns[i].ip, c6, sizeof(c6)));
+		text_printf(f, "             %s %s\n", p->dns[i].name,
+			    inet_ntop(p->dns[i].family, &p->dns[i].ip, c6, sizeof(c6)));
 	if (!p->n_dns)
-		fprintf(f, "             (no names)\n");
-	fprintf(f, "  layers\n");
-	plan_print_layers(p, f, "             ");
+		text_printf(f, "             (no names)\n");
+	text_printf(f, "  layers\n");
+	plan_render_layers(p, f, "             ");
 	if (p->user && *p->user)
-		fprintf(f, "  user       %s (uid %u, gid %u)\n", p->user, (unsigned)p->uid,
-			(unsigned)p->gid);
+		text_printf(f, "  user       %s (uid %u, gid %u)\n", p->user, (unsigned)p->uid,
+			    (unsigned)p->gid);
 	else
-		fprintf(f, "  user       not chosen: as plain root, run needs --user root or "
-			   "--user NAME\n");
-	fprintf(f, "  command   ");
+		text_printf(f, "  user       not chosen: as plain root, run needs --user root or "
+			       "--user NAME\n");
+	text_printf(f, "  command   ");
 	for (char **a = p->argv; a && *a; a++)
-		fprintf(f, " %s", *a);
-	fprintf(f, "%s\n", p->argv && p->argv[0] ? "" : " (none)");
-	fprintf(f, "  env\n");
+		text_printf(f, " %s", *a);
+	text_printf(f, "%s\n", p->argv && p->argv[0] ? "" : " (none)");
+	text_printf(f, "  env\n");
 	for (char **e = p->env; e && *e; e++)
-		fprintf(f, "    %s\n", *e);
-	fprintf(f, "\n# nftables, in the cage's netns\n");
+		text_printf(f, "    %s\n", *e);
+	text_printf(f, "\n# nftables, in the cage's netns\n");
 	nft_render_cage(p, f);
 	if (p->link == LINK_VETH) {
-		fprintf(f, "\n# nftables, in the host's netns\n");
+		text_printf(f, "\n# nftables, in the host's netns\n");
 		nft_render_host(p, f);
 	}
 }

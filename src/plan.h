@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "policy.h"
+#include "text.h"
 #include "wgconf.h"
 
 #define PLAN_TABLE_MAX 32 /* a host table's name, with its NUL */
@@ -40,6 +41,7 @@ struct host_facts {
 	bool unotify;    /* seccomp user notification and pidfd_getfd: the unix broker can run */
 	bool unix_hooks; /* root, and a kernel with the cgroup unix socket hooks (6.7+) */
 	int landlock_abi; /* 0: no Landlock */
+	bool ip_forward_off; /* net.ipv4.ip_forward is 0 (or could not be read) */
 };
 
 /* What refuses a pathname unix socket to a caged process that reaches it by itself, behind
@@ -168,13 +170,13 @@ void host_facts_free(struct host_facts *f);
  * as its AllowedIPs, or that host added to the peer with the same key. */
 int plan_wg_merge_allow(struct wg_config *wg, const struct endpoint *allow, size_t n);
 
-/* Print the plan for `sluice check` (names, addresses, routes, nft text, hooks, env). */
-void plan_print(const struct plan *p, FILE *f);
+/* The plan as `sluice check` shows it (names, addresses, routes, nft text, hooks, env). */
+void plan_render(const struct plan *p, struct text *f);
 
 /* The enforcement layers of a run, one line each: "topology: ...", "nftables: ...",
  * "eBPF: ..." (or why it is off), "process: ...". For check and -v. */
-void plan_print_layers(const struct plan *p, FILE *f, const char *indent);
+void plan_render_layers(const struct plan *p, struct text *f, const char *indent);
 
 /* The cage's /etc/hosts and /etc/resolv.conf, generated from the plan. */
-void plan_write_hosts(const struct plan *p, FILE *f);
-void plan_write_resolv(const struct plan *p, FILE *f);
+void plan_render_hosts(const struct plan *p, struct text *f);
+void plan_render_resolv(const struct plan *p, struct text *f);

@@ -1,5 +1,7 @@
-/* prepare.c: gathers what a plan needs and nothing more: the policy (options.c), who runs
- * the command (passwd), the host's prefixes (rtnetlink dump) and the live cages (state). */
+/* prepare.c: gathers what a plan needs beside the policy, and nothing more: who runs the
+ * command (passwd), the host's prefixes (rtnetlink dump), the kernel's facts and the live
+ * cages (state). */
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -11,7 +13,6 @@
 #include "landlock.h"
 #include "log.h"
 #include "nl.h"
-#include "options.h"
 #include "prepare.h"
 #include "state.h"
 #include "sysfilter.h"
@@ -127,6 +128,14 @@ static bool kernel_at_least(unsigned major, unsigned minor)
 	return a > major || (a == major && b >= minor);
 }
 
+static bool ip_forward_on(void)
+{
+	_cleanup_close_ int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
+	char on = '0';
+
+	return fd >= 0 && read(fd, &on, 1) == 1 && on == '1';
+}
+
 static int gather_facts(const struct policy *pol, struct host_facts *f)
 {
 	struct mnl_socket *nl;
@@ -146,6 +155,7 @@ static int gather_facts(const struct policy *pol, struct host_facts *f)
 		mnl_socket_close(nl);
 		if (r < 0)
 			return r;
+		f->ip_forward_off = !ip_forward_on();
 	}
 	/* New names for this run's host link and table: a pid alone can repeat (a fresh pid
 	 * namespace for every run of a service), so random bits join it. */
@@ -181,21 +191,15 @@ static int load_wg(const struct policy *pol, struct wg_config *ret)
 	return r < 0 ? err_set(r, "WireGuard peers from --allow") : 0;
 }
 
-int prepare_plan(int argc, char **argv, bool need_command, struct plan *ret)
+int plan_prepare(struct policy *pol_in, char **cmd, bool need_command, struct plan *ret)
 {
-	struct policy pol;
+	struct policy pol = *pol_in; /* ours now: freed here, whatever happens */
 	struct wg_config wg = {0};
 	struct host_facts facts = {0};
 	struct ident_store ident = {0};
-	char **cmd = NULL;
-	int r;
+	int r = 0;
 
-	policy_init(&pol);
-	r = options_parse(argc, argv, &pol, &cmd);
-	if (r != 0)
-		goto out;
-	if (pol.verbose)
-		log_max_level = LOG_DEBUG;
+	policy_init(pol_in);
 	if (need_command && !cmd) {
 		r = err_invalid("no command given: sluice run [OPTIONS] -- CMD [ARGS...]");
 		goto out;

@@ -1,10 +1,12 @@
-/* prepare.h: from a subcommand's argv to a plan: options and profile into a policy, the
- * user resolved, the host's addresses and live cages gathered, the plan derived. `run` and
- * `check` both go through here, so check shows exactly what run would do. */
+/* prepare.h: from a policy to a plan: the user resolved, the host's addresses, the kernel's
+ * facts and the live cages gathered, the plan derived. `run` and `check` both go through
+ * here, so check shows exactly what run would do. */
 #pragma once
 
 #include "plan.h"
+#include "policy.h"
 
-/* need_command: for `run` (a command and root are required; `check` needs neither).
- * Returns 0, 1 for --help, or a negative errno with the error recorded. */
-int prepare_plan(int argc, char **argv, bool need_command, struct plan *ret);
+/* cmd: the command and its arguments (NULL if none). need_command: for `run` (a command and
+ * root are required; `check` needs neither). The policy is taken (and left empty, as
+ * policy_init() leaves it). Returns 0 or a negative errno with the error recorded. */
+int plan_prepare(struct policy *pol, char **cmd, bool need_command, struct plan *ret);

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "policy.h"
+#include "text.h"
 
 #ifndef SLUICE_PROFILE_DIR
 #define SLUICE_PROFILE_DIR "/etc/sluice"
@@ -356,13 +357,25 @@ static int load_dns(struct loader *l, yaml_node_t *v)
  *         persistent_keepalive: 25
  * Key files are read here; a key never sits in the profile itself.
  */
-static int wg_scalar_or_list(struct loader *l, yaml_node_t *v, const char *key, FILE *out,
-			     const char *wgkey)
+/* One "Key = value" line. The value is one wg-quick value: a line break would add lines
+ * (a [Peer] of its own), a comment character would cut it. */
+static int wg_put(struct loader *l, yaml_node_t *n, struct text *out, const char *wgkey)
 {
-	if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
-		fprintf(out, "%s = %s\n", wgkey, scalar(v));
-		return 0;
-	}
+	for (const char *c = scalar(n); *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '#' || *c == ';')
+			return err_invalid("%s:%u:%u: wireguard: %s: %s is not allowed in a value",
+					   l->path, line_of(n), col_of(n), wgkey,
+					   (*c == '#' || *c == ';') ? "a comment character"
+								    : "a control character");
+	text_printf(out, "%s = %s\n", wgkey, scalar(n));
+	return 0;
+}
+
+static int wg_scalar_or_list(struct loader *l, yaml_node_t *v, const char *key,
+			     struct text *out, const char *wgkey)
+{
+	if (v->type == YAML_SCALAR_NODE && !is_null(v))
+		return wg_put(l, v, out, wgkey);
 	if (v->type != YAML_SEQUENCE_NODE)
 		return err_invalid("%s:%u:%u: wireguard: %s must be a string or a list", l->path,
 				   line_of(v), col_of(v), key);
@@ -373,12 +386,15 @@ static int wg_scalar_or_list(struct loader *l, yaml_node_t *v, const char *key, 
 		if (!it || it->type != YAML_SCALAR_NODE || is_null(it))
 			return err_invalid("%s:%u:%u: wireguard: each %s must be a string", l->path,
 					   line_of(v), col_of(v), key);
-		fprintf(out, "%s = %s\n", wgkey, scalar(it));
+		int r = wg_put(l, it, out, wgkey);
+
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
 
-static int wg_key_file(struct loader *l, yaml_node_t *v, FILE *out, const char *wgkey)
+static int wg_key_file(struct loader *l, yaml_node_t *v, struct text *out, const char *wgkey)
 {
 	char key[128] = "";
 	FILE *f;
@@ -399,12 +415,12 @@ static int wg_key_file(struct loader *l, yaml_node_t *v, FILE *out, const char *
 		return err_invalid("%s:%u:%u: wireguard: %s does not hold one key as wg(8) writes "
 				   "it (44 characters of base64)",
 				   l->path, line_of(v), col_of(v), scalar(v));
-	fprintf(out, "%s = %s\n", wgkey, key);
+	text_printf(out, "%s = %s\n", wgkey, key);
 	explicit_bzero(key, sizeof(key));
 	return 0;
 }
 
-static int wg_map(struct loader *l, yaml_node_t *m, FILE *out, bool peer)
+static int wg_map(struct loader *l, yaml_node_t *m, struct text *out, bool peer)
 {
 	static const char *const iface_keys[][2] = {
 	    {"address", "Address"}, {"listen_port", "ListenPort"}, {"mtu", "MTU"}};
@@ -442,7 +458,7 @@ static int wg_map(struct loader *l, yaml_node_t *m, FILE *out, bool peer)
 			     it < v->data.sequence.items.top; it++) {
 				yaml_node_t *pn = yaml_document_get_node(l->doc, *it);
 
-				fprintf(out, "\n[Peer]\n");
+				text_puts(out, "\n[Peer]\n");
 				r = pn ? wg_map(l, pn, out, true) : -EINVAL;
 				if (r < 0)
 					return r;
@@ -469,25 +485,22 @@ static int wg_map(struct loader *l, yaml_node_t *m, FILE *out, bool peer)
 
 static int load_wireguard(struct loader *l, yaml_node_t *v)
 {
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&text, &len);
+	struct text out = TEXT_INIT;
 	int r;
 
-	if (!out)
-		return -ENOMEM;
-	fprintf(out, "[Interface]\n");
-	r = wg_map(l, v, out, false);
-	if (fclose(out) != 0 && r == 0)
-		r = -ENOMEM;
+	text_puts(&out, "[Interface]\n");
+	r = wg_map(l, v, &out, false);
+	if (r == 0)
+		r = text_error(&out);
 	if (r < 0) {
-		if (text)
-			explicit_bzero(text, len);
+		if (out.buf)
+			explicit_bzero(out.buf, out.cap);
+		text_free(&out);
 		return r;
 	}
 	free(l->p->wg_text);
 	free(l->p->wg_text_name);
-	l->p->wg_text = TAKE_PTR(text);
+	l->p->wg_text = TAKE_PTR(out.buf);
 	if (asprintf(&l->p->wg_text_name, "%s:%u:%u: wireguard", l->path, line_of(v),
 		     col_of(v)) < 0)
 		return -ENOMEM;

@@ -121,29 +121,28 @@ int state_from_plan(const struct plan *p, struct cage_state *ret)
  * a disk filesystem (where /run is not a tmpfs) waits for its block to be discarded. */
 int state_create(const struct cage_state *s)
 {
-	char tmp[160], path[160];
-	FILE *f;
-	int fd, r = 0;
+	char tmp[160], path[160], rec[1024];
+	int fd, n, r = 0;
 
 	if (mkdir(STATE_DIR, 0755) < 0 && errno != EEXIST)
 		return err_set(negative_errno(), "create %s", STATE_DIR);
 	snprintf(tmp, sizeof(tmp), STATE_DIR "/.%s.%d", s->name, (int)getpid());
 	snprintf(path, sizeof(path), STATE_DIR "/%s", s->name);
+	n = snprintf(
+	    rec, sizeof(rec),
+	    "pid=%d\nstart=%llu\nnetns=%llu\ncgroup=%s\nhost_if=%s\nhost_table=%s\nwg_if=%s\n",
+	    (int)s->pid, s->start, s->netns, s->cgroup, s->host_if, s->host_table, s->wg_if);
+	if (n < 0 || (size_t)n >= sizeof(rec))
+		return err_set(-ENAMETOOLONG, "the record of %s", s->name);
 	/* The name is this pid's: one left by an earlier boot's (/run on a disk) is truncated. */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+	if (fd < 0)
+		return err_set(negative_errno(), "write %s", tmp);
+	if (write(fd, rec, (size_t)n) != n)
 		r = err_set(negative_errno(), "write %s", tmp);
-		if (fd >= 0)
-			close(fd);
-		(void)unlink(tmp);
-		return r;
-	}
-	fprintf(f,
-		"pid=%d\nstart=%llu\nnetns=%llu\ncgroup=%s\nhost_if=%s\nhost_table=%s\nwg_if=%s\n",
-		(int)s->pid, s->start, s->netns, s->cgroup, s->host_if, s->host_table, s->wg_if);
-	if (fclose(f) != 0)
+	if (close(fd) < 0 && r == 0)
 		r = err_set(negative_errno(), "write %s", tmp);
-	else if (link(tmp, path) < 0)
+	if (r == 0 && link(tmp, path) < 0)
 		r = errno == EEXIST ? -EEXIST : err_set(negative_errno(), "write %s", path);
 	(void)unlink(tmp);
 	return r;
@@ -246,11 +245,11 @@ int state_remove(const char *name)
 	return 0;
 }
 
-int state_remove_unfinished(void)
+int state_remove_unfinished(void (*removed)(const char *file, void *data), void *data)
 {
 	DIR *d = opendir(STATE_DIR);
 	struct dirent *de;
-	int removed = 0;
+	int n = 0;
 
 	if (!d)
 		return errno == ENOENT ? 0 : err_set(negative_errno(), "list %s", STATE_DIR);
@@ -267,12 +266,13 @@ int state_remove_unfinished(void)
 			continue;
 		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH &&
 		    unlinkat(dirfd(d), de->d_name, 0) == 0) {
-			printf("removed the unfinished record %s/%s\n", STATE_DIR, de->d_name);
-			removed++;
+			if (removed)
+				removed(de->d_name, data);
+			n++;
 		}
 	}
 	closedir(d);
-	return removed;
+	return n;
 }
 
 int state_list(char ***ret)

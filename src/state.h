@@ -28,8 +28,9 @@ int state_create(const struct cage_state *s);
  * -ENAMETOOLONG, -EBADF for what is not a record. */
 int state_read(const char *name, struct cage_state *ret);
 int state_remove(const char *name);
-/* Remove the records that runs killed while writing them left half made; how many. */
-int state_remove_unfinished(void);
+/* Remove the records that runs killed while writing them left half made; how many. Each one
+ * removed is told to removed (if not NULL) by its file name in STATE_DIR. */
+int state_remove_unfinished(void (*removed)(const char *file, void *data), void *data);
 /* Names of all records (live or stale); NULL-terminated strv. */
 int state_list(char ***ret);
 /* Whether the record's supervisor is still running (true when it cannot be told). */

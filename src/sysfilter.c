@@ -258,33 +258,33 @@ int sysfilter_install(const struct sysfilter_config *cfg, int *ret_listener)
 	return load_exported(ctx, cfg->notify, ret_listener);
 }
 
-void sysfilter_print(const struct sysfilter_config *cfg, FILE *f, const char *indent)
+void sysfilter_render(const struct sysfilter_config *cfg, struct text *f, const char *indent)
 {
-	fprintf(f, "%sseccomp: always: ioctl", indent);
+	text_printf(f, "%sseccomp: always: ioctl", indent);
 	for (size_t i = 0; i < ARRAY_SIZE(tty_ioctls); i++)
-		fprintf(f, " %s", tty_ioctls[i].name);
-	fprintf(f, ", seccomp with a listener of its own,");
+		text_printf(f, " %s", tty_ioctls[i].name);
+	text_printf(f, ", seccomp with a listener of its own,");
 	for (size_t i = 0; i < ARRAY_SIZE(uring_names); i++)
-		fprintf(f, " %s", uring_names[i]);
-	fprintf(f, ": EPERM; sockets of other families than unix, inet, inet6 and netlink "
-		   "(vsock, packet...): EAFNOSUPPORT; other ABIs (i386, x32): killed\n");
+		text_printf(f, " %s", uring_names[i]);
+	text_printf(f, ": EPERM; sockets of other families than unix, inet, inet6 and netlink "
+		       "(vsock, packet...): EAFNOSUPPORT; other ABIs (i386, x32): killed\n");
 	if (cfg->notify) {
-		fprintf(f, "%sseccomp: to the supervisor:", indent);
+		text_printf(f, "%sseccomp: to the supervisor:", indent);
 		for (size_t i = 0; i < ARRAY_SIZE(notify_names); i++)
-			fprintf(f, " %s%s", notify_names[i],
-				streq(notify_names[i], "sendto") ? " (with an address)" : "");
-		fprintf(f, "\n");
+			text_printf(f, " %s%s", notify_names[i],
+				    streq(notify_names[i], "sendto") ? " (with an address)" : "");
+		text_printf(f, "\n");
 	}
 	if (cfg->mode == SECCOMP_OFF) {
-		fprintf(f, "%sseccomp: default denylist off (seccomp: off)\n", indent);
+		text_printf(f, "%sseccomp: default denylist off (seccomp: off)\n", indent);
 		return;
 	}
-	fprintf(f, "%sseccomp: denied (EPERM):", indent);
+	text_printf(f, "%sseccomp: denied (EPERM):", indent);
 	for (size_t g = 0; g < ARRAY_SIZE(deny_groups); g++)
 		for (size_t i = 0; deny_groups[g].names[i]; i++)
-			fprintf(f, " %s", deny_groups[g].names[i]);
-	fprintf(f, "; unshare and clone with a namespace flag (");
+			text_printf(f, " %s", deny_groups[g].names[i]);
+	text_printf(f, "; unshare and clone with a namespace flag (");
 	for (size_t i = 0; i < ARRAY_SIZE(ns_flags); i++)
-		fprintf(f, "%s%s", i ? " " : "", ns_flags[i].name);
-	fprintf(f, "); clone3: ENOSYS\n");
+		text_printf(f, "%s%s", i ? " " : "", ns_flags[i].name);
+	text_printf(f, "); clone3: ENOSYS\n");
 }

@@ -5,8 +5,8 @@
  * calling (refused with EPERM unless seccomp: off). */
 #pragma once
 
+#include "text.h"
 #include <stdbool.h>
-#include <stdio.h>
 
 enum seccomp_mode {
 	SECCOMP_DEFAULT = 0, /* the denylist below, and the cage's own rules */
@@ -32,4 +32,4 @@ int sysfilter_install(const struct sysfilter_config *cfg, int *ret_listener);
 
 /* What the filter refuses and what it hands to the supervisor, for check and the man page:
  * one line per group, each starting with indent. */
-void sysfilter_print(const struct sysfilter_config *cfg, FILE *f, const char *indent);
+void sysfilter_render(const struct sysfilter_config *cfg, struct text *f, const char *indent);

@@ -16,6 +16,22 @@ test_check_prints_plan()
 	RC=$?
 	[ "$RC" = 0 ] || fail "check --link veth --proxy: $(said)"
 	grep -q 'table inet sluice_plantest' "$OUT" || fail "no 'table inet sluice_plantest': $(said)"
+	# what the plan says of this proxy, in every part that names it
+	hp=${PROXY_URL#*://}
+	ip=${hp%:*}
+	port=${hp##*:}
+	port=${port%/}
+	grep -q "^  link       veth sl-[0-9a-f]* (host) .* <-> eth0 (cage)" "$OUT" ||
+		fail "no veth link line: $(said)"
+	grep -qF "allowed    tcp $ip:$port (proxy)" "$OUT" || fail "no allowed line for $ip:$port: $(said)"
+	sed -n '/^table inet sluice {/,/^}/p' "$OUT" | sed -n '/chain output/,/}/p' >"$T/out/chain"
+	grep -q 'policy drop;' "$T/out/chain" || fail "the cage's output chain does not drop: $(cat "$T/out/chain")"
+	grep -qF "ip daddr $ip tcp dport $port accept" "$T/out/chain" ||
+		fail "the cage's output chain does not accept the proxy $ip:$port alone: $(cat "$T/out/chain")"
+	[ "$(grep -c ' accept$' "$T/out/chain")" = 3 ] ||
+		fail "the output chain accepts more than lo, established and the proxy: $(cat "$T/out/chain")"
+	grep -qF "http_proxy=$PROXY_URL" "$OUT" || fail "no http_proxy in the env: $(said)"
+	grep -q 'seccomp: denied (EPERM): .*keyctl' "$OUT" || fail "no seccomp denylist: $(said)"
 	same_counts "$base" "sluice check"
 }
 

@@ -1,8 +1,5 @@
 # lifecycle.test.sh: nothing leaks after a run, a failed setup at any step, or a killed supervisor.
 
-FAIL_STEPS="cgroup clone bpf inside veth host-link host-nft cage-link cage-nft serve start"
-FAIL_STEPS_NONE="cgroup clone bpf inside cage-nft serve start"
-
 TESTS="$TESTS nothing_left_after_run"
 test_nothing_left_after_run()
 {
@@ -39,30 +36,49 @@ TESTS="$TESTS nothing_left_after_each_injected_failure"
 test_nothing_left_after_each_injected_failure()
 {
 	base=$(counts)
-	for step in $FAIL_STEPS; do
-		marker=$T/out/ran.$step
-		SLUICE_FAIL_AT=$step cage root -- /bin/sh -c ': >"$1"' sh "$marker"
-		[ "$RC" = 125 ] || fail "SLUICE_FAIL_AT=$step: $(said)"
-		grep -qx "sluice: cage \"$NAME\": injected failure at $step: Input/output error" "$ERR" ||
-			fail "SLUICE_FAIL_AT=$step: message: $(said)"
-		[ -e "$marker" ] && fail "SLUICE_FAIL_AT=$step: the command ran"
-		same_counts "$base" "SLUICE_FAIL_AT=$step"
-	done
-	# link none has no veth steps; its forwards and DNS stub are served from "serve" on
-	for step in $FAIL_STEPS_NONE; do
-		marker=$T/out/ran.none.$step
-		LINK=none SLUICE_FAIL_AT=$step cage root -- /bin/sh -c ': >"$1"' sh "$marker"
-		[ "$RC" = 125 ] || fail "link none, SLUICE_FAIL_AT=$step: $(said)"
-		grep -q "injected failure at $step" "$ERR" ||
-			fail "link none, SLUICE_FAIL_AT=$step: message: $(said)"
-		[ -e "$marker" ] && fail "link none, SLUICE_FAIL_AT=$step: the command ran"
-		same_counts "$base" "link none, SLUICE_FAIL_AT=$step"
-	done
 	SLUICE_FAIL_AT=no-such-step cage root -- /bin/sh -c ': >"$1"' sh "$T/out/ran.unknown"
 	[ "$RC" = 125 ] || fail "SLUICE_FAIL_AT=no-such-step: $(said)"
-	[ -s "$ERR" ] || fail "SLUICE_FAIL_AT=no-such-step: no message"
 	[ -e "$T/out/ran.unknown" ] && fail "SLUICE_FAIL_AT=no-such-step: the command ran"
 	same_counts "$base" "SLUICE_FAIL_AT=no-such-step"
+	# the steps, as sluice names them: a step added to sluice is tested here without more
+	steps=$(sed -n 's/.*no such setup step (the steps: \(.*\))$/\1/p' "$ERR")
+	[ -n "$steps" ] || fail "SLUICE_FAIL_AT=no-such-step: the steps are not listed: $(said)"
+	hit=
+	for link in veth none wireguard; do
+		[ $link = wireguard ] && wg_world_up
+		for step in $steps; do
+			marker=$T/out/ran.$link.$step
+			rm -f "$marker"
+			if [ $link = wireguard ]; then
+				next_name
+				OUT=$T/out.$NAME
+				ERR=$T/err.$NAME
+				SLUICE_FAIL_AT=$step TMO=60 sluice_w run --name "$NAME" --link wireguard \
+					--wg-config "$T/client.conf" --user root -- \
+					/bin/sh -c ': >"$1"' sh "$marker" >"$OUT" 2>"$ERR"
+				RC=$?
+			else
+				LINK=$link SLUICE_FAIL_AT=$step cage root -- /bin/sh -c ': >"$1"' sh "$marker"
+			fi
+			if [ "$RC" = 0 ]; then # not a step of this link
+				[ -e "$marker" ] || fail "$link, SLUICE_FAIL_AT=$step: exit 0, not run"
+				same_counts "$base" "$link, SLUICE_FAIL_AT=$step (not its step)"
+				continue
+			fi
+			[ "$RC" = 125 ] || fail "$link, SLUICE_FAIL_AT=$step: $(said)"
+			grep -qx "sluice: cage \"$NAME\": injected failure at $step: Input/output error" "$ERR" ||
+				fail "$link, SLUICE_FAIL_AT=$step: message: $(said)"
+			[ -e "$marker" ] && fail "$link, SLUICE_FAIL_AT=$step: the command ran"
+			same_counts "$base" "$link, SLUICE_FAIL_AT=$step"
+			hit="$hit $step"
+		done
+	done
+	for step in $steps; do
+		case " $hit " in
+		*" $step "*) ;;
+		*) fail "SLUICE_FAIL_AT=$step: no link mode reached that step" ;;
+		esac
+	done
 }
 
 # The pids in a cage's cgroup tree.
@@ -459,4 +475,26 @@ test_hooks_stay_between_runs_and_gc_unload_removes_them()
 	# The next run loads them again (and the tests after this one count with them).
 	hooks_warm
 	[ "$(progs)" = "$before" ] || fail "the next run loaded $(progs) programs, not $before"
+}
+
+# An endpoint off the host needs the host's forwarding: with it off, check and run both say
+# so (125) before anything is made, and run makes nothing at all (no step is traced).
+TESTS="$TESTS ip_forward_off_is_refused_before_anything_is_made"
+test_ip_forward_off_is_refused_before_anything_is_made()
+{
+	base=$(counts)
+	in_world sh -c 'echo 0 >/proc/sys/net/ipv4/ip_forward'
+	OUT=$T/out/fwd.out
+	ERR=$T/out/fwd.err
+	sluice_w check --link veth --proxy "$PROXY_URL" --allow "$NET_IP:80" >"$OUT" 2>"$ERR"
+	check_rc=$?
+	SLUICE_TRACE=1 cage root --allow "$NET_IP:80" -- /bin/true
+	in_world sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+	[ "$RC" = 125 ] || fail "run with ip_forward off: $(said)"
+	grep -q 'needs IPv4 forwarding (sysctl net.ipv4.ip_forward=1), which is off' "$ERR" ||
+		fail "run with ip_forward off: $(said)"
+	grep -q 'trace .* cgroup' "$ERR" && fail "run with ip_forward off made its cgroup first: $(said)"
+	[ "$check_rc" = 125 ] && grep -q 'needs IPv4 forwarding' "$T/out/fwd.err" ||
+		fail "check with ip_forward off: exit $check_rc: $(cat "$T/out/fwd.err")"
+	same_counts "$base" "ip_forward off"
 }

@@ -249,7 +249,10 @@ hooks_warm() {
 counts() {
 	cg=0
 	[ -d "$CG2/sluice" ] && cg=$(find "$CG2/sluice" -mindepth 1 -type d | wc -l)
-	links=$(in_world ip -o link show | grep -c ': sl-[0-9a-f]\{8\}[@:]')
+	# veth host sides (sl-) and WireGuard links made before they move into a cage (sw-)
+	links=$(in_world ip -o link show | grep -c ': s[lw]-[0-9a-f]\{8\}[@:]')
+	# wireguard-go processes sluice runs (their UAPI sockets go with them)
+	wggo=$(pgrep -fc 'wireguard-go -f [s]w-' || true)
 	tables=$(in_world nft list tables 2>/dev/null | grep -c 'sluice_')
 	# programs (the resident hooks of all cages, loaded by the warm-up run) and the entries
 	# cages put in their maps: a cage that leaves either behind changes the count
@@ -257,7 +260,7 @@ counts() {
 	run=0
 	[ -d /run/sluice ] && run=$(ls -A /run/sluice | wc -l)
 	netns=$(netns_set | wc -l)
-	echo "cgroups=$cg links=$links tables=$tables bpf=$bpf run=$run netns=$netns"
+	echo "cgroups=$cg links=$links wggo=${wggo:-0} tables=$tables bpf=$bpf run=$run netns=$netns"
 }
 
 # counts_settle BASELINE: wait up to 3 s (teardown may finish after sluice exits: veth and cgroup

@@ -231,9 +231,8 @@ static void generated_etc_files_list_the_names(void **state)
 {
 	struct policy pol;
 	struct plan p;
-	char *buf = NULL, err[128];
-	size_t len = 0;
-	FILE *f;
+	struct text t = TEXT_INIT;
+	char err[128];
 
 	policy_init(&pol);
 	assert_int_equal(policy_set_name(&pol, "agent", err, sizeof(err)), 0);
@@ -247,20 +246,15 @@ static void generated_etc_files_list_the_names(void **state)
 
 		assert_int_equal(plan_build(&pol, &fa, argv, env, &id, &p), 0);
 	}
-	f = open_memstream(&buf, &len);
-	plan_write_hosts(&p, f);
-	fclose(f);
-	assert_non_null(strstr(buf, "127.0.0.1\tlocalhost agent\n"));
-	assert_non_null(strstr(buf, "127.0.0.1\tproxy.internal\n"));
-	assert_non_null(strstr(buf, "fd00::5\tdb.internal\n"));
-	free(buf);
-	buf = NULL;
-	f = open_memstream(&buf, &len);
-	plan_write_resolv(&p, f);
-	fclose(f);
-	assert_non_null(strstr(buf, "\nnameserver 127.0.0.1\n"));
-	assert_null(strstr(buf, "search"));
-	free(buf);
+	plan_render_hosts(&p, &t);
+	assert_non_null(strstr(text_str(&t), "127.0.0.1\tlocalhost agent\n"));
+	assert_non_null(strstr(text_str(&t), "127.0.0.1\tproxy.internal\n"));
+	assert_non_null(strstr(text_str(&t), "fd00::5\tdb.internal\n"));
+	text_free(&t);
+	plan_render_resolv(&p, &t);
+	assert_non_null(strstr(text_str(&t), "\nnameserver 127.0.0.1\n"));
+	assert_null(strstr(text_str(&t), "search"));
+	text_free(&t);
 	plan_free(&p);
 	policy_free(&pol);
 }
@@ -285,6 +279,41 @@ static void plan_marks_proxy_on_host_and_allow_off_host(void **state)
 	assert_int_equal(ntohl(p.cage_v4.s_addr), ntohl(p.host_v4.s_addr) + 1);
 	plan_free(&p);
 	policy_free(&pol);
+}
+
+/* Off-host endpoints need the host's forwarding on: refused in the plan, before anything is
+ * made, when it is off; an endpoint on the host needs nothing of the kind. */
+static void off_host_endpoint_without_ip_forward_is_refused_in_the_plan(void **state)
+{
+	static const char *const proxies[] = {"http://203.0.113.9:8888", "http://198.51.100.1:8888"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(proxies); i++) {
+		struct prefix local = {.family = AF_INET, .len = 32};
+		struct host_facts f = {.ip_forward_off = true, .local = &local, .n_local = 1};
+		char *argv[] = {"true", NULL}, *env[] = {NULL}, err[256];
+		struct identity id = {.uid = 1000, .gid = 1000, .user = "dev"};
+		struct policy pol;
+		struct plan p;
+		int r;
+
+		inet_pton(AF_INET, "198.51.100.1", &local.ip);
+		policy_init(&pol);
+		pol.link = LINK_VETH;
+		assert_int_equal(policy_set_name(&pol, "fwd", err, sizeof(err)), 0);
+		assert_int_equal(policy_set_proxy(&pol, proxies[i], err, sizeof(err)), 0);
+		assert_int_equal(policy_finish(&pol), 0);
+		err_clear();
+		r = plan_build(&pol, &f, argv, env, &id, &p);
+		if (i == 0) {
+			assert_int_equal(r, -EINVAL);
+			assert_non_null(strstr(err_message(r), "net.ipv4.ip_forward=1"));
+		} else {
+			assert_int_equal(r, 0); /* the proxy is the host's own address */
+			assert_false(p.masquerade);
+			plan_free(&p);
+		}
+		policy_free(&pol);
+	}
 }
 
 /* The host's table is the run's own: a new run of a cage does not meet the table of the last
@@ -407,6 +436,7 @@ int main(void)
 	    cmocka_unit_test(host_ifname_fits_and_differs_per_run),
 	    cmocka_unit_test(default_name_from_command_is_unique),
 	    cmocka_unit_test(plan_marks_proxy_on_host_and_allow_off_host),
+	    cmocka_unit_test(off_host_endpoint_without_ip_forward_is_refused_in_the_plan),
 	    cmocka_unit_test(host_table_is_the_runs_own_and_fits),
 	    cmocka_unit_test(host_link_names_have_one_shape),
 	    cmocka_unit_test(host_table_names_have_one_shape),

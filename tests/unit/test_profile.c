@@ -212,6 +212,13 @@ static void bad_values_carry_the_value_position(void **state)
 			  "prof.yaml:2:10: wireguard: peers must be a list");
 	assert_load_fails("wireguard:\n  private_key_file: /nonexistent/key\n",
 			  "prof.yaml:2:21: wireguard: read /nonexistent/key");
+	/* a value is one wg-quick value: a line break would add a [Peer] of its own, a
+	 * comment character would cut it short */
+	assert_load_fails("wireguard:\n  address: \"10.0.11.2/24\\n[Peer]\\nPublicKey = x\"\n",
+			  "prof.yaml:2:12: wireguard: Address: a control character is not allowed");
+	assert_load_fails(
+	    "wireguard:\n  peers:\n    - allowed_ips: [\"10.0.11.0/24 # x\"]\n",
+	    "prof.yaml:3:21: wireguard: AllowedIPs: a comment character is not allowed");
 	assert_load_fails("user: a:b\n", "prof.yaml:1:7: user: \"a:b\" is not a valid user name");
 	assert_load_fails("subnet_pool: 10.200.1.0/16\n",
 			  "prof.yaml:1:14: subnet_pool: \"10.200.1.0/16\": host bits set");

@@ -1,0 +1,81 @@
+/* text.c: see text.h. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "text.h"
+
+static bool grow(struct text *t, size_t more)
+{
+	size_t cap;
+	char *b;
+
+	if (t->failed)
+		return false;
+	if (t->len + more + 1 <= t->cap)
+		return true;
+	cap = t->cap ? t->cap : 256;
+	while (cap < t->len + more + 1)
+		cap *= 2;
+	b = realloc(t->buf, cap);
+	if (!b) {
+		t->failed = true;
+		return false;
+	}
+	t->buf = b;
+	t->cap = cap;
+	return true;
+}
+
+void text_printf(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		t->failed = true;
+		return;
+	}
+	if (!grow(t, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+void text_puts(struct text *t, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!grow(t, n))
+		return;
+	memcpy(t->buf + t->len, s, n + 1);
+	t->len += n;
+}
+
+void text_putc(struct text *t, char c)
+{
+	if (!grow(t, 1))
+		return;
+	t->buf[t->len++] = c;
+	t->buf[t->len] = '\0';
+}
+
+const char *text_str(const struct text *t)
+{
+	return t->buf ? t->buf : "";
+}
+
+int text_error(const struct text *t)
+{
+	return t->failed ? -ENOMEM : 0;
+}
+
+void text_free(struct text *t)
+{
+	free(t->buf);
+	*t = (struct text)TEXT_INIT;
+}
