@@ -434,12 +434,9 @@ static int open_inside(const struct plan *p, int *in, size_t *n)
 {
 	struct endpoint dns = {.family = AF_INET, .port = DNS_STUB_PORT};
 	struct mnl_socket *rt = NULL, *nft = NULL, *diag = NULL;
-	bool v6_listen = false;
 	int r;
 
 	*n = 0;
-	for (size_t i = 0; i < p->n_forwards; i++)
-		v6_listen |= p->forwards[i].listen.family == AF_INET6;
 	r = nl_open(NETLINK_ROUTE, &rt);
 	if (r == 0)
 		r = nl_link_up(rt, 1); /* lo is ifindex 1 in every netns */
@@ -449,22 +446,14 @@ static int open_inside(const struct plan *p, int *in, size_t *n)
 		r = nl_open(NETLINK_SOCK_DIAG, &diag);
 	if (r < 0)
 		goto fail;
-	/* /proc/sys/net is the opener's netns's. "default" covers the link that arrives later;
-	 * "all" would take ::1 from lo too, which a [::1] forward needs. With no link at all,
-	 * IPv6 on lo goes nowhere and stays, as /etc/hosts' ::1 localhost expects. */
-	if (!p->ipv6 && p->link != LINK_NONE) {
-		if (!v6_listen)
-			r = write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
-		if (r == 0)
-			r = write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-		if (r < 0)
-			goto fail;
-	}
-	/* glibc's getaddrinfo() with AI_ADDRCONFIG (Node's default, getent ahosts) returns no
-	 * IPv4 address at all on a host whose only one is 127.0.0.1, so the names the DNS stub
-	 * answers would not resolve in a link-none cage. A second loopback address on lo makes
-	 * IPv4 "configured" without adding any way out. */
-	if (p->link == LINK_NONE) {
+	/* /proc/sys/net is the opener's netns's. What and why: plan_build. */
+	if (p->v6_off_all)
+		r = write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	if (r == 0 && p->v6_off_default)
+		r = write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	if (r < 0)
+		goto fail;
+	if (p->lo_v4_second) {
 		struct in_addr lo2 = {htonl(INADDR_LOOPBACK + 1)};
 
 		r = nl_addr_add(rt, 1, AF_INET, &lo2, 32);
@@ -1030,6 +1019,23 @@ static int step_broker(struct cage *c)
 	return 0;
 }
 
+/* The layers as they were made: the plan's, with what the kernel turned out to have. */
+static void log_layers(const struct cage *c)
+{
+	_cleanup_text_ struct text t = TEXT_INIT;
+	struct plan made = *c->plan; /* a shallow copy, only to render */
+
+	made.unix_backstop = c->backstop;
+	plan_render_layers(&made, &t, "  ");
+	log_debug("enforcement layers of this run:");
+	for (char *line = t.buf, *nl; line && *line; line = nl + 1) {
+		nl = strchrnul(line, '\n');
+		log_debug("%.*s", (int)(nl - line), line);
+		if (!*nl)
+			break;
+	}
+}
+
 static int apply(struct cage *c, const sigset_t *oldmask)
 {
 	const struct plan *p = c->plan;
@@ -1160,7 +1166,9 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 	if (r < 0)
 		return r;
 
-	/* Everything holds: let the cage's first process go on. */
+	/* Everything holds: say what does (-v), and let the cage's first process go on. */
+	if (log_max_level >= LOG_DEBUG)
+		log_layers(c);
 	log_trace("go");
 	if (send(c->sync_fd, "g", 1, MSG_NOSIGNAL) != 1)
 		return errno == EPIPE ? child_gone(c) : err_set(negative_errno(), "start the cage");
@@ -1259,19 +1267,6 @@ int cage_run(const struct plan *p, int *ret_status)
 		if (r < 0)
 			goto out;
 	}
-	if (log_max_level >= LOG_DEBUG) {
-		_cleanup_text_ struct text t = TEXT_INIT;
-
-		log_debug("enforcement layers of this run:");
-		plan_render_layers(p, &t, "  ");
-		for (char *line = t.buf, *nl; line && *line; line = nl + 1) {
-			nl = strchrnul(line, '\n');
-			log_debug("%.*s", (int)(nl - line), line);
-			if (!*nl)
-				break;
-		}
-	}
-
 	/* Only from the terminal's foreground: setting it from the background would stop us. */
 	tty_saved = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp() &&
 		    tcgetattr(STDIN_FILENO, &tty) == 0;

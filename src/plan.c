@@ -5,10 +5,12 @@
 #include <ctype.h>
 #include <stdio.h>
 
+#include "bpf.h"
 #include "log.h"
 #include "nft.h"
 #include "plan.h"
 #include "sysfilter.h"
+#include "unixguard.h"
 
 #define ENV_MAX 1024
 
@@ -230,7 +232,8 @@ static int plan_env(const struct policy *pol, char *const *environ_in, const str
 		r = env_add(env, &n, k, eq + 1);
 	}
 	if (r == 0 && !has_path)
-		r = env_add(env, &n, "PATH", "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin");
+		r = env_add(env, &n, "PATH",
+			    "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin");
 	if (r == 0 && id->home)
 		r = env_add(env, &n, "HOME", id->home);
 	if (r == 0 && id->user)
@@ -240,8 +243,8 @@ static int plan_env(const struct policy *pol, char *const *environ_in, const str
 	if (r == 0 && id->shell)
 		r = env_add(env, &n, "SHELL", id->shell);
 	if (r == 0 && p->proxy_url[0]) {
-		static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
-						   "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+		static const char *const vars[] = {"http_proxy",  "HTTP_PROXY", "https_proxy",
+						   "HTTPS_PROXY", "all_proxy",	"ALL_PROXY"};
 
 		for (size_t i = 0; i < ARRAY_SIZE(vars) && r == 0; i++)
 			r = env_add(env, &n, vars[i], p->proxy_url);
@@ -301,8 +304,8 @@ static int push_allowed_ip(struct wg_peer_config *peer, const struct endpoint *e
 	if (!v)
 		return -ENOMEM;
 	peer->allowed_ips = v;
-	v[peer->n_allowed_ips] = (struct wg_prefix){
-	    .family = e->family, .cidr = e->family == AF_INET ? 32 : 128};
+	v[peer->n_allowed_ips] =
+	    (struct wg_prefix){.family = e->family, .cidr = e->family == AF_INET ? 32 : 128};
 	memcpy(&v[peer->n_allowed_ips].ip, &e->ip, sizeof(v->ip));
 	peer->n_allowed_ips++;
 	return 0;
@@ -318,7 +321,8 @@ int plan_wg_merge_allow(struct wg_config *wg, const struct endpoint *allow, size
 		if (!e->has_wg || !e->has_bearer)
 			continue;
 		if (!peer) {
-			struct wg_peer_config *v = realloc(wg->peers, (wg->n_peers + 1) * sizeof(*v));
+			struct wg_peer_config *v =
+			    realloc(wg->peers, (wg->n_peers + 1) * sizeof(*v));
 
 			if (!v)
 				return -ENOMEM;
@@ -392,9 +396,9 @@ static int add_allowed(struct plan *p, const struct host_facts *f, const struct 
 		if (addr_equal(&p->allowed[i].ep, e))
 			return 0;
 	p->allowed[p->n_allowed] = (struct allowed){
-		.ep = *e,
-		.on_host = is_local(f, e),
-		.is_proxy = is_proxy,
+	    .ep = *e,
+	    .on_host = is_local(f, e),
+	    .is_proxy = is_proxy,
 	};
 	p->masquerade |= !p->allowed[p->n_allowed].on_host;
 	p->ipv6 |= e->family == AF_INET6;
@@ -421,11 +425,11 @@ static int plan_unix(struct plan *p, const struct host_facts *facts)
 				   "connect and send calls to the supervisor (seccomp user "
 				   "notification and pidfd_getfd, Linux 5.6+)");
 	if (p->unix_backstop == UNIX_BACKSTOP_NONE)
-		return err_invalid("unix: strict needs the kernel to refuse pathname unix sockets to "
-				   "the cage on its own as well: the cgroup unix socket hooks (root, "
-				   "Linux 6.7+) or Landlock ABI 9 (Linux 7.1; this kernel: ABI %d)%s",
-				   facts->landlock_abi,
-				   facts->unprivileged ? "; this run has no root" : "");
+		return err_invalid(
+		    "unix: strict needs the kernel to refuse pathname unix sockets to "
+		    "the cage on its own as well: the cgroup unix socket hooks (root, "
+		    "Linux 6.7+) or Landlock ABI 9 (Linux 7.1; this kernel: ABI %d)%s",
+		    facts->landlock_abi, facts->unprivileged ? "; this run has no root" : "");
 	return 0;
 }
 
@@ -533,6 +537,17 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	}
 	for (size_t i = 0; i < pol->n_forward; i++)
 		p.forwards[p.n_forwards++] = pol->forward[i];
+	/* IPv6 off where nothing needs it: "default" covers the link that arrives later; "all"
+	 * would take ::1 from lo too, which a [::1] forward needs. With no link at all, IPv6 on
+	 * lo goes nowhere and stays, as /etc/hosts' ::1 localhost expects. glibc's getaddrinfo()
+	 * with AI_ADDRCONFIG (Node's default) returns no IPv4 address at all on a host whose only
+	 * one is 127.0.0.1, so a link-none cage gets a second loopback address, which adds no
+	 * way out. */
+	p.v6_off_default = !p.ipv6 && p.link != LINK_NONE;
+	p.v6_off_all = p.v6_off_default;
+	for (size_t i = 0; i < p.n_forwards; i++)
+		p.v6_off_all &= p.forwards[i].listen.family != AF_INET6;
+	p.lo_v4_second = p.link == LINK_NONE;
 	for (size_t i = 0; i < pol->n_dns; i++)
 		p.dns[p.n_dns++] = pol->dns[i];
 	for (size_t i = 0; i < pol->n_allow_unix; i++)
@@ -568,7 +583,8 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 			p.n_groups = id->n_groups;
 		}
 	}
-	r = p.user && (p.groups || !id->n_groups) ? plan_env(pol, environ_in, id, &p, &p.env) : -ENOMEM;
+	r = p.user && (p.groups || !id->n_groups) ? plan_env(pol, environ_in, id, &p, &p.env)
+						  : -ENOMEM;
 	if (r < 0) {
 		plan_free(&p);
 		return r;
@@ -615,6 +631,15 @@ static const char *forward_target(const struct forward *fw, char *buf, size_t le
 	return buf;
 }
 
+/* The hooks a resident object attaches, by the names it attaches them under. */
+static void hook_names(struct text *f, const struct bpf_resident *r)
+{
+	for (size_t i = 0; i < r->n_hooks; i++)
+		text_printf(f, "%s%s",
+			    i ? (i + 1 == r->n_hooks && r->n_hooks == 2 ? " and " : " ") : " ",
+			    r->hooks[i].name);
+}
+
 void plan_render_layers(const struct plan *p, struct text *f, const char *indent)
 {
 	if (p->link == LINK_VETH)
@@ -641,12 +666,11 @@ void plan_render_layers(const struct plan *p, struct text *f, const char *indent
 			    "cgroup of its own), which this run does not have; topology and "
 			    "nftables hold without them\n",
 			    indent);
-	else
-		text_printf(
-		    f,
-		    "%seBPF: cgroup connect4 connect6 sendmsg4 sendmsg6 hooks, EPERM for all "
-		    "but loopback and the allowed endpoints\n",
-		    indent);
+	else {
+		text_printf(f, "%seBPF: cgroup", indent);
+		hook_names(f, &bpf_sock_resident);
+		text_printf(f, " hooks, EPERM for all but loopback and the allowed endpoints\n");
+	}
 	text_printf(f,
 		    "%sunix: /run, /var/run, /tmp and the runtime dir are the cage's own, with the "
 		    "%zu allowed socket(s) bound in\n",
@@ -662,14 +686,12 @@ void plan_render_layers(const struct plan *p, struct text *f, const char *indent
 		    "capabilities, connects or sends on the caller's own socket to the file "
 		    "judged; refused: EPERM\n",
 		    indent);
-	if (p->unix_broker && p->unix_backstop == UNIX_BACKSTOP_HOOKS)
-		text_printf(
-		    f,
-		    "%sunix: behind it, cgroup connect_unix and sendmsg_unix hooks refuse every "
-		    "pathname socket a caged process reaches by itself; calls with nothing "
-		    "to judge go on in the kernel\n",
-		    indent);
-	else if (p->unix_broker && p->unix_backstop == UNIX_BACKSTOP_LANDLOCK)
+	if (p->unix_broker && p->unix_backstop == UNIX_BACKSTOP_HOOKS) {
+		text_printf(f, "%sunix: behind it, cgroup", indent);
+		hook_names(f, &unixguard_resident);
+		text_printf(f, " hooks refuse every pathname socket a caged process reaches by "
+			       "itself; calls with nothing to judge go on in the kernel\n");
+	} else if (p->unix_broker && p->unix_backstop == UNIX_BACKSTOP_LANDLOCK)
 		text_printf(
 		    f,
 		    "%sunix: behind it, Landlock (ABI 9) refuses every pathname socket made "
@@ -741,6 +763,10 @@ void plan_render(const struct plan *p, struct text *f)
 		text_printf(f, "  cgroup     <cgroup2>/%s\n", p->cgroup);
 	text_printf(f, "  namespaces %snet mnt pid ipc uts cgroup (new)\n",
 		    p->userns ? "user " : "");
+	text_printf(f, "  lo         up: 127.0.0.1%s, ::1\n",
+		    p->lo_v4_second
+			? " and 127.0.0.2 (so that getaddrinfo's AI_ADDRCONFIG sees IPv4)"
+			: "");
 	if (p->link == LINK_VETH) {
 		text_printf(f, "  link       veth %s (host) %s/%u <-> %s (cage) %s/%u\n",
 			    p->host_if, h4, p->v4_prefix, p->cage_if, c4, p->v4_prefix);
@@ -751,9 +777,6 @@ void plan_render(const struct plan *p, struct text *f)
 			    p->cage_if);
 		if (p->ipv6)
 			text_printf(f, "  route6     default via %s dev %s\n", h6, p->cage_if);
-		else
-			text_printf(f,
-				    "  ipv6       off in the cage (no allowed endpoint is IPv6)\n");
 	} else if (p->link == LINK_WIREGUARD) {
 		char a[WG_PREFIX_STR_MAX], e[WG_ENDPOINT_STR_MAX], k[WG_KEY_B64_LEN + 1];
 
@@ -785,6 +808,12 @@ void plan_render(const struct plan *p, struct text *f)
 		text_printf(f, "  link       none: lo only\n");
 		text_printf(f, "  route      none (loopback only)\n");
 	}
+	if (p->v6_off_default)
+		text_printf(f,
+			    "  ipv6       off in the cage (no allowed endpoint is IPv6): "
+			    "net.ipv6.conf.default.disable_ipv6=1%s\n",
+			    p->v6_off_all ? ", all.disable_ipv6=1"
+					  : " (all kept: a [::1] forward)");
 	if (p->link == LINK_VETH && !p->n_allowed)
 		text_printf(f, "  allowed    nothing routed\n");
 	for (size_t i = 0; i < p->n_allowed; i++) {
@@ -835,4 +864,168 @@ void plan_render(const struct plan *p, struct text *f)
 		text_printf(f, "\n# nftables, in the host's netns\n");
 		nft_render_host(p, f);
 	}
+}
+
+/* A JSON string: the escapes RFC 8259 requires, control characters as \u00XX. */
+static void json_str(struct text *f, const char *s)
+{
+	text_putc(f, '"');
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			text_printf(f, "\\%c", c);
+		else if (c == '\n')
+			text_puts(f, "\\n");
+		else if (c == '\t')
+			text_puts(f, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			text_printf(f, "\\u%04x", c);
+		else
+			text_putc(f, (char)c);
+	}
+	text_putc(f, '"');
+}
+
+static void json_key(struct text *f, bool *first, const char *key)
+{
+	text_puts(f, *first ? "\n  " : ",\n  ");
+	*first = false;
+	json_str(f, key);
+	text_puts(f, ": ");
+}
+
+/* The lines of a text as a JSON array, each without its leading blanks. */
+static void json_lines(struct text *f, const char *s)
+{
+	bool first = true;
+
+	text_putc(f, '[');
+	while (s && *s) {
+		const char *nl = strchrnul(s, '\n');
+		char line[2048];
+		size_t n = (size_t)(nl - s);
+
+		while (n && *s == ' ')
+			s++, n--;
+		snprintf(line, sizeof(line), "%.*s", (int)n, s);
+		text_puts(f, first ? "" : ", ");
+		first = false;
+		json_str(f, line);
+		s = *nl ? nl + 1 : nl;
+	}
+	text_putc(f, ']');
+}
+
+void plan_render_json(const struct plan *p, struct text *f)
+{
+	static const char *const links[] = {
+	    [LINK_NONE] = "none", [LINK_VETH] = "veth", [LINK_WIREGUARD] = "wireguard"};
+	_cleanup_text_ struct text sub = TEXT_INIT;
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], ep[ADDR_STR_MAX], tg[ADDR_STR_MAX + 160];
+	bool first = true;
+
+	text_putc(f, '{');
+	json_key(f, &first, "name");
+	json_str(f, p->name);
+	json_key(f, &first, "cgroup");
+	if (p->userns)
+		text_puts(f, "null");
+	else
+		json_str(f, p->cgroup);
+	json_key(f, &first, "user_namespace");
+	text_puts(f, p->userns ? "true" : "false");
+	json_key(f, &first, "link");
+	json_str(f, links[p->link]);
+	if (p->link == LINK_VETH) {
+		json_key(f, &first, "veth");
+		text_puts(f, "{\"host_if\": ");
+		json_str(f, p->host_if);
+		text_puts(f, ", \"cage_if\": ");
+		json_str(f, p->cage_if);
+		text_printf(f, ", \"host_v4\": \"%s/%u\", \"cage_v4\": \"%s/%u\"",
+			    inet_ntop(AF_INET, &p->host_v4, a, sizeof(a)), p->v4_prefix,
+			    inet_ntop(AF_INET, &p->cage_v4, b, sizeof(b)), p->v4_prefix);
+		if (p->ipv6)
+			text_printf(f, ", \"host_v6\": \"%s/%u\", \"cage_v6\": \"%s/%u\"",
+				    inet_ntop(AF_INET6, &p->host_v6, a, sizeof(a)), p->v6_prefix,
+				    inet_ntop(AF_INET6, &p->cage_v6, b, sizeof(b)), p->v6_prefix);
+		text_puts(f, "}");
+	} else if (p->link == LINK_WIREGUARD) {
+		json_key(f, &first, "wireguard");
+		text_puts(f, "{\"wg_if\": ");
+		json_str(f, p->wg_if);
+		text_puts(f, ", \"cage_if\": ");
+		json_str(f, p->cage_if);
+		text_printf(f, ", \"backend\": \"%s\"}",
+			    p->wg_backend == WG_BACKEND_KERNEL ? "kernel" : "wireguard-go");
+	}
+	json_key(f, &first, "ipv6");
+	text_puts(f, p->ipv6 ? "true" : "false");
+	json_key(f, &first, "allowed");
+	text_putc(f, '[');
+	for (size_t i = 0; i < p->n_allowed; i++) {
+		text_puts(f, i ? ", {\"endpoint\": " : "{\"endpoint\": ");
+		json_str(f, addr_format(&p->allowed[i].ep, ep, sizeof(ep)));
+		text_printf(f, ", \"proxy\": %s, \"on_host\": %s}",
+			    p->allowed[i].is_proxy ? "true" : "false",
+			    p->allowed[i].on_host ? "true" : "false");
+	}
+	text_putc(f, ']');
+	json_key(f, &first, "forwards");
+	text_putc(f, '[');
+	for (size_t i = 0; i < p->n_forwards; i++) {
+		text_puts(f, i ? ", {\"listen\": " : "{\"listen\": ");
+		json_str(f, addr_format(&p->forwards[i].listen, ep, sizeof(ep)));
+		text_puts(f, ", \"target\": ");
+		json_str(f, forward_target(&p->forwards[i], tg, sizeof(tg)));
+		text_puts(f, "}");
+	}
+	text_putc(f, ']');
+	json_key(f, &first, "dns");
+	text_putc(f, '{');
+	for (size_t i = 0; i < p->n_dns; i++) {
+		text_puts(f, i ? ", " : "");
+		json_str(f, p->dns[i].name);
+		text_puts(f, ": ");
+		json_str(f, inet_ntop(p->dns[i].family, &p->dns[i].ip, a, sizeof(a)));
+	}
+	text_putc(f, '}');
+	json_key(f, &first, "layers");
+	plan_render_layers(p, &sub, "");
+	json_lines(f, text_str(&sub));
+	text_free(&sub);
+	json_key(f, &first, "user");
+	if (p->user && *p->user) {
+		text_puts(f, "{\"name\": ");
+		json_str(f, p->user);
+		text_printf(f, ", \"uid\": %u, \"gid\": %u}", (unsigned)p->uid, (unsigned)p->gid);
+	} else {
+		text_puts(f, "null");
+	}
+	json_key(f, &first, "command");
+	text_putc(f, '[');
+	for (char **v = p->argv; v && *v; v++) {
+		text_puts(f, v == p->argv ? "" : ", ");
+		json_str(f, *v);
+	}
+	text_putc(f, ']');
+	json_key(f, &first, "env");
+	text_putc(f, '[');
+	for (char **v = p->env; v && *v; v++) {
+		text_puts(f, v == p->env ? "" : ", ");
+		json_str(f, *v);
+	}
+	text_putc(f, ']');
+	json_key(f, &first, "nftables");
+	text_puts(f, "{\"cage\": ");
+	nft_render_cage(p, &sub);
+	json_str(f, text_str(&sub));
+	text_free(&sub);
+	if (p->link == LINK_VETH) {
+		text_puts(f, ", \"host\": ");
+		nft_render_host(p, &sub);
+		json_str(f, text_str(&sub));
+	}
+	text_puts(f, "}\n}\n");
 }

@@ -4,9 +4,9 @@
 #pragma once
 
 #include <net/if.h>
-#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "addr.h"
@@ -37,9 +37,9 @@ struct host_facts {
 	uint32_t nonce; /* differs between runs (random bits and the pid): see plan_host_ifname */
 	bool unprivileged; /* sluice runs without root: a user namespace, no cgroup, no eBPF */
 	const struct wg_config *wg; /* link wireguard: the tunnel's configuration, loaded */
-	bool wg_kernel;             /* the kernel has WireGuard */
-	bool unotify;    /* seccomp user notification and pidfd_getfd: the unix broker can run */
-	bool unix_hooks; /* root, and a kernel with the cgroup unix socket hooks (6.7+) */
+	bool wg_kernel;		    /* the kernel has WireGuard */
+	bool unotify;	  /* seccomp user notification and pidfd_getfd: the unix broker can run */
+	bool unix_hooks;  /* root, and a kernel with the cgroup unix socket hooks (6.7+) */
 	int landlock_abi; /* 0: no Landlock */
 	bool ip_forward_off; /* net.ipv4.ip_forward is 0 (or could not be read) */
 };
@@ -48,14 +48,14 @@ struct host_facts {
  * the supervisor's judgment (broker.h). */
 enum unix_backstop {
 	UNIX_BACKSTOP_NONE = 0, /* nothing: the supervisor performs every call it sees */
-	UNIX_BACKSTOP_HOOKS,    /* the cgroup unix hooks (unixguard.h) */
+	UNIX_BACKSTOP_HOOKS,	/* the cgroup unix hooks (unixguard.h) */
 	UNIX_BACKSTOP_LANDLOCK, /* Landlock ABI 9 (landlock.h) */
 };
 
 /* An endpoint the cage may reach, and whether it is the host itself or beyond it. */
 struct allowed {
 	struct endpoint ep;
-	bool on_host;  /* one of the host's addresses: reached by routing to the host side */
+	bool on_host; /* one of the host's addresses: reached by routing to the host side */
 	bool is_proxy;
 };
 
@@ -71,23 +71,28 @@ struct plan {
 	char cgroup[64];
 
 	/* links (veth only; empty with link none) */
-	char host_if[IFNAMSIZ]; /* "sl-<8 hex>" in the host netns */
-	char cage_if[IFNAMSIZ]; /* "eth0" in the cage netns */
-	struct in_addr host_v4, cage_v4; /* a /30 from the pool */
-	unsigned v4_prefix;              /* 30 */
-	bool ipv6;                       /* only if an allowed endpoint is IPv6 */
+	char host_if[IFNAMSIZ];		  /* "sl-<8 hex>" in the host netns */
+	char cage_if[IFNAMSIZ];		  /* "eth0" in the cage netns */
+	struct in_addr host_v4, cage_v4;  /* a /30 from the pool */
+	unsigned v4_prefix;		  /* 30 */
+	bool ipv6;			  /* only if an allowed endpoint is IPv6 */
 	struct in6_addr host_v6, cage_v6; /* a /64 (ULA) derived from the name */
-	unsigned v6_prefix;               /* 64 */
+	unsigned v6_prefix;		  /* 64 */
 
 	struct allowed *allowed; /* proxy first, then --allow in order */
 	size_t n_allowed;
 	bool masquerade; /* some allowed endpoint is off-host */
 
+	/* What the cage's first process sets in its netns before anything else runs. */
+	bool v6_off_default; /* net.ipv6.conf.default.disable_ipv6=1: the link gets no IPv6 */
+	bool v6_off_all;     /* net.ipv6.conf.all.disable_ipv6=1 too: no [::1] forward needs lo's */
+	bool lo_v4_second;   /* 127.0.0.2/32 on lo (link none: AI_ADDRCONFIG sees IPv4 then) */
+
 	/* link wireguard: the tunnel, made where sluice runs as wg_if and moved into the cage as
 	 * cage_if ("wg0"), so its encrypted UDP socket stays outside */
-	struct wg_config wg; /* owned (prepare moves the loaded configuration in) */
+	struct wg_config wg;	    /* owned (prepare moves the loaded configuration in) */
 	enum wg_backend wg_backend; /* resolved: kernel or userspace */
-	char wg_if[IFNAMSIZ];       /* "sw-<8 hex>", new each run like host_if */
+	char wg_if[IFNAMSIZ];	    /* "sw-<8 hex>", new each run like host_if */
 
 	/* forwards (the proxy's first, if it has one), served by the supervisor */
 	struct forward *forwards;
@@ -108,7 +113,7 @@ struct plan {
 	struct sysfilter_config filter;
 
 	/* the nftables tables, by name */
-	char cage_table[32]; /* "sluice" (family inet) in the cage netns */
+	char cage_table[32];		 /* "sluice" (family inet) in the cage netns */
 	char host_table[PLAN_TABLE_MAX]; /* "sluice_<name>_<hash>" (inet) in the host netns */
 
 	/* the process */
@@ -116,8 +121,8 @@ struct plan {
 	char **env;  /* full environment for the command, NULL-terminated */
 	uid_t uid;
 	gid_t gid;
-	char *user;	 /* name, for display */
-	gid_t *groups;	 /* supplementary groups, resolved before the cage (no NSS inside) */
+	char *user;    /* name, for display */
+	gid_t *groups; /* supplementary groups, resolved before the cage (no NSS inside) */
 	size_t n_groups;
 };
 
@@ -143,8 +148,7 @@ void plan_host_table(const char *name, const char *host_if, char ret[PLAN_TABLE_
 
 /* A default cage name from the command: basename of argv[0], reduced to [a-z0-9_.-],
  * made unique against live names with "-2", "-3", ... */
-int plan_default_name(const char *argv0, char *const *live, size_t n_live, char *ret,
-		      size_t len);
+int plan_default_name(const char *argv0, char *const *live, size_t n_live, char *ret, size_t len);
 
 /* Who the command runs as (resolved by the caller from --user, SUDO_UID or the caller). */
 struct identity {
@@ -172,6 +176,10 @@ int plan_wg_merge_allow(struct wg_config *wg, const struct endpoint *allow, size
 
 /* The plan as `sluice check` shows it (names, addresses, routes, nft text, hooks, env). */
 void plan_render(const struct plan *p, struct text *f);
+/* The same plan as one JSON object (check --json): name, cgroup, link and its addresses,
+ * allowed endpoints, forwards, DNS names, the layers' lines, user, command, env, and the
+ * nftables text. */
+void plan_render_json(const struct plan *p, struct text *f);
 
 /* The enforcement layers of a run, one line each: "topology: ...", "nftables: ...",
  * "eBPF: ..." (or why it is off), "process: ...". For check and -v. */

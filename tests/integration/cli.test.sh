@@ -65,3 +65,65 @@ test_bad_profile_errors()
 	[ "$RC" = 125 ] || fail "running as root without --user root must be refused: $(said)"
 	same_counts "$base" "bad input"
 }
+
+# What check says a run's layers are is what a run says it made (-v), in every link mode:
+# the decisions are the plan's, and apply only carries them out.
+TESTS="$TESTS check_shows_the_layers_run_makes_in_every_link_mode"
+test_check_shows_the_layers_run_makes_in_every_link_mode()
+{
+	wg_world_up
+	base=$(counts)
+	# the run's own names (a new link and table each run) aside
+	norm() { sed -E 's/(sl|sw)-[0-9a-f]{8}/\1-X/g; s/_[0-9a-f]{8}( |$)/_X\1/g; s/^ +//'; }
+	for link in none veth wireguard; do
+		case $link in
+		none) set -- --proxy "$PROXY_URL" ;;
+		veth) set -- --link veth --proxy "$PROXY_URL" ;;
+		wireguard) set -- --link wireguard --wg-config "$T/client.conf" \
+			--allow "/ip4/10.0.11.1/tcp/$OVERLAY_PORT/wg/$SERVER_U" ;;
+		esac
+		next_name
+		sluice_w check --name "$NAME" --user root "$@" >"$T/out/check.$link" 2>&1 ||
+			fail "$link: check: $(cat "$T/out/check.$link")"
+		TMO=60 sluice_w run -v --name "$NAME" --user root "$@" -- /bin/true \
+			>/dev/null 2>"$T/out/run.$link" || fail "$link: run: $(cat "$T/out/run.$link")"
+		sed -n '/^  layers$/,/^  user /p' "$T/out/check.$link" | sed '1d;$d' | norm \
+			>"$T/out/layers.check.$link"
+		awk '/enforcement layers of this run:/ { on = 1; next }
+		     on && /^sluice: +[0-9.]+ ms  / { exit }
+		     on && /^sluice:   / { sub(/^sluice: */, ""); print; next } on { exit }' \
+			"$T/out/run.$link" | norm >"$T/out/layers.run.$link"
+		[ -s "$T/out/layers.check.$link" ] || fail "$link: check shows no layers"
+		diff "$T/out/layers.check.$link" "$T/out/layers.run.$link" >"$T/out/layers.diff.$link" ||
+			fail "$link: check and run -v differ: $(tr '\n' '|' <"$T/out/layers.diff.$link")"
+	done
+	same_counts "$base" "check and run -v"
+}
+
+# check --json is the same plan: parsed by a JSON parser, its parts are the text's.
+TESTS="$TESTS check_json_is_the_same_plan"
+test_check_json_is_the_same_plan()
+{
+	base=$(counts)
+	sluice_w check --json --link veth --proxy "$PROXY_URL" --name jsontest --user root \
+		-- /bin/echo 'a "quoted"	tab' >"$T/out/plan.json" 2>"$T/out/plan.err" ||
+		fail "check --json: $(cat "$T/out/plan.err")"
+	sluice_w check --link veth --proxy "$PROXY_URL" --name jsontest --user root \
+		-- /bin/echo x >"$T/out/plan.txt" 2>&1 || fail "check: $(cat "$T/out/plan.txt")"
+	"$PY" - "$T/out/plan.json" "$T/out/plan.txt" "${PROXY_URL#http://}" <<-'EOF2' || fail "check --json: $(head -c 600 "$T/out/plan.json")"
+	import json, re, sys
+	p = json.load(open(sys.argv[1]))
+	txt = open(sys.argv[2]).read()
+	assert p["name"] == "jsontest" and p["link"] == "veth", p
+	assert p["command"] == ["/bin/echo", 'a "quoted"\ttab'], p["command"]
+	assert p["allowed"][0] == {"endpoint": "tcp " + sys.argv[3], "proxy": True, "on_host": True} or \
+	       p["allowed"][0]["endpoint"].endswith(sys.argv[3]), p["allowed"]
+	assert p["veth"]["host_if"].startswith("sl-") and p["veth"]["cage_if"] == "eth0", p["veth"]
+	layers = [l.strip() for l in txt.split("  layers\n")[1].split("  user ")[0].splitlines()]
+	norm = lambda l: re.sub(r"_[0-9a-f]{8}\b", "_X", l)
+	assert [norm(l) for l in p["layers"]] == [norm(l) for l in layers], (p["layers"], layers)
+	assert "table inet sluice {" in p["nftables"]["cage"] and "policy drop" in p["nftables"]["cage"]
+	assert "table inet sluice_jsontest" in p["nftables"]["host"]
+	EOF2
+	same_counts "$base" "check --json"
+}
