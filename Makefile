@@ -19,7 +19,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-truncation \
 	  -fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
 	  -fvisibility=hidden -D_GNU_SOURCE -DSLUICE_VERSION='"$(VERSION)"' \
-	  -Isrc -Iinclude -I$(B) -MMD -MP
+	  $(SRC_INC) -I$(B) -MMD -MP
 LDFLAGS ?=
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 LIBS := -lmnl -lseccomp -lnftnl -lbpf -lcap -lyaml -lsodium -lelf -lz
@@ -33,14 +33,22 @@ else
 Q := @
 endif
 
-# The CLI (main, the subcommands, the options) over the library, libsluice.a: the library
-# never prints, exits or touches stdout/stderr (`make lib-boundary` checks its objects).
-CLI_SRC := src/main.c src/options.c $(wildcard src/cmd-*.c)
-LIB_SRC := $(filter-out $(CLI_SRC),$(wildcard src/*.c))
+# src/cli (main, the subcommands, the options) over the library in src/lib, libsluice.a,
+# which never prints, exits or touches stdout/stderr (`make lib-boundary` checks its
+# objects). The library's folders follow the data flow: base (util, log, text) -> policy
+# (addresses, options' policy, profiles, wg-quick) -> plan (facts, the plan) -> apply (the
+# cage's sequence, namespaces, records, gc) through kernel (rtnetlink, nftables, eBPF,
+# cgroups, capabilities, seccomp, Landlock, WireGuard) -> serve (the supervisor's loop, the
+# relay, DNS stub, SOCKS5, unix broker). Objects stay flat in build/.
+SRC_DIRS := src/cli $(sort $(wildcard src/lib/*))
+SRC_INC := $(addprefix -I,$(SRC_DIRS))
+vpath %.c $(SRC_DIRS)
+CLI_SRC := $(wildcard src/cli/*.c)
+LIB_SRC := $(wildcard src/lib/*/*.c)
 LIB_A := $(B)/libsluice.a
-LIB_OBJ := $(LIB_SRC:src/%.c=$(B)/%.o)
-CLI_OBJ := $(CLI_SRC:src/%.c=$(B)/%.o)
-SAN_OBJ := $(LIB_SRC:src/%.c=$(B)/san/%.o)
+LIB_OBJ := $(addprefix $(B)/,$(notdir $(LIB_SRC:.c=.o)))
+CLI_OBJ := $(addprefix $(B)/,$(notdir $(CLI_SRC:.c=.o)))
+SAN_OBJ := $(addprefix $(B)/san/,$(notdir $(LIB_SRC:.c=.o)))
 BPF_SRC := $(wildcard bpf/*.bpf.c)
 SKELS := $(BPF_SRC:bpf/%.bpf.c=$(B)/%.skel.h) $(BPF_SRC:bpf/%.bpf.c=$(B)/%.build.h)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -76,12 +84,12 @@ lib-boundary: $(LIB_A)
 	echo "lib-boundary: libsluice.a neither prints nor exits"
 
 
-$(B)/%.o: src/%.c | $(SKELS)
+$(B)/%.o: %.c | $(SKELS)
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(B)/san/%.o: src/%.c | $(SKELS)
+$(B)/san/%.o: %.c | $(SKELS)
 	@mkdir -p $(@D)
 	@echo "  CC-SAN  $<"
 	$(Q)$(CC) $(CFLAGS) $(SAN_CFLAGS) -c -o $@ $<
@@ -127,14 +135,15 @@ $(B)/tests/escape: tests/lib/escape.c
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 # The parsers are pure: each harness links them all (and nothing that touches the kernel).
-FUZZ_SRC := src/addr.c src/policy.c src/profile.c src/log.c src/util.c src/text.c src/dns.c src/socks5.c src/loop.c \
-	    src/broker.c src/unixpath.c src/nl.c
-# fuzz_wgconf includes src/wgconf.c itself
-$(B)/fuzz/fuzz_wgconf: src/wgconf.c
+FUZZ_SRC := $(addprefix src/lib/,policy/addr.c policy/policy.c policy/profile.c base/log.c \
+	    base/util.c base/text.c serve/dns.c serve/socks5.c serve/loop.c serve/broker.c \
+	    serve/unixpath.c kernel/nl.c)
+# fuzz_wgconf includes wgconf.c itself
+$(B)/fuzz/fuzz_wgconf: src/lib/policy/wgconf.c
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -o $@ $^ -lyaml \
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE $(SRC_INC) -o $@ $< $(FUZZ_SRC) -lyaml \
 		-lmnl -lseccomp -lcap -lsodium -lpthread
 
 fuzz: $(FUZZ_BIN)
@@ -198,11 +207,11 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sluice $(DESTDIR)$(MANDIR)/man1/sluice.1
 
 format:
-	clang-format -i src/*.c src/*.h bpf/*.c tests/unit/*.c tests/lib/*.c
+	clang-format -i src/*/*.[ch] src/lib/*/*.[ch] bpf/*.c tests/unit/*.c tests/lib/*.c
 
 lint: $(SKELS)
-	clang-tidy src/*.c -- $(CFLAGS)
-	cppcheck --quiet --error-exitcode=1 --enable=warning,performance -Isrc -I$(B) src
+	clang-tidy src/cli/*.c src/lib/*/*.c -- $(CFLAGS)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance $(SRC_INC) -I$(B) src
 
 clean:
 	rm -rf $(B) sluice

@@ -4,7 +4,7 @@
  * wg-quick file it parses to the same config; and a key that decodes encodes back to the
  * same 44 characters. Includes the parser directly (as wireguard-tools' fuzzers do), so it
  * needs only log.c and util.c beside it. */
-#include "../../src/wgconf.c"
+#include "../../src/lib/policy/wgconf.c"
 
 static void emit(char **s, size_t *len, size_t *cap, const char *fmt, ...) _printf_(4, 5);
 static void emit(char **s, size_t *len, size_t *cap, const char *fmt, ...)
