@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -581,6 +582,8 @@ static int group_setup(void **state)
 	}
 	if (getenv("SLUICE_TEST_DEBUG"))
 		log_max_level = LOG_DEBUG;
+	/* as the supervisor does before it serves forwards (relay.h) */
+	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
 
@@ -1183,8 +1186,6 @@ static void add_forward_refuses_what_it_cannot_serve(void **state)
 static void fd_limit_is_raised_to_the_hard_limit(void **state)
 {
 	struct rlimit saved, rl;
-	struct loop *l;
-	struct relay *r;
 
 	/* From a soft limit below the hard one, whatever this process started with. */
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
@@ -1193,10 +1194,35 @@ static void fd_limit_is_raised_to_the_hard_limit(void **state)
 	rl = saved;
 	rl.rlim_cur = 64;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	assert_int_equal(loop_new(&l), 0);
-	assert_int_equal(relay_new(l, &r), 0);
+	relay_raise_fd_limit();
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	assert_true(rl.rlim_cur == saved.rlim_max);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
+/* relay_new changes nothing of the process's: not the fd limit, not SIGPIPE's disposition,
+ * which it needs ignored and refuses without. */
+static void relay_new_leaves_the_process_alone(void **state)
+{
+	struct rlimit saved, rl;
+	struct loop *l;
+	struct relay *r = NULL;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	if (saved.rlim_max <= 64)
+		skip();
+	rl = saved;
+	rl.rlim_cur = 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(loop_new(&l), 0);
+	signal(SIGPIPE, SIG_DFL);
+	err_clear();
+	assert_int_equal(relay_new(l, &r), -EINVAL);
+	assert_non_null(strstr(err_message(-EINVAL), "SIGPIPE must be ignored"));
+	assert_true(signal(SIGPIPE, SIG_IGN) == SIG_DFL); /* still the default */
+	assert_int_equal(relay_new(l, &r), 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(rl.rlim_cur == 64);
 	relay_free(r);
 	loop_free(l);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
@@ -1260,6 +1286,7 @@ int main(void)
 	    RTEST(free_with_open_connections_leaks_nothing),
 	    RTEST(add_forward_refuses_what_it_cannot_serve),
 	    cmocka_unit_test(fd_limit_is_raised_to_the_hard_limit),
+	    cmocka_unit_test(relay_new_leaves_the_process_alone),
 	    RTEST(out_of_fds_pauses_accepting_without_spinning),
 	};
 

@@ -925,6 +925,8 @@ static int step_serve(struct cage *c)
 	const struct plan *p = c->plan;
 	int r;
 
+	/* The cage's first process is running already: only the supervisor gets the limit. */
+	relay_raise_fd_limit();
 	r = relay_new(c->loop, &c->relay);
 	if (r == 0)
 		r = dns_new(c->loop, c->in[IN_DNS_UDP], c->in[IN_DNS_TCP], p->dns, p->n_dns,

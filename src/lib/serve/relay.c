@@ -363,8 +363,7 @@ static int flow_pump(struct relay *r, struct flow *f, int from, int to, uint64_t
 
 static int conn_pump_up(struct conn *c)
 {
-	return flow_pump(c->relay, &c->up, c->client.fd, c->target.fd,
-			 &c->relay->stats.bytes_up);
+	return flow_pump(c->relay, &c->up, c->client.fd, c->target.fd, &c->relay->stats.bytes_up);
 }
 
 static int conn_pump_down(struct conn *c)
@@ -694,27 +693,32 @@ static void on_accept(struct loop_source *s, uint32_t events)
 
 /* --- the relay ------------------------------------------------------------------------ */
 
-int relay_new(struct loop *l, struct relay **ret)
+void relay_raise_fd_limit(void)
 {
-	_cleanup_free_ struct relay *r = calloc(1, sizeof(*r));
-	struct sigaction sa = {.sa_handler = SIG_IGN};
 	struct rlimit rl;
-	int e;
 
-	if (!r)
-		return err_set(-ENOMEM, "relay");
-	r->loop = l;
-	r->timer.fd = -1;
-
-	/* Thousands of connections at up to six fds each. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			log_debug("relay: raising the fd limit: %m");
 	}
-	/* splice(2) into a socket has no MSG_NOSIGNAL: a peer gone mid-write raises SIGPIPE. */
-	if (sigaction(SIGPIPE, &sa, NULL) < 0)
-		return err_set(negative_errno(), "relay: ignore SIGPIPE");
+}
+
+int relay_new(struct loop *l, struct relay **ret)
+{
+	_cleanup_free_ struct relay *r = NULL;
+	struct sigaction pipe_now;
+	int e;
+
+	/* splice(2) into a socket has no MSG_NOSIGNAL: a peer gone mid-write raises SIGPIPE,
+	 * which the process must ignore. Its owner says so, not this constructor. */
+	if (sigaction(SIGPIPE, NULL, &pipe_now) < 0 || pipe_now.sa_handler != SIG_IGN)
+		return err_set(-EINVAL, "relay: SIGPIPE must be ignored by the process serving it");
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return err_set(-ENOMEM, "relay");
+	r->loop = l;
+	r->timer.fd = -1;
 
 	r->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (r->timer_fd < 0)

@@ -15,16 +15,16 @@ struct relay;
  * The relay serves forwards on loop L (level-triggered sources; connections end through
  * loop_defer_free). At -v (log_max_level LOG_DEBUG) it logs each connection and its end.
  *
- * Process-wide effects, once per call:
- *  - RLIMIT_NOFILE's soft limit is raised to the hard limit (each connection holds up to
- *    six fds: two sockets and a pipe each way).
- *  - SIGPIPE is set to SIG_IGN: splice(2) to a socket whose peer has gone raises SIGPIPE
- *    (there is no MSG_NOSIGNAL for it).
- * Both are inherited by processes forked later, and SIG_IGN survives execve(2): one that
- * execs a command must restore SIGPIPE to SIG_DFL first (and may lower the fd limit).
+ * It changes nothing of the process's. What it needs of it is its owner's to set:
+ *  - SIGPIPE ignored: splice(2) to a socket whose peer has gone raises SIGPIPE (there is no
+ *    MSG_NOSIGNAL for it); relay_new() refuses (-EINVAL) otherwise.
+ *  - enough fds: each connection holds up to six (two sockets and a pipe each way);
+ *    relay_raise_fd_limit() raises the soft limit to the hard one. A process that execs a
+ *    command later should give it back its own limits.
  * Returns 0 or a negative errno (err_set).
  */
 int relay_new(struct loop *l, struct relay **ret);
+void relay_raise_fd_limit(void);
 
 /*
  * Serve LISTEN_FD (a listening TCP socket made inside the cage netns) as forward F (copied).
