@@ -212,13 +212,23 @@ static void bad_values_carry_the_value_position(void **state)
 			  "prof.yaml:2:10: wireguard: peers must be a list");
 	assert_load_fails("wireguard:\n  private_key_file: /nonexistent/key\n",
 			  "prof.yaml:2:21: wireguard: read /nonexistent/key");
-	/* a value is one wg-quick value: a line break would add a [Peer] of its own, a
-	 * comment character would cut it short */
+	/* a value is one value of the format: a line break would add a [Peer] of its own, and
+	 * a comment character is no part of an address */
 	assert_load_fails("wireguard:\n  address: \"10.0.11.2/24\\n[Peer]\\nPublicKey = x\"\n",
 			  "prof.yaml:2:12: wireguard: Address: a control character is not allowed");
-	assert_load_fails(
-	    "wireguard:\n  peers:\n    - allowed_ips: [\"10.0.11.0/24 # x\"]\n",
-	    "prof.yaml:3:21: wireguard: AllowedIPs: a comment character is not allowed");
+	{
+		char keyfile[300], text[1024];
+
+		snprintf(keyfile, sizeof(keyfile), "%s/bad-values.key", dir);
+		write_file(keyfile, "YEkDD8wpBW0hIjEv2vubJGTt+JfdyBHZMoMb/yDmFWk=\n");
+		snprintf(text, sizeof(text),
+			 "wireguard:\n  private_key_file: %s\n  peers:\n"
+			 "    - public_key: g3x7z0AdV1rM6UQU22CC7IL3/ivn4DzrE7ikDhCZ/Dc=\n"
+			 "      allowed_ips: [\"10.0.11.0/24 # x\"]\n",
+			 keyfile);
+		assert_load_fails(text, "prof.yaml:5:21: wireguard: AllowedIPs: \"10.0.11.0/24 # "
+					"x\" is not an address/prefix");
+	}
 	assert_load_fails("user: a:b\n", "prof.yaml:1:7: user: \"a:b\" is not a valid user name");
 	assert_load_fails("subnet_pool: 10.200.1.0/16\n",
 			  "prof.yaml:1:14: subnet_pool: \"10.200.1.0/16\": host bits set");
@@ -368,7 +378,7 @@ static void forward_and_dns_errors_carry_positions(void **state)
 static void wireguard_mapping_becomes_a_wg_quick_config(void **state)
 {
 	char keyfile[300], text[1024];
-	struct wg_config c = {0};
+	struct wg_config c;
 	struct policy p;
 
 	snprintf(keyfile, sizeof(keyfile), "%s/actor.key", dir);
@@ -387,15 +397,22 @@ static void wireguard_mapping_becomes_a_wg_quick_config(void **state)
 		 keyfile);
 	assert_int_equal(load(text, &p), 0);
 	assert_int_equal(p.link, LINK_WIREGUARD);
-	assert_non_null(p.wg_text);
-	assert_non_null(strstr(p.wg_text_name, "prof.yaml:3:3: wireguard"));
-	assert_int_equal(wgconf_parse(p.wg_text, strlen(p.wg_text), p.wg_text_name, &c), 0);
+	assert_non_null(p.wg_built);
+	c = *p.wg_built;
 	assert_int_equal(c.n_addresses, 2);
 	assert_int_equal(c.listen_port, 51820);
 	assert_int_equal(c.n_peers, 1);
 	assert_int_equal(c.peers[0].n_allowed_ips, 2);
 	assert_int_equal(c.peers[0].persistent_keepalive, 25);
-	wg_config_free(&c);
+	assert_int_equal(c.peers[0].endpoint.sa.sa_family, AF_INET);
+	{
+		char b64[WG_KEY_B64_LEN + 1];
+
+		wg_key_b64_encode(c.peers[0].public_key, b64);
+		assert_string_equal(b64, "g3x7z0AdV1rM6UQU22CC7IL3/ivn4DzrE7ikDhCZ/Dc=");
+		wg_key_b64_encode(c.private_key, b64);
+		assert_string_equal(b64, "YEkDD8wpBW0hIjEv2vubJGTt+JfdyBHZMoMb/yDmFWk=");
+	}
 	assert_int_equal(policy_finish(&p), 0);
 	policy_free(&p);
 }

@@ -441,11 +441,71 @@ static void load_reads_a_file_and_names_it_in_errors(void **state)
 	assert_int_equal(wgconf_load("/tmp", &c), -EINVAL);
 }
 
+/* --- the builder --------------------------------------------------------------------------- */
+
+static void builder_takes_keys_and_names_each_ones_place(void **state)
+{
+	struct wgconf_builder *b;
+	struct wg_config c;
+	const char *msg;
+
+	assert_int_equal(wgconf_builder_new("prof.yaml", &b), 0);
+	assert_int_equal(wgconf_builder_section(b, false, 2), 0);
+	assert_int_equal(wgconf_builder_set(b, "PrivateKey", ALICE_PRIV, 3, "prof.yaml:3:21: wg"),
+			 0);
+	assert_int_equal(wgconf_builder_set(b, "Address", "10.0.11.2/24", 4, "prof.yaml:4:12: wg"),
+			 0);
+	assert_int_equal(wgconf_builder_set(b, "Address", "fd11::2/64", 4, "prof.yaml:4:26: wg"),
+			 0);
+	assert_int_equal(wgconf_builder_section(b, true, 6), 0);
+	assert_int_equal(wgconf_builder_set(b, "PublicKey", BOB_PUB, 6, "prof.yaml:6:19: wg"), 0);
+	assert_int_equal(
+	    wgconf_builder_set(b, "AllowedIPs", "10.0.11.1/32", 7, "prof.yaml:7:21: wg"), 0);
+	assert_int_equal(wgconf_builder_finish(b, &c), 0);
+	assert_int_equal(c.n_addresses, 2);
+	assert_int_equal(c.n_peers, 1);
+	assert_int_equal(c.peers[0].n_allowed_ips, 1);
+	wg_config_free(&c);
+
+	/* a bad value: its own place, and every later call keeps the first error */
+	assert_int_equal(wgconf_builder_new("prof.yaml", &b), 0);
+	assert_int_equal(wgconf_builder_section(b, false, 2), 0);
+	err_clear();
+	assert_int_equal(wgconf_builder_set(b, "MTU", "12", 5, "prof.yaml:5:8: wg"), -EINVAL);
+	msg = err_message(-EINVAL);
+	assert_non_null(strstr(msg, "prof.yaml:5:8: wg: MTU \"12\" is not an MTU"));
+	assert_int_equal(wgconf_builder_set(b, "PrivateKey", ALICE_PRIV, 6, "x"), -EINVAL);
+	assert_int_equal(wgconf_builder_finish(b, &c), -EINVAL);
+
+	/* the file's rules: a key in the wrong section, a second one, a line break */
+	assert_int_equal(wgconf_builder_new("prof.yaml", &b), 0);
+	assert_int_equal(wgconf_builder_section(b, false, 2), 0);
+	err_clear();
+	assert_int_equal(wgconf_builder_set(b, "PublicKey", BOB_PUB, 3, "prof.yaml:3:3: wg"),
+			 -EINVAL);
+	assert_non_null(strstr(err_message(-EINVAL), "PublicKey belongs in [Peer]"));
+	wgconf_builder_free(b);
+	assert_int_equal(wgconf_builder_new("prof.yaml", &b), 0);
+	assert_int_equal(wgconf_builder_section(b, false, 2), 0);
+	err_clear();
+	assert_int_equal(wgconf_builder_set(b, "Address", "10.0.0.1/24\n[Peer]", 3, "p:3:3: wg"),
+			 -EINVAL);
+	assert_non_null(strstr(err_message(-EINVAL), "p:3:3: wg: Address: a control character"));
+	wgconf_builder_free(b);
+	/* no PrivateKey: said at the interface's line */
+	assert_int_equal(wgconf_builder_new("prof.yaml", &b), 0);
+	assert_int_equal(wgconf_builder_section(b, false, 2), 0);
+	err_clear();
+	assert_int_equal(wgconf_builder_finish(b, &c), -EINVAL);
+	assert_non_null(strstr(err_message(-EINVAL), "prof.yaml:2: [Interface] has no PrivateKey"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(key_base64_round_trips_the_reference_vector),
 	    cmocka_unit_test(key_decode_refuses_wrong_length_alphabet_padding_and_non_canonical),
+	    cmocka_unit_test(builder_takes_keys_and_names_each_ones_place),
 	    cmocka_unit_test(endpoint_takes_ip_port_and_bracketed_v6),
 	    cmocka_unit_test(endpoint_refuses_names_and_says_why),
 	    cmocka_unit_test(prefix_parses_bare_and_masks_only_when_asked),

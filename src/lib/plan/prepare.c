@@ -73,11 +73,11 @@ static int ident_from_pw(const struct passwd *pw, struct ident_store *s)
 	snprintf(s->home, sizeof(s->home), "%s", pw->pw_dir);
 	snprintf(s->shell, sizeof(s->shell), "%s", pw->pw_shell);
 	s->id = (struct identity){
-		.uid = pw->pw_uid,
-		.gid = pw->pw_gid,
-		.user = s->user,
-		.home = s->home,
-		.shell = s->shell,
+	    .uid = pw->pw_uid,
+	    .gid = pw->pw_gid,
+	    .user = s->user,
+	    .home = s->home,
+	    .shell = s->shell,
 	};
 	return ident_groups(pw, s);
 }
@@ -110,7 +110,8 @@ static int resolve_identity(const struct policy *pol, struct ident_store *s)
 	if (sudo_uid && *sudo_uid) {
 		pw = getpwuid((uid_t)strtoul(sudo_uid, NULL, 10));
 		if (!pw)
-			return err_invalid("SUDO_UID=%s has no passwd entry; give --user", sudo_uid);
+			return err_invalid("SUDO_UID=%s has no passwd entry; give --user",
+					   sudo_uid);
 		return ident_from_pw(pw, s);
 	}
 	return err_invalid("refusing to run the command as root: give --user root if that is "
@@ -175,16 +176,18 @@ static int gather_facts(const struct policy *pol, struct host_facts *f)
 	return 0;
 }
 
-/* link wireguard: read the tunnel's configuration (a wg-quick file, or the text made from a
- * profile's wireguard: mapping) and add the peers that infix maddrs in --allow declare. */
-static int load_wg(const struct policy *pol, struct wg_config *ret)
+/* link wireguard: the tunnel's configuration (a wg-quick file, or what a profile's
+ * wireguard: mapping built), and the peers that infix maddrs in --allow declare. */
+static int load_wg(struct policy *pol, struct wg_config *ret)
 {
-	int r;
+	int r = 0;
 
-	if (pol->wg_config)
+	if (pol->wg_config) {
 		r = wgconf_load(pol->wg_config, ret);
-	else
-		r = wgconf_parse(pol->wg_text, strlen(pol->wg_text), pol->wg_text_name, ret);
+	} else {
+		*ret = *pol->wg_built; /* taken: the policy's is left empty */
+		memset(pol->wg_built, 0, sizeof(*pol->wg_built));
+	}
 	if (r < 0)
 		return r;
 	r = plan_wg_merge_allow(ret, pol->allow, pol->n_allow);

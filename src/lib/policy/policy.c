@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "policy.h"
+#include "wgconf.h"
 
 #define POLICY_ALLOW_MAX 256
 #define POLICY_ENV_MAX	 256
@@ -60,8 +61,8 @@ void policy_free(struct policy *p)
 	free(p->dns);
 	free(p->allow_unix);
 	free(p->wg_config);
-	free(p->wg_text);
-	free(p->wg_text_name);
+	wg_config_free(p->wg_built);
+	free(p->wg_built);
 	strv_free(p->env);
 	free(p->user);
 	policy_init(p);
@@ -155,6 +156,13 @@ static int add_allow_unix(struct policy *p, const char *path, char *err, size_t 
 	return 0;
 }
 
+void policy_set_wg_built(struct policy *p, struct wg_config *c)
+{
+	wg_config_free(p->wg_built);
+	free(p->wg_built);
+	p->wg_built = c;
+}
+
 int policy_set_wg_config(struct policy *p, const char *v, char *err, size_t errlen)
 {
 	char *dup;
@@ -180,8 +188,10 @@ int policy_set_wg_backend(struct policy *p, const char *v, char *err, size_t err
 	else if (streq(v, "userspace"))
 		p->wg_backend = WG_BACKEND_USERSPACE;
 	else
-		return fail(err, errlen, "unknown WireGuard backend \"%s\" (auto, kernel or "
-			    "userspace)", echo(v, e, sizeof(e)));
+		return fail(err, errlen,
+			    "unknown WireGuard backend \"%s\" (auto, kernel or "
+			    "userspace)",
+			    echo(v, e, sizeof(e)));
 	return 0;
 }
 
@@ -373,11 +383,15 @@ static int parse_listen(const char *v, struct endpoint *ret, char *err, size_t e
 	if (r < 0)
 		return r;
 	if (ret->scheme != SCHEME_NONE || ret->proto != IPPROTO_TCP)
-		return fail(err, errlen, "\"%s\": a forward listens on a TCP port (PORT, "
-			    "127.0.0.1:PORT or [::1]:PORT)", echo(v, e, sizeof(e)));
+		return fail(err, errlen,
+			    "\"%s\": a forward listens on a TCP port (PORT, "
+			    "127.0.0.1:PORT or [::1]:PORT)",
+			    echo(v, e, sizeof(e)));
 	if (!addr_is_loopback(ret))
-		return fail(err, errlen, "\"%s\": a forward listens on the cage's loopback "
-			    "(127.0.0.0/8 or ::1)", echo(v, e, sizeof(e)));
+		return fail(err, errlen,
+			    "\"%s\": a forward listens on the cage's loopback "
+			    "(127.0.0.0/8 or ::1)",
+			    echo(v, e, sizeof(e)));
 	return 0;
 }
 
@@ -495,7 +509,8 @@ int policy_add_dns_parts(struct policy *p, const char *name, const char *addr, c
 	if (n && name[n - 1] == '.')
 		n--;
 	if (!dns_name_valid(name, n))
-		return fail(err, errlen, "\"%s\" is not a valid host name", echo(name, e, sizeof(e)));
+		return fail(err, errlen, "\"%s\" is not a valid host name",
+			    echo(name, e, sizeof(e)));
 	for (size_t i = 0; i < n; i++)
 		d.name[i] = (char)tolower((unsigned char)name[i]);
 	if (inet_pton(AF_INET, addr, &d.ip.v4) == 1)
@@ -615,10 +630,10 @@ int policy_finish(struct policy *p)
 
 	if (p->link == LINK_UNSET)
 		p->link = LINK_NONE;
-	if (p->link == LINK_WIREGUARD && !p->wg_config && !p->wg_text)
+	if (p->link == LINK_WIREGUARD && !p->wg_config && !p->wg_built)
 		return err_invalid("link wireguard needs the tunnel's configuration: --wg-config "
 				   "FILE (a wg-quick file) or a wireguard: mapping in the profile");
-	if (p->link != LINK_WIREGUARD && (p->wg_config || p->wg_text))
+	if (p->link != LINK_WIREGUARD && (p->wg_config || p->wg_built))
 		return err_invalid("a WireGuard configuration is given, but the link is not "
 				   "wireguard (--link wireguard)");
 

@@ -2,9 +2,9 @@
  * Pure data: nothing here touches the kernel or the filesystem (profile.c reads the file). */
 #pragma once
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <netinet/in.h>
 
 #include "addr.h"
 #include "sysfilter.h"
@@ -25,7 +25,7 @@ enum link_mode {
 /* A pool of IPv4 addresses cages' /30 subnets are taken from, e.g. 10.200.0.0/16. */
 struct pool {
 	struct in_addr base; /* network byte order, masked to len */
-	unsigned len;        /* prefix length, 8..28 */
+	unsigned len;	     /* prefix length, 8..28 */
 };
 
 /* A forward: a TCP listener inside the cage, on a loopback address, served by the supervisor
@@ -40,11 +40,11 @@ enum target_kind {
 struct forward {
 	struct endpoint listen; /* in the cage: 127.x.y.z or ::1, TCP */
 	enum target_kind kind;
-	struct endpoint target;      /* TARGET_TCP */
-	char path[UNIX_PATH_MAX];    /* TARGET_UNIX: an absolute path */
-	bool isolate_streams; /* speak SOCKS5 to the client and give each connection fresh
-			       * credentials upstream (target scheme SOCKS5 or SOCKS5H) */
-	bool is_proxy;        /* made for --proxy */
+	struct endpoint target;	  /* TARGET_TCP */
+	char path[UNIX_PATH_MAX]; /* TARGET_UNIX: an absolute path */
+	bool isolate_streams;	  /* speak SOCKS5 to the client and give each connection fresh
+				   * credentials upstream (target scheme SOCKS5 or SOCKS5H) */
+	bool is_proxy;		  /* made for --proxy */
 };
 
 /* A pathname unix socket the cage may connect or send to although no process of the cage
@@ -63,7 +63,7 @@ enum unix_mode {
 #define DNS_NAME_MAX 253
 struct dns_entry {
 	char name[DNS_NAME_MAX + 1]; /* lower case, no trailing dot */
-	int family;                  /* AF_INET or AF_INET6 */
+	int family;		     /* AF_INET or AF_INET6 */
 	union {
 		struct in_addr v4;
 		struct in6_addr v6;
@@ -76,6 +76,8 @@ enum wg_backend {
 	WG_BACKEND_USERSPACE,
 };
 
+struct wg_config;
+
 struct policy {
 	char name[CAGE_NAME_MAX + 1]; /* empty: derived from the command */
 	enum link_mode link;
@@ -83,19 +85,18 @@ struct policy {
 	struct endpoint proxy;
 	struct endpoint *allow; /* extra allowed endpoints (--allow, allow:) */
 	size_t n_allow;
-	char **env; /* NULL-terminated "K=V" list (--env, env:); later entries win */
+	char **env;		 /* NULL-terminated "K=V" list (--env, env:); later entries win */
 	struct forward *forward; /* --forward, forward: (the proxy's is added by policy_finish) */
 	size_t n_forward;
 	struct dns_entry *dns; /* --dns, dns: */
 	size_t n_dns;
 	struct unix_allow *allow_unix; /* --allow /unix/PATH */
 	size_t n_allow_unix;
-	enum unix_mode unix_mode; /* --unix, unix: */
+	enum unix_mode unix_mode;	/* --unix, unix: */
 	enum seccomp_mode seccomp_mode; /* --seccomp, seccomp: */
-	bool isolate_streams; /* for the proxy's forward (a socks5:// or socks5h:// proxy) */
-	char *wg_config;   /* link wireguard: a wg-quick file (--wg-config, wg_config:) */
-	char *wg_text;     /* or wg-quick text made from a profile's wireguard: mapping */
-	char *wg_text_name; /* "FILE:LINE:COLUMN" of that mapping, for messages */
+	bool isolate_streams;	    /* for the proxy's forward (a socks5:// or socks5h:// proxy) */
+	char *wg_config;	    /* link wireguard: a wg-quick file (--wg-config, wg_config:) */
+	struct wg_config *wg_built; /* or the configuration a profile's wireguard: mapping built */
 	enum wg_backend wg_backend;
 	char *user; /* NULL: the invoking user (SUDO_UID) or refuse root */
 	struct pool pool;
@@ -123,6 +124,8 @@ int policy_add_forward(struct policy *p, const char *v, char *err, size_t errlen
 int policy_add_forward_parts(struct policy *p, const char *listen, const char *target,
 			     bool isolate_streams, char *err, size_t errlen);
 int policy_set_wg_config(struct policy *p, const char *v, char *err, size_t errlen);
+/* The configuration a profile built (the policy owns it now; an earlier one is freed). */
+void policy_set_wg_built(struct policy *p, struct wg_config *c);
 /* "auto", "kernel" or "userspace". */
 int policy_set_wg_backend(struct policy *p, const char *v, char *err, size_t errlen);
 /* "default" or "off". */
@@ -136,8 +139,8 @@ int policy_add_dns_parts(struct policy *p, const char *name, const char *addr, c
 
 /*
  * Load a profile (YAML, libyaml) into p. Keys: name, link, proxy, allow (list), env (map),
- * user, subnet_pool, verbose, unix (auto, strict), forward (list of "LISTEN=TARGET" or {listen, target,
- * isolate_streams}), dns (map of name to an address or a list of them), isolate_streams.
+ * user, subnet_pool, verbose, unix (auto, strict), forward (list of "LISTEN=TARGET" or {listen,
+ * target, isolate_streams}), dns (map of name to an address or a list of them), isolate_streams.
  * Unknown keys, wrong node types and bad values fail with
  * err_invalid("FILE:LINE:COLUMN: what is wrong") (1-based line and column).
  * Returns 0 or a negative errno (-ENOENT etc. for an unreadable file, via err_set).

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "policy.h"
 #include "text.h"
+#include "wgconf.h"
 
 #ifndef SLUICE_PROFILE_DIR
 #define SLUICE_PROFILE_DIR "/etc/sluice"
@@ -343,8 +344,9 @@ static int load_dns(struct loader *l, yaml_node_t *v)
 }
 
 /*
- * wireguard: the keys of a wg-quick file in YAML, written out as wg-quick text for the one
- * parser (wgconf.c) to read, so the two forms cannot drift apart:
+ * wireguard: the keys of a wg-quick file in YAML, given key by key to the one parser of the
+ * format (wgconf.c's builder), so that the two forms cannot drift apart and every message
+ * names the key's own line and column:
  *   wireguard:
  *     private_key_file: /etc/sluice/actor.key
  *     address: 10.0.11.2/24            (or a list)
@@ -357,48 +359,47 @@ static int load_dns(struct loader *l, yaml_node_t *v)
  *         persistent_keepalive: 25
  * Key files are read here; a key never sits in the profile itself.
  */
-/* One "Key = value" line. The value is one wg-quick value: a line break would add lines
- * (a [Peer] of its own), a comment character would cut it. */
-static int wg_put(struct loader *l, yaml_node_t *n, struct text *out, const char *wgkey)
+static int wg_put(struct loader *l, yaml_node_t *n, struct wgconf_builder *b, const char *wgkey,
+		  const char *value)
 {
-	for (const char *c = scalar(n); *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '#' || *c == ';')
-			return err_invalid("%s:%u:%u: wireguard: %s: %s is not allowed in a value",
-					   l->path, line_of(n), col_of(n), wgkey,
-					   (*c == '#' || *c == ';') ? "a comment character"
-								    : "a control character");
-	text_printf(out, "%s = %s\n", wgkey, scalar(n));
-	return 0;
+	char where[4200];
+
+	snprintf(where, sizeof(where), "%s:%u:%u: wireguard", l->path, line_of(n), col_of(n));
+	return wgconf_builder_set(b, wgkey, value, line_of(n), where);
 }
 
 static int wg_scalar_or_list(struct loader *l, yaml_node_t *v, const char *key,
-			     struct text *out, const char *wgkey)
+			     struct wgconf_builder *b, const char *wgkey)
 {
 	if (v->type == YAML_SCALAR_NODE && !is_null(v))
-		return wg_put(l, v, out, wgkey);
+		return wg_put(l, v, b, wgkey, scalar(v));
 	if (v->type != YAML_SEQUENCE_NODE)
 		return err_invalid("%s:%u:%u: wireguard: %s must be a string or a list", l->path,
 				   line_of(v), col_of(v), key);
 	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
 	     i++) {
 		yaml_node_t *it = yaml_document_get_node(l->doc, *i);
+		int r;
 
 		if (!it || it->type != YAML_SCALAR_NODE || is_null(it))
 			return err_invalid("%s:%u:%u: wireguard: each %s must be a string", l->path,
 					   line_of(v), col_of(v), key);
-		int r = wg_put(l, it, out, wgkey);
-
+		r = check_nul(l, it);
+		if (r == 0)
+			r = wg_put(l, it, b, wgkey, scalar(it));
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int wg_key_file(struct loader *l, yaml_node_t *v, struct text *out, const char *wgkey)
+static int wg_key_file(struct loader *l, yaml_node_t *v, struct wgconf_builder *b,
+		       const char *wgkey)
 {
 	char key[128] = "";
 	FILE *f;
 	size_t n;
+	int r;
 
 	if (v->type != YAML_SCALAR_NODE || is_null(v))
 		return err_invalid("%s:%u:%u: wireguard: a key file must be a path", l->path,
@@ -411,16 +412,18 @@ static int wg_key_file(struct loader *l, yaml_node_t *v, struct text *out, const
 	fclose(f);
 	key[n] = '\0';
 	key[strcspn(key, "\r\n")] = '\0';
-	if (strchr(key, '=') != key + strlen(key) - 1 || strlen(key) != 44)
+	if (strchr(key, '=') != key + strlen(key) - 1 || strlen(key) != 44) {
+		explicit_bzero(key, sizeof(key));
 		return err_invalid("%s:%u:%u: wireguard: %s does not hold one key as wg(8) writes "
 				   "it (44 characters of base64)",
 				   l->path, line_of(v), col_of(v), scalar(v));
-	text_printf(out, "%s = %s\n", wgkey, key);
+	}
+	r = wg_put(l, v, b, wgkey, key);
 	explicit_bzero(key, sizeof(key));
-	return 0;
+	return r;
 }
 
-static int wg_map(struct loader *l, yaml_node_t *m, struct text *out, bool peer)
+static int wg_map(struct loader *l, yaml_node_t *m, struct wgconf_builder *b, bool peer)
 {
 	static const char *const iface_keys[][2] = {
 	    {"address", "Address"}, {"listen_port", "ListenPort"}, {"mtu", "MTU"}};
@@ -434,8 +437,11 @@ static int wg_map(struct loader *l, yaml_node_t *m, struct text *out, bool peer)
 	int r;
 
 	if (m->type != YAML_MAPPING_NODE)
-		return err_invalid("%s:%u:%u: wireguard: %s must be a mapping", l->path,
-				   line_of(m), col_of(m), peer ? "a peer" : "the interface");
+		return err_invalid("%s:%u:%u: wireguard: %s must be a mapping", l->path, line_of(m),
+				   col_of(m), peer ? "a peer" : "the interface");
+	r = wgconf_builder_section(b, peer, line_of(m));
+	if (r < 0)
+		return r;
 	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
 	     pr++) {
 		yaml_node_t *k = yaml_document_get_node(l->doc, pr->key);
@@ -454,19 +460,10 @@ static int wg_map(struct loader *l, yaml_node_t *m, struct text *out, bool peer)
 			if (v->type != YAML_SEQUENCE_NODE)
 				return err_invalid("%s:%u:%u: wireguard: peers must be a list",
 						   l->path, line_of(v), col_of(v));
-			for (yaml_node_item_t *it = v->data.sequence.items.start;
-			     it < v->data.sequence.items.top; it++) {
-				yaml_node_t *pn = yaml_document_get_node(l->doc, *it);
-
-				text_puts(out, "\n[Peer]\n");
-				r = pn ? wg_map(l, pn, out, true) : -EINVAL;
-				if (r < 0)
-					return r;
-			}
-			continue;
+			continue; /* after the interface's own keys, below */
 		}
 		if (streq(scalar(k), peer ? "preshared_key_file" : "private_key_file")) {
-			r = wg_key_file(l, v, out, peer ? "PresharedKey" : "PrivateKey");
+			r = wg_key_file(l, v, b, peer ? "PresharedKey" : "PrivateKey");
 			if (r < 0)
 				return r;
 			continue;
@@ -476,34 +473,56 @@ static int wg_map(struct loader *l, yaml_node_t *m, struct text *out, bool peer)
 		if (i == nkeys)
 			return err_invalid("%s:%u:%u: wireguard: unknown key \"%s\"", l->path,
 					   line_of(k), col_of(k), quote(k, q));
-		r = wg_scalar_or_list(l, v, keys[i][0], out, keys[i][1]);
+		r = wg_scalar_or_list(l, v, keys[i][0], b, keys[i][1]);
 		if (r < 0)
 			return r;
+	}
+	if (peer)
+		return 0;
+	for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
+	     pr++) {
+		yaml_node_t *k = yaml_document_get_node(l->doc, pr->key);
+		yaml_node_t *v = yaml_document_get_node(l->doc, pr->value);
+
+		if (!streq(scalar(k), "peers"))
+			continue;
+		for (yaml_node_item_t *it = v->data.sequence.items.start;
+		     it < v->data.sequence.items.top; it++) {
+			yaml_node_t *pn = yaml_document_get_node(l->doc, *it);
+
+			r = pn ? wg_map(l, pn, b, true) : -EINVAL;
+			if (r < 0)
+				return r;
+		}
 	}
 	return 0;
 }
 
 static int load_wireguard(struct loader *l, yaml_node_t *v)
 {
-	struct text out = TEXT_INIT;
+	struct wgconf_builder *b;
+	struct wg_config *c = calloc(1, sizeof(*c));
 	int r;
 
-	text_puts(&out, "[Interface]\n");
-	r = wg_map(l, v, &out, false);
-	if (r == 0)
-		r = text_error(&out);
+	if (!c)
+		return -ENOMEM;
+	r = wgconf_builder_new(l->path, &b);
 	if (r < 0) {
-		if (out.buf)
-			explicit_bzero(out.buf, out.cap);
-		text_free(&out);
+		free(c);
 		return r;
 	}
-	free(l->p->wg_text);
-	free(l->p->wg_text_name);
-	l->p->wg_text = TAKE_PTR(out.buf);
-	if (asprintf(&l->p->wg_text_name, "%s:%u:%u: wireguard", l->path, line_of(v),
-		     col_of(v)) < 0)
-		return -ENOMEM;
+	r = wg_map(l, v, b, false);
+	if (r < 0) {
+		wgconf_builder_free(b);
+		free(c);
+		return r;
+	}
+	r = wgconf_builder_finish(b, c);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	policy_set_wg_built(l->p, c);
 	return 0;
 }
 

@@ -293,9 +293,20 @@ struct parser {
 	bool had_interface;
 	unsigned interface_line;
 	size_t n_allowed_ips; /* over all peers */
+	const char *where;    /* a builder's place of the key at hand, instead of name:line */
+	char place[256];
 };
 
-#define fail(p, fmt, ...) err_invalid("%s:%u: " fmt, (p)->name, (p)->line, ##__VA_ARGS__)
+/* "NAME:LINE", or a builder's own place ("FILE:LINE:COLUMN: wireguard"). */
+static const char *place(struct parser *p)
+{
+	if (p->where)
+		return p->where;
+	snprintf(p->place, sizeof(p->place), "%s:%u", p->name, p->line);
+	return p->place;
+}
+
+#define fail(p, fmt, ...) err_invalid("%s: " fmt, place(p), ##__VA_ARGS__)
 
 static bool is_space(char ch)
 {
@@ -505,23 +516,11 @@ static int parse_section(struct parser *p, const char *s)
 	return fail(p, "unknown section \"%.64s\" (only [Interface] and [Peer])", s);
 }
 
-static int parse_line(struct parser *p, char *s)
+/* A key = value of the current section, by its wg-quick name (case-insensitive). */
+static int parse_key(struct parser *p, const char *key, char *value)
 {
-	char *eq, *key, *value;
 	unsigned k;
 
-	s[strcspn(s, "#;")] = '\0'; /* no value we take contains either */
-	s = trim(s);
-	if (!*s)
-		return 0;
-	if (*s == '[')
-		return parse_section(p, s);
-	eq = strchr(s, '=');
-	if (!eq)
-		return fail(p, "\"%.64s\" is not a key = value line", s);
-	*eq = '\0';
-	key = trim(s);
-	value = trim(eq + 1);
 	for (k = 0; k < ARRAY_SIZE(refused); k++)
 		if (strcasecmp(key, refused[k].name) == 0)
 			return fail(p, "%s is not supported: it %s", refused[k].name,
@@ -543,6 +542,25 @@ static int parse_line(struct parser *p, char *s)
 	p->seen |= 1u << k;
 	p->key_line[k] = p->line;
 	return parse_key_value(p, (enum key)k, keys[k].name, value);
+}
+
+static int parse_line(struct parser *p, char *s)
+{
+	char *eq, *key, *value;
+
+	s[strcspn(s, "#;")] = '\0'; /* no value we take contains either */
+	s = trim(s);
+	if (!*s)
+		return 0;
+	if (*s == '[')
+		return parse_section(p, s);
+	eq = strchr(s, '=');
+	if (!eq)
+		return fail(p, "\"%.64s\" is not a key = value line", s);
+	*eq = '\0';
+	key = trim(s);
+	value = trim(eq + 1);
+	return parse_key(p, key, value);
 }
 
 int wgconf_parse(const char *text, size_t len, const char *name_for_errors, struct wg_config *ret)
@@ -591,6 +609,88 @@ int wgconf_parse(const char *text, size_t len, const char *name_for_errors, stru
 	}
 	*ret = c;
 	return 0;
+}
+
+/* --- a configuration built key by key ---------------------------------------------------- */
+
+struct wgconf_builder {
+	struct parser p;
+	struct wg_config c;
+	int error; /* the first failure: every later call fails with it */
+};
+
+int wgconf_builder_new(const char *name_for_errors, struct wgconf_builder **ret)
+{
+	struct wgconf_builder *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	b->p.name = name_for_errors;
+	b->p.c = &b->c;
+	*ret = b;
+	return 0;
+}
+
+int wgconf_builder_section(struct wgconf_builder *b, bool peer, unsigned line)
+{
+	if (b->error == 0) {
+		b->p.line = line;
+		b->p.where = NULL;
+		b->error = parse_section(&b->p, peer ? "[Peer]" : "[Interface]");
+	}
+	return b->error;
+}
+
+int wgconf_builder_set(struct wgconf_builder *b, const char *key, const char *value, unsigned line,
+		       const char *where)
+{
+	_cleanup_free_ char *v = NULL;
+	size_t n;
+
+	if (b->error)
+		return b->error;
+	n = strlen(value);
+	/* one value of the format: what would end a line or cut the value is no part of one */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f) {
+			b->p.where = where;
+			return b->error = fail(&b->p,
+					       "%s: a control character is not allowed in "
+					       "a value",
+					       key);
+		}
+	if (n > WGCONF_MAX_SIZE || !(v = strdup(value)))
+		return b->error = -ENOMEM;
+	b->p.line = line;
+	b->p.where = where;
+	b->error = parse_key(&b->p, key, v);
+	explicit_bzero(v, n); /* it may be a key */
+	return b->error;
+}
+
+int wgconf_builder_finish(struct wgconf_builder *b, struct wg_config *ret)
+{
+	int r = b->error;
+
+	b->p.where = NULL;
+	if (r == 0)
+		r = end_section(&b->p);
+	if (r == 0 && !b->p.had_interface)
+		r = err_invalid("%s: no interface", b->p.name);
+	if (r == 0) {
+		*ret = b->c;
+		memset(&b->c, 0, sizeof(b->c));
+	}
+	wgconf_builder_free(b);
+	return r;
+}
+
+void wgconf_builder_free(struct wgconf_builder *b)
+{
+	if (!b)
+		return;
+	wg_config_free(&b->c);
+	free(b);
 }
 
 int wgconf_load(const char *path, struct wg_config *ret)

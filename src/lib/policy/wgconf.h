@@ -61,6 +61,22 @@ struct wg_config {
 /* Read and parse the wg-quick file at path. Errors via err_invalid("PATH:LINE: ...") (or
  * err_set for an unreadable file); returns 0 or a negative errno. */
 int wgconf_load(const char *path, struct wg_config *ret);
+
+/*
+ * A configuration built key by key (a profile's wireguard: mapping) with the checks and
+ * limits of the file format, and messages that name each key's own place: WHERE (say
+ * "prof.yaml:4:12: wireguard") instead of NAME:LINE. A section first ([Interface], or a
+ * [Peer] each time), then its keys by their wg-quick names, values as one line of the file
+ * would give them (lists comma-separated). After a failure every call returns it; finish
+ * gives the configuration (or the error) and frees the builder.
+ */
+struct wgconf_builder;
+int wgconf_builder_new(const char *name_for_errors, struct wgconf_builder **ret);
+int wgconf_builder_section(struct wgconf_builder *b, bool peer, unsigned line);
+int wgconf_builder_set(struct wgconf_builder *b, const char *key, const char *value, unsigned line,
+		       const char *where);
+int wgconf_builder_finish(struct wgconf_builder *b, struct wg_config *ret);
+void wgconf_builder_free(struct wgconf_builder *b);
 /* Parse len bytes of text; name_for_errors prefixes messages. Pure. */
 int wgconf_parse(const char *text, size_t len, const char *name_for_errors, struct wg_config *ret);
 /* Free what a config holds and wipe its keys; accepts a zeroed or NULL config. */
