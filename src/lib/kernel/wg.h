@@ -139,3 +139,11 @@ int wggo_start(const char *ifname, const char *run_dir, struct wggo *ret);
 int wggo_stop(struct wggo *w);
 /* What it wrote (its log) so far (at most size - 1 bytes, NUL-terminated); the length. */
 size_t wggo_log(const struct wggo *w, char *buf, size_t size);
+
+/* Between the files of the WireGuard module (wg.c, wguapi.c, wggo.c): a device's peers and
+ * allowed IPs as a parser adds them (both backends'), and one UAPI request and its reply. */
+int wg_device_peer_add(struct wg_device_info *d, const uint8_t key[32], struct wg_peer_info **ret);
+int wg_device_allowed_ip_add(struct wg_device_info *d, struct wg_peer_info *p,
+			     const struct wg_prefix *a);
+int wg_uapi_exchange(const char *sock_path, const char *req, size_t req_len, char **ret,
+		     size_t *ret_len);
