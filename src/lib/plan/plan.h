@@ -173,6 +173,9 @@ void host_facts_free(struct host_facts *f);
  * endpoint) into the tunnel's configuration: a new peer at the bearer with the overlay host
  * as its AllowedIPs, or that host added to the peer with the same key. */
 int plan_wg_merge_allow(struct wg_config *wg, const struct endpoint *allow, size_t n);
+/* Every allowed endpoint of a link-wireguard plan inside some peer's AllowedIPs, and an
+ * infix wg key that of a peer; err_invalid() saying which otherwise. */
+int plan_wg_check_allowed(const struct plan *p, const struct wg_config *wg);
 
 /* The plan as `sluice check` shows it (names, addresses, routes, nft text, hooks, env). */
 void plan_render(const struct plan *p, struct text *f);
