@@ -1,7 +1,7 @@
 /* fuzz_dns.c: libFuzzer harness for dns_answer(), which parses every byte a caged process
  * sends the DNS stub: whatever the input, it must not crash, must never answer a response,
  * and a reply must fit its limit, echo the id, and echo the question byte for byte.
- * Links with dns.c, loop.c and log.c (src/lib). */
+ * Links with dns_wire.c, dns.c, loop.c and log.c (src/lib). */
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
