@@ -41,7 +41,7 @@ endif
 # cgroups, capabilities, seccomp, Landlock, WireGuard) -> serve (the supervisor's loop, the
 # relay, DNS stub, SOCKS5, unix broker). Objects stay flat in build/.
 SRC_DIRS := src/cli $(sort $(wildcard src/lib/*))
-SRC_INC := $(addprefix -I,$(SRC_DIRS))
+SRC_INC := -Iinclude $(addprefix -I,$(SRC_DIRS))
 vpath %.c $(SRC_DIRS)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_SRC := $(wildcard src/lib/*/*.c)
@@ -200,15 +200,18 @@ bench: sluice $(TOOLS) $(B)/bench/tcpblast $(B)/bench/hookcost $(B)/bench/unixco
 
 install: sluice
 	install -Dm755 sluice $(DESTDIR)$(BINDIR)/sluice
+	install -Dm644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libsluice.a
+	install -Dm644 include/sluice.h $(DESTDIR)$(PREFIX)/include/sluice.h
 	install -Dm644 man/sluice.1 $(DESTDIR)$(MANDIR)/man1/sluice.1
 	install -d $(DESTDIR)$(SYSCONFDIR)/sluice
 	for p in profiles/*.yaml; do install -m644 $$p $(DESTDIR)$(SYSCONFDIR)/sluice/; done
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/sluice $(DESTDIR)$(MANDIR)/man1/sluice.1
+	rm -f $(DESTDIR)$(BINDIR)/sluice $(DESTDIR)$(MANDIR)/man1/sluice.1 \
+		$(DESTDIR)$(PREFIX)/lib/libsluice.a $(DESTDIR)$(PREFIX)/include/sluice.h
 
 format:
-	clang-format -i src/*/*.[ch] src/lib/*/*.[ch] bpf/*.c tests/unit/*.c tests/lib/*.c
+	clang-format -i include/*.h src/*/*.[ch] src/lib/*/*.[ch] bpf/*.c tests/unit/*.c tests/lib/*.c
 
 lint: $(SKELS)
 	clang-tidy src/cli/*.c src/lib/*/*.c -- $(CFLAGS)
