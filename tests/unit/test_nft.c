@@ -205,7 +205,7 @@ struct parsed {
 	char table[64];
 	unsigned n_chains, n_rules;
 	unsigned rules_in[8]; /* per want_chain index */
-	char exprs[64][160];  /* expression names of each rule, space separated */
+	char exprs[64][256];  /* each rule's expressions, space separated, cmp=DATA in hex */
 };
 
 static int expr_name_cb(struct nftnl_expr *e, void *data)
@@ -213,7 +213,18 @@ static int expr_name_cb(struct nftnl_expr *e, void *data)
 	char *s = data;
 	size_t n = strlen(s);
 
-	snprintf(s + n, 160 - n, "%s%s", n ? " " : "", nftnl_expr_get_str(e, NFTNL_EXPR_NAME));
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	n += (size_t)snprintf(s + n, 256 - n, "%s%s", n ? " " : "", name);
+	/* a comparison with what it compares to, so that a wrong address or port shows */
+	if (streq(name, "cmp") && n < 256) {
+		uint32_t len = 0;
+		const uint8_t *d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
+
+		n += (size_t)snprintf(s + n, 256 - n, "=");
+		for (uint32_t i = 0; d && i < len && n < 256; i++)
+			n += (size_t)snprintf(s + n, 256 - n, "%02x", d[i]);
+	}
 	return 0;
 }
 
@@ -314,14 +325,23 @@ static void cage_batch_parses_back(void **state)
 
 	parse_batch(buf, len, 1000, want, ARRAY_SIZE(want), &out);
 	assert_string_equal(out.table, "sluice");
-	/* the expressions nft itself generates for these rules (nft --debug=netlink) */
-	assert_string_equal(out.exprs[0], "meta cmp immediate");
-	assert_string_equal(out.exprs[1], "ct bitwise cmp immediate");
-	assert_string_equal(out.exprs[2], "meta cmp meta cmp payload cmp immediate");
-	assert_string_equal(out.exprs[4], "meta cmp counter reject");
+	/* the expressions nft itself generates for these rules (nft --debug=netlink), with what
+	 * each cmp compares to: iif 1 (lo), ct state, ICMPv6 ND types 135 and 136, tcp (6) */
+	assert_string_equal(out.exprs[0], "meta cmp=01000000 immediate");
+	assert_string_equal(out.exprs[1], "ct bitwise cmp=00000000 immediate");
+	assert_string_equal(out.exprs[2], "meta cmp=0a meta cmp=3a payload cmp=87 immediate");
+	assert_string_equal(out.exprs[3], "meta cmp=0a meta cmp=3a payload cmp=88 immediate");
+	assert_string_equal(out.exprs[4], "meta cmp=06 counter reject");
 	assert_string_equal(out.exprs[5], "counter");
-	assert_string_equal(out.exprs[6 + 4],
-			    "meta cmp payload cmp meta cmp payload cmp immediate");
+	/* the allowed endpoints, address and port each: 10.250.0.1 tcp 8888, 203.0.113.7 tcp
+	 * 443, 2001:db8::53 udp 53 */
+	assert_string_equal(out.exprs[6 + 4], "meta cmp=02 payload cmp=0afa0001 meta cmp=06 "
+					      "payload cmp=22b8 immediate");
+	assert_string_equal(out.exprs[6 + 5], "meta cmp=02 payload cmp=cb007107 meta cmp=06 "
+					      "payload cmp=01bb immediate");
+	assert_string_equal(out.exprs[6 + 6],
+			    "meta cmp=0a payload cmp=20010db8000000000000000000000053 meta cmp=11 "
+			    "payload cmp=0035 immediate");
 	assert_string_equal(out.exprs[6 + 8], "counter reject");
 }
 
@@ -338,9 +358,17 @@ static void host_batch_parses_back(void **state)
 
 	parse_batch(buf, len, 7, want, ARRAY_SIZE(want), &out);
 	assert_string_equal(out.table, "sluice_agent");
-	assert_string_equal(out.exprs[7], "meta cmp meta cmp payload cmp meta cmp payload cmp "
-					  "immediate");
-	assert_string_equal(out.exprs[12], "meta cmp payload cmp meta cmp masq");
+	/* iifname "sl-1234abcd", then 203.0.113.7 tcp 443 and 2001:db8::53 udp 53 */
+	assert_string_equal(out.exprs[7],
+			    "meta cmp=736c2d31323334616263640000000000 meta cmp=02 "
+			    "payload cmp=cb007107 meta cmp=06 payload cmp=01bb immediate");
+	assert_string_equal(out.exprs[8],
+			    "meta cmp=736c2d31323334616263640000000000 meta cmp=0a "
+			    "payload cmp=20010db8000000000000000000000053 meta cmp=11 "
+			    "payload cmp=0035 immediate");
+	/* masquerade what comes from the cage's own address (10.250.0.2) out of the host */
+	assert_string_equal(out.exprs[12], "meta cmp=02 payload cmp=0afa0002 meta "
+					   "cmp=736c2d31323334616263640000000000 masq");
 
 	plan.masquerade = false;
 	len = nft_build_host(&plan, buf, sizeof(buf), 7);
