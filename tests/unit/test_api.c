@@ -17,7 +17,7 @@
 #include <sluice.h>
 
 static char dir[] = "/tmp/sluice-test-api-XXXXXX";
-static char lines[8192];
+static char lines[1 << 18]; /* a run at -v logs some kilobytes */
 
 static bool keep(int level, const char *line, size_t len)
 {

@@ -86,11 +86,32 @@ int log_errno(int r, const char *fmt, ...)
 
 static _Thread_local char err_buf[1024];
 static _Thread_local bool err_verbatim;
+static _Thread_local int err_r; /* the errno the record is of */
 
 static int err_vset(int r, bool verbatim, const char *fmt, va_list ap)
 {
 	vsnprintf(err_buf, sizeof(err_buf), fmt, ap);
 	err_verbatim = verbatim;
+	err_r = r;
+	return r;
+}
+
+int err_wrap(int r, const char *fmt, ...)
+{
+	char outer[512], inner[sizeof(err_buf)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (!err_buf[0] || err_r != r) {
+		err_vset(r, false, fmt, ap);
+		va_end(ap);
+		return r;
+	}
+	vsnprintf(outer, sizeof(outer), fmt, ap);
+	va_end(ap);
+	memcpy(inner, err_buf, sizeof(inner));
+	/* the inner record's kind stays: whole, or to be followed by strerror */
+	snprintf(err_buf, sizeof(err_buf), "%s: %s", outer, inner);
 	return r;
 }
 
@@ -141,6 +162,7 @@ void err_clear(void)
 {
 	err_buf[0] = '\0';
 	err_verbatim = false;
+	err_r = 0;
 }
 
 bool err_is_set(void)

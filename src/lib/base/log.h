@@ -26,7 +26,7 @@ int log_errno(int r, const char *fmt, ...) _printf_(2, 3);
 void log_trace(const char *step);
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
 
 /*
@@ -34,13 +34,18 @@ void log_trace(const char *step);
  * and returns the negative errno; the cmd-* layer prints the record once.
  *   err_set(r, "veth %s", name)   -> "sluice: veth sl-1234: File exists"
  *   err_invalid("%s:%u:%u: ...")  -> printed as is (bad input; returns -EINVAL)
- * A later err_set() replaces an earlier one unless err_keep() says the inner one is better.
+ * err_set() records what this function was doing, replacing any record; err_wrap() adds
+ * context to the record a callee left for the same failure (the same errno), so that the
+ * message reads outward in: err_wrap(r, "WireGuard peers from --allow") over a callee's
+ * "allow 10.0.0.1: not a peer" -> "WireGuard peers from --allow: allow 10.0.0.1: not a peer".
+ * With no record of that failure it is err_set().
  */
 int err_set(int r, const char *fmt, ...) _printf_(2, 3);
 int err_invalid(const char *fmt, ...) _printf_(1, 2);
 /* Like err_set(), for a message that is whole already (another process's err_message()):
  * printed as is, without strerror(-r) once more. */
 int err_set_whole(int r, const char *fmt, ...) _printf_(2, 3);
+int err_wrap(int r, const char *fmt, ...) _printf_(2, 3);
 /* The recorded message (empty if none) formatted with strerror(-r) where that helps. */
 const char *err_message(int r);
 void err_clear(void);

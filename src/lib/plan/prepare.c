@@ -191,7 +191,7 @@ static int load_wg(struct policy *pol, struct wg_config *ret)
 	if (r < 0)
 		return r;
 	r = plan_wg_merge_allow(ret, pol->allow, pol->n_allow);
-	return r < 0 ? err_set(r, "WireGuard peers from --allow") : 0;
+	return r < 0 ? err_wrap(r, "WireGuard peers from --allow") : 0;
 }
 
 int plan_prepare(struct policy *pol_in, char **cmd, bool need_command, struct plan *ret)

@@ -96,7 +96,7 @@ static int load_string(struct loader *l, const char *key, yaml_node_t *v, setter
 	if (r == -EINVAL)
 		return err_invalid("%s:%u:%u: %s: %s", l->path, line_of(v), col_of(v), key, err);
 	if (r < 0)
-		return err_set(r, "%s: %s", l->path, key);
+		return err_wrap(r, "%s: %s", l->path, key);
 	return 0;
 }
 
@@ -124,7 +124,7 @@ static int load_allow(struct loader *l, yaml_node_t *v)
 			return err_invalid("%s:%u:%u: allow: %s", l->path, line_of(item),
 					   col_of(item), err);
 		if (r < 0)
-			return err_set(r, "%s: allow", l->path);
+			return err_wrap(r, "%s: allow", l->path);
 	}
 	return 0;
 }
@@ -173,7 +173,7 @@ static int load_env(struct loader *l, yaml_node_t *v)
 			return err_invalid("%s:%u:%u: env: %s", l->path, line_of(k), col_of(k),
 					   err);
 		if (r < 0)
-			return err_set(r, "%s: env", l->path);
+			return err_wrap(r, "%s: env", l->path);
 	}
 	return 0;
 }
@@ -242,7 +242,7 @@ static int load_forward_map(struct loader *l, yaml_node_t *item)
 	if (r == -EINVAL)
 		return err_invalid("%s:%u:%u: forward: %s", l->path, line_of(item), col_of(item),
 				   err);
-	return r < 0 ? err_set(r, "%s: forward", l->path) : 0;
+	return r < 0 ? err_wrap(r, "%s: forward", l->path) : 0;
 }
 
 static int load_forward(struct loader *l, yaml_node_t *v)
@@ -276,7 +276,7 @@ static int load_forward(struct loader *l, yaml_node_t *v)
 			return err_invalid("%s:%u:%u: forward: %s", l->path, line_of(item),
 					   col_of(item), err);
 		if (r < 0)
-			return err_set(r, "%s: forward", l->path);
+			return err_wrap(r, "%s: forward", l->path);
 	}
 	return 0;
 }
@@ -304,7 +304,7 @@ static int load_dns_one(struct loader *l, yaml_node_t *k, yaml_node_t *a)
 
 		return err_invalid("%s:%u:%u: dns: %s", l->path, line_of(at), col_of(at), err);
 	}
-	return r < 0 ? err_set(r, "%s: dns", l->path) : 0;
+	return r < 0 ? err_wrap(r, "%s: dns", l->path) : 0;
 }
 
 static int load_dns(struct loader *l, yaml_node_t *v)

@@ -1043,7 +1043,7 @@ static int dispatch(struct broker *b, size_t i)
 		if (r == 0)
 			r = loop_add(b->loop, &p->src, p->sock, EPOLLIN, on_reply);
 		if (r < 0)
-			return err_set(r, "unix broker: start a performer");
+			return err_wrap(r, "unix broker: start a performer");
 	}
 	fds[n++] = op->sock;
 	fds[n++] = op->pidfd;

@@ -407,7 +407,7 @@ int dns_new(struct loop *l, int udp_fd, int tcp_fd, const struct dns_entry *tabl
 	if (r == 0 && tcp_fd >= 0)
 		r = loop_add(l, &d->tcp, tcp_fd, EPOLLIN, on_accept);
 	if (r < 0) {
-		r = err_set(r, "dns: epoll");
+		r = err_wrap(r, "dns: epoll");
 		goto fail;
 	}
 	/* Ours from here on (the callbacks read them; no event is dispatched before we return). */

@@ -726,7 +726,7 @@ int relay_new(struct loop *l, struct relay **ret)
 	e = loop_add(l, &r->timer, r->timer_fd, EPOLLIN, on_timer);
 	if (e < 0) {
 		close(r->timer_fd);
-		return err_set(e, "relay: watch timerfd");
+		return err_wrap(e, "relay: watch timerfd");
 	}
 	*ret = TAKE_PTR(r);
 	return 0;
@@ -812,7 +812,7 @@ int relay_add_forward(struct relay *r, int listen_fd, const struct forward *f)
 		return e;
 	e = loop_add(r->loop, &lst->src, fd, EPOLLIN, on_accept);
 	if (e < 0)
-		return err_set(e, "%s: watch listener", lst->label);
+		return err_wrap(e, "%s: watch listener", lst->label);
 	lst->fd = TAKE_FD(fd);
 	lst->next = r->listeners;
 	r->listeners = TAKE_PTR(lst);

@@ -95,7 +95,7 @@ int supervise(struct loop *loop, int pidfd, int err_fd, int *ret_status,
 	if (r == 0 && err_fd >= 0)
 		r = loop_add(loop, &sp.err, err_fd, EPOLLIN, on_report);
 	if (r < 0) {
-		r = err_set(r, "watch the cage");
+		r = err_wrap(r, "watch the cage");
 		goto out;
 	}
 
