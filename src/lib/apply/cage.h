@@ -19,7 +19,3 @@ int cage_check_fault_env(void);
  */
 int cage_run(const struct plan *p, int *ret_status);
 
-/* Remove what the cage recorded in state (cgroup, host table, host link, record). Used by
- * gc for a cage whose supervisor is gone. */
-struct cage_state;
-int cage_remove_leftovers(const struct cage_state *s, const char *cgroup_mount);

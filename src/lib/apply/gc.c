@@ -284,6 +284,67 @@ static int prune_hooks(const struct gc *g, const char *cgmount, bool unload)
 	return ret;
 }
 
+/* What a dead cage's record names, removed: its cgroup (what is in it killed), its link and
+ * host table, the record. Only ever the cage's own, with the names sluice gives them. */
+static int remove_leftovers(const struct cage_state *s, const char *cgroup_mount)
+{
+	_cleanup_(mnl_socket_closep) struct mnl_socket *rt = NULL;
+	_cleanup_(mnl_socket_closep) struct mnl_socket *nft = NULL;
+	char own[sizeof(s->cgroup) + 8], table[PLAN_TABLE_MAX];
+	bool here;
+	int r, ret = 0;
+
+	/* gc kills what is in the cgroup and deletes the link and the table: only ever the
+	 * cage's own, with the names sluice gives them, whatever the record says. */
+	snprintf(own, sizeof(own), "sluice/%s", s->name);
+	if (s->cgroup[0] && !streq(s->cgroup, own))
+		return err_set(-EINVAL, "the record of cage \"%s\" names cgroup %s: left alone",
+			       s->name, s->cgroup);
+	if ((s->host_if[0] && !plan_is_host_ifname(s->host_if)) ||
+	    (s->wg_if[0] && !plan_is_wg_ifname(s->wg_if)))
+		return err_set(-EINVAL, "the record of cage \"%s\" names link %s: left alone",
+			       s->name, s->host_if[0] ? s->host_if : s->wg_if);
+	plan_host_table(s->name, s->host_if, table);
+	if (s->host_table[0] && (!s->host_if[0] || !streq(s->host_table, table)))
+		return err_set(-EINVAL, "the record of cage \"%s\" names table %s: left alone",
+			       s->name, s->host_table);
+	r = s->cgroup[0] ? cgroup_destroy(cgroup_mount, s->cgroup, 0) : 0;
+	if (r < 0 && r != -ENOENT)
+		ret = r;
+
+	/* Links and tables live in the netns the run was started from, and are removed from
+	 * there. From elsewhere, a record goes if the cage made none (link none), or if that
+	 * netns is gone (they went with it); a WireGuard link left in it (the run was killed
+	 * before moving it into the cage's netns) is an orphan for a gc there. */
+	here = s->netns == state_current_netns();
+	if (!here && (s->host_if[0] || s->host_table[0]) && state_netns_exists(s->netns))
+		return err_set(-EXDEV,
+			       "cage \"%s\" was started in another network namespace; run `sluice "
+			       "gc` there",
+			       s->name);
+	if (here && (s->host_if[0] || s->wg_if[0])) {
+		r = nl_open(NETLINK_ROUTE, &rt);
+		for (int i = 0; r == 0 && i < 2; i++) {
+			const char *link = i ? s->wg_if : s->host_if;
+
+			if (link[0] && (r = nl_link_del(rt, link)) == -ENODEV)
+				r = 0;
+		}
+		if (r < 0 && ret == 0)
+			ret = r;
+	}
+	if (here && s->host_table[0]) {
+		r = nl_open(NETLINK_NETFILTER, &nft);
+		if (r == 0 && (r = nft_delete_table(nft, s->host_table)) == -ENOENT)
+			r = 0;
+		if (r < 0 && ret == 0)
+			ret = r;
+	}
+	if (ret == 0)
+		ret = state_remove(s->name);
+	return ret;
+}
+
 static void said_unfinished(const char *file, void *data)
 {
 	say(data, "removed the unfinished record %s/%s", STATE_DIR, file);
@@ -332,7 +393,7 @@ int gc_run(bool unload, gc_said_fn said, void *data)
 		}
 		if (state_alive(&s))
 			continue;
-		r = cage_remove_leftovers(&s, cgmount);
+		r = remove_leftovers(&s, cgmount);
 		if (r < 0) {
 			log_error("cage \"%s\": %s", s.name, err_message(r));
 			ret = r;
