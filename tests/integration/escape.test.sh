@@ -376,7 +376,9 @@ test_closed_stderr_neither_kills_nor_strands_a_run()
 # es_tmux NAME CMD: a real terminal (tmux) running CMD (bash); es_keys sends keys to it;
 # es_screen prints what it shows.
 es_tmux() {
-	TMUX_SOCK=$T/tmux.$TESTNO
+	# a socket of its own each time: a server killed a moment ago may still hold the last
+	ES_TMUX_N=$((${ES_TMUX_N:-0} + 1))
+	TMUX_SOCK=$T/tmux.$TESTNO.$ES_TMUX_N
 	tmux -S "$TMUX_SOCK" new-session -d -s "$1" -x 100 -y 30 "$2" ||
 		fail "tmux would not start"
 	wait_for 30 sh -c "tmux -S '$TMUX_SOCK' capture-pane -p -t '$1' | grep -q '[$#] *$'"
