@@ -3,9 +3,8 @@
  * profile (the same YAML `sluice run --profile` reads), a plan from the policy and the
  * host, and a run from the plan. The library prints nothing and never exits: it logs
  * through the function given to sluice_set_log(), and a failure returns a negative errno
- * whose message sluice_error() gives. Link with -lsluice and the libraries
- * `pkg-config`-less list in sluice(1) (libmnl libnftnl libbpf libcap libyaml libseccomp
- * libsodium libelf libz). Not thread-safe: one call at a time per process.
+ * whose message sluice_error() gives. Link with -lsluice and the libraries sluice(1) lists
+ * under FILES. Not thread-safe: one call at a time per process.
  */
 #pragma once
 

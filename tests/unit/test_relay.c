@@ -1183,17 +1183,25 @@ static void add_forward_refuses_what_it_cannot_serve(void **state)
 	assert_int_equal(relay_add_forward(w->relay, listen_tcp(AF_INET, 0, &l), &f), -EINVAL);
 }
 
+/* A soft fd limit of 64, below the hard one, whatever this process started with; the limits
+ * it had go to *saved. */
+static void lower_fd_limit(struct rlimit *saved)
+{
+	struct rlimit rl;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, saved), 0);
+	if (saved->rlim_max <= 64)
+		skip();
+	rl = *saved;
+	rl.rlim_cur = 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
 static void fd_limit_is_raised_to_the_hard_limit(void **state)
 {
 	struct rlimit saved, rl;
 
-	/* From a soft limit below the hard one, whatever this process started with. */
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
-	if (saved.rlim_max <= 64)
-		skip();
-	rl = saved;
-	rl.rlim_cur = 64;
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	lower_fd_limit(&saved);
 	relay_raise_fd_limit();
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	assert_true(rl.rlim_cur == saved.rlim_max);
@@ -1208,12 +1216,7 @@ static void relay_new_leaves_the_process_alone(void **state)
 	struct loop *l;
 	struct relay *r = NULL;
 
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
-	if (saved.rlim_max <= 64)
-		skip();
-	rl = saved;
-	rl.rlim_cur = 64;
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	lower_fd_limit(&saved);
 	assert_int_equal(loop_new(&l), 0);
 	signal(SIGPIPE, SIG_DFL);
 	err_clear();

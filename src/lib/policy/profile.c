@@ -11,7 +11,6 @@
 
 #include "log.h"
 #include "policy.h"
-#include "text.h"
 #include "wgconf.h"
 
 #ifndef SLUICE_PROFILE_DIR

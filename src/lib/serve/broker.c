@@ -368,10 +368,10 @@ static bool caller_may_claim(const struct op *op, const struct ucred *uc)
 	return uid_ok && gid_ok;
 }
 
-/* Ancillary data that is passed on as it is, whichever process sends it: what needs no
- * privilege. (A performer without root owns the cage's user namespace no more, but the loop
- * thread does: nothing that a capability over the cage's netns would let through, SO_MARK or
- * IPv6 routing headers say, is ever sent from it.) */
+/* Ancillary data that is passed on as it is: what needs no privilege, so that nothing a
+ * capability would let through (SO_MARK, IPv6 routing headers) is ever sent for the cage. The
+ * performers have no capability at all; the loop, which rootless owns the cage's user
+ * namespace, sends no ancillary data (inline_ok). */
 static bool plain_cmsg(const struct cmsghdr *c)
 {
 	switch (c->cmsg_level) {
