@@ -101,8 +101,8 @@ static int ma_split(const char *s, struct ma_part *v, char *err, size_t errlen)
 				if (!isalnum((unsigned char)*c) && !strchr("-_.", *c))
 					why = "bad host name";
 		} else if (streq(m->proto, "wg")) {
-			if (addr_wg_key_decode(m->value, strlen(m->value), m->key, &why) == 0)
-				why = NULL;
+			if (addr_wg_key_decode(m->value, strlen(m->value), m->key) < 0)
+				why = err_message(-EINVAL);
 		} else
 			why = "unknown protocol";
 		if (why) {
@@ -199,13 +199,14 @@ static int maddr_key(const char *k)
 {
 	uint8_t key[32];
 	char out[WG_KEY_B64_LEN + 1];
-	const char *why = NULL;
+	int r;
 
 	/* a wg(8) key is 44 characters ending in '='; a u... key is 44 with no padding (a
 	 * wg(8) key may begin with 'u' too) */
 	if (k[0] == 'u' && strlen(k) == 44 && k[43] != '=') {
-		if (addr_wg_key_decode(k, strlen(k), key, &why) < 0) {
-			log_error("%s: %s", k, why);
+		r = addr_wg_key_decode(k, strlen(k), key);
+		if (r < 0) {
+			log_error("%s: %s", k, err_message(r));
 			return EXIT_SLUICE;
 		}
 		wg_key_b64_encode(key, out);

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "addr.h"
+#include "log.h"
 #include "util.h"
 
 /* Longest input we echo back in an error: enough to recognise it, short enough for one line. */
@@ -215,40 +216,36 @@ static const char *const later_protocols[] = {
 /* multibase 'u': base64url without padding, 43 characters for 32 bytes and 2 bits more,
  * which must be 0 (libsodium's decoder refuses them otherwise). The characters are looked at
  * first only to say what is wrong. */
-int addr_wg_key_decode(const char *s, size_t n, uint8_t key[32], const char **why)
+int addr_wg_key_decode(const char *s, size_t n, uint8_t key[32])
 {
 	size_t len = 0;
 	const char *end = NULL;
 
-	if (n == 0 || s[0] != 'u') {
-		*why = "a WireGuard key is multibase base64url: 'u' and 43 characters";
-		return -EINVAL;
-	}
-	if (n != 44) {
-		*why = n < 44 ? "WireGuard key too short (32 bytes: 'u' and 43 characters)"
-			      : "WireGuard key too long (32 bytes: 'u' and 43 characters)";
-		return -EINVAL;
-	}
+	if (n == 0 || s[0] != 'u')
+		return err_invalid("a WireGuard key is multibase base64url: 'u' and 43 characters");
+	if (n < 44)
+		return err_invalid("WireGuard key too short (32 bytes: 'u' and 43 characters)");
+	if (n > 44)
+		return err_invalid("WireGuard key too long (32 bytes: 'u' and 43 characters)");
 	for (size_t i = 1; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '-' || c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
 		    (c >= 'A' && c <= 'Z'))
 			continue;
-		*why = c == '=' ? "a WireGuard key in a multiaddr has no '=' padding"
-		       : (c == '+' || c == '/')
-			   ? "a WireGuard key in a multiaddr is base64url ('-' and '_', not '+' and "
-			     "'/')"
-			   : "bad character in a WireGuard key";
-		return -EINVAL;
+		if (c == '=')
+			return err_invalid("a WireGuard key in a multiaddr has no '=' padding");
+		if (c == '+' || c == '/')
+			return err_invalid("a WireGuard key in a multiaddr is base64url ('-' and "
+					   "'_', not '+' and '/')");
+		return err_invalid("bad character in a WireGuard key");
 	}
 	if (sodium_init() < 0 ||
 	    sodium_base642bin(key, 32, s + 1, n - 1, NULL, &len, &end,
 			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) < 0 ||
-	    len != 32 || end != s + n) {
-		*why = "WireGuard key: the last character has bits set beyond the 32 bytes";
-		return -EINVAL;
-	}
+	    len != 32 || end != s + n)
+		return err_invalid("WireGuard key: the last character has bits set beyond the 32 "
+				   "bytes");
 	return 0;
 }
 
@@ -275,7 +272,7 @@ static int parse_multiaddr_at(const struct parse *ps, const char *pos, struct en
  */
 static int parse_wg(const struct parse *ps, const char *pos, struct endpoint *e)
 {
-	const char *seg, *why = NULL;
+	const char *seg;
 	size_t n;
 	struct endpoint svc = {.proto = IPPROTO_TCP};
 	int r;
@@ -283,8 +280,10 @@ static int parse_wg(const struct parse *ps, const char *pos, struct endpoint *e)
 	if (!*pos)
 		return fail_at(ps, pos, "malformed multiaddr: missing key after /wg");
 	n = next_segment(&pos, &seg);
-	if (addr_wg_key_decode(seg, n, e->wg_key, &why) < 0)
-		return fail_at(ps, seg, "%s (segment /wg/%.*s)", why, (int)(n > 50 ? 50 : n), seg);
+	r = addr_wg_key_decode(seg, n, e->wg_key);
+	if (r < 0)
+		return fail_at(ps, seg, "%s (segment /wg/%.*s)", err_message(r),
+			       (int)(n > 50 ? 50 : n), seg);
 	e->has_wg = true;
 	if (!*pos)
 		return 0;

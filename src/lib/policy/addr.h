@@ -70,8 +70,8 @@ const char *addr_format(const struct endpoint *e, char *buf, size_t len);
 const char *addr_format_url(const struct endpoint *e, char *buf, size_t len);
 
 /* WireGuard keys in multiaddrs: multibase base64url, 'u' and 43 characters, no padding.
- * decode returns 0 or -EINVAL with *why saying what is wrong (a static string). */
-int addr_wg_key_decode(const char *s, size_t n, uint8_t key[32], const char **why);
+ * decode returns 0 or -EINVAL, what is wrong recorded (err_message()). */
+int addr_wg_key_decode(const char *s, size_t n, uint8_t key[32]);
 void addr_wg_key_encode(const uint8_t key[32], char out[45]);
 
 bool addr_is_loopback(const struct endpoint *e);
