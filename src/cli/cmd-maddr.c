@@ -170,7 +170,7 @@ static int maddr_parse(const char *s, bool json)
 		json_str(v[i].value);
 		printf(",\"key_base64\":");
 		json_str(b64);
-		if (addr_parse(s, &e, err, sizeof(err)) == 0) {
+		if (addr_parse(s, &e) == 0) {
 			addr_format(&e, ep, sizeof(ep));
 			if (e.has_bearer) {
 				struct endpoint be = {.family = e.bearer.family, .port = e.bearer.port,

@@ -18,11 +18,9 @@
 
 struct parse {
 	const char *in; /* the whole input, for messages and offsets */
-	char *err;
-	size_t errlen;
 };
 
-/* Write "<input>: <what> at byte N" into err. The input is echoed with control characters
+/* Record "<input>: <what> at byte N" (err_invalid). The input is echoed with control characters
  * replaced, so a value from a YAML block scalar cannot break the one-line rule. */
 _printf_(3, 4) static int fail_at(const struct parse *ps, const char *where, const char *fmt, ...)
 {
@@ -47,14 +45,9 @@ _printf_(3, 4) static int fail_at(const struct parse *ps, const char *where, con
 		if (iscntrl((unsigned char)*c))
 			*c = '?';
 
-	if (ps->err && ps->errlen) {
-		if (where)
-			snprintf(ps->err, ps->errlen, "%s: %s at byte %zu", echo, what,
-				 (size_t)(where - ps->in));
-		else
-			snprintf(ps->err, ps->errlen, "%s: %s", echo, what);
-	}
-	return -EINVAL;
+	if (where)
+		return err_invalid("%s: %s at byte %zu", echo, what, (size_t)(where - ps->in));
+	return err_invalid("%s: %s", echo, what);
 }
 
 /* Decimal port, 1..65535, digits only (no sign, no spaces, no hex). */
@@ -409,18 +402,15 @@ static int parse_url(const struct parse *ps, const char *sep, struct endpoint *e
 	return parse_hostport(ps, auth, (size_t)(end - auth), true, e);
 }
 
-int addr_parse(const char *s, struct endpoint *ret, char *err, size_t errlen)
+int addr_parse(const char *s, struct endpoint *ret)
 {
-	struct parse ps = {.in = s, .err = err, .errlen = errlen};
+	struct parse ps = {.in = s};
 	struct endpoint e = {.proto = IPPROTO_TCP};
 	const char *sep;
 	int r;
 
-	if (!s || !*s) {
-		if (err && errlen)
-			snprintf(err, errlen, "empty address");
-		return -EINVAL;
-	}
+	if (!s || !*s)
+		return err_invalid("empty address");
 	if (*s == '/')
 		r = parse_multiaddr(&ps, &e);
 	else if ((sep = strstr(s, "://")))
@@ -438,16 +428,16 @@ int addr_parse(const char *s, struct endpoint *ret, char *err, size_t errlen)
 	return 0;
 }
 
-int addr_parse_proxy(const char *s, struct endpoint *ret, char *err, size_t errlen)
+int addr_parse_proxy(const char *s, struct endpoint *ret)
 {
 	struct endpoint e;
 	int r;
 
-	r = addr_parse(s, &e, err, errlen);
+	r = addr_parse(s, &e);
 	if (r < 0)
 		return r;
 	if (e.scheme == SCHEME_NONE) {
-		struct parse ps = {.in = s, .err = err, .errlen = errlen};
+		struct parse ps = {.in = s};
 
 		return fail_at(&ps, NULL,
 			       "a proxy must be a URL (http://, socks5:// or socks5h://)");

@@ -53,12 +53,12 @@ struct endpoint {
  *   tcp:10.0.0.1:80   udp:[fd00::1]:53                 (explicit protocol)
  *   http://10.0.0.1:8888   socks5://h:1080   socks5h://h   (proxy URLs; TCP)
  * Host names are not resolved: a name gives -EINVAL with a message saying so.
- * On error returns -EINVAL and writes one line (what and where, byte offset) into err.
+ * On error returns -EINVAL, one line (what and where, byte offset) recorded (err_message()).
  */
-int addr_parse(const char *s, struct endpoint *ret, char *err, size_t errlen);
+int addr_parse(const char *s, struct endpoint *ret);
 
 /* Like addr_parse, but requires a proxy URL (http://, socks5://, socks5h://). */
-int addr_parse_proxy(const char *s, struct endpoint *ret, char *err, size_t errlen);
+int addr_parse_proxy(const char *s, struct endpoint *ret);
 
 /* "10.0.0.1" or "fd00::1" (no brackets, no port). buf of at least INET6_ADDRSTRLEN. */
 const char *addr_ip_str(const struct endpoint *e, char *buf, size_t len);

@@ -114,9 +114,9 @@ int policy_set_proxy(struct policy *p, const char *v, char *err, size_t errlen)
 	struct endpoint e;
 	int r;
 
-	r = addr_parse_proxy(v, &e, err, errlen);
+	r = addr_parse_proxy(v, &e);
 	if (r < 0)
-		return r;
+		return fail(err, errlen, "%s", err_message(r));
 	p->proxy = e;
 	p->has_proxy = true;
 	return 0;
@@ -231,9 +231,9 @@ int policy_add_allow(struct policy *p, const char *v, char *err, size_t errlen)
 	if (startswith(v, "/unix/"))
 		return add_allow_unix(p, v + 5, err, errlen);
 
-	r = addr_parse(v, &e, err, errlen);
+	r = addr_parse(v, &e);
 	if (r < 0)
-		return r;
+		return fail(err, errlen, "%s", err_message(r));
 	for (size_t i = 0; i < p->n_allow; i++)
 		if (addr_equal(&p->allow[i], &e))
 			return 0;
@@ -379,9 +379,9 @@ static int parse_listen(const char *v, struct endpoint *ret, char *err, size_t e
 		snprintf(buf, sizeof(buf), "127.0.0.1:%s", v);
 		v = buf;
 	}
-	r = addr_parse(v, ret, err, errlen);
+	r = addr_parse(v, ret);
 	if (r < 0)
-		return r;
+		return fail(err, errlen, "%s", err_message(r));
 	if (ret->scheme != SCHEME_NONE || ret->proto != IPPROTO_TCP)
 		return fail(err, errlen,
 			    "\"%s\": a forward listens on a TCP port (PORT, "
@@ -414,8 +414,8 @@ static int parse_target(const char *v, struct forward *f, char *err, size_t errl
 		return 0;
 	}
 	f->kind = TARGET_TCP;
-	if (addr_parse(v, &f->target, err, errlen) < 0)
-		return -EINVAL;
+	if (addr_parse(v, &f->target) < 0)
+		return fail(err, errlen, "%s", err_message(-EINVAL));
 	if (f->target.proto != IPPROTO_TCP)
 		return fail(err, errlen, "\"%s\": a forward's target is TCP or a unix socket",
 			    echo(v, e, sizeof(e)));
