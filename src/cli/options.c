@@ -74,7 +74,6 @@ static const char shortopts[] = "+p:n:a:e:u:f:d:vh";
 
 int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 {
-	char err[512];
 	int c, r = 0;
 
 	/* Pass 1: the profile, so options on the command line override what it says. */
@@ -105,59 +104,58 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		const char *what = NULL;
 
-		err[0] = '\0';
 		switch (c) {
 		case 'n':
 			what = "--name";
-			r = policy_set_name(p, optarg, err, sizeof(err));
+			r = policy_set_name(p, optarg);
 			break;
 		case OPT_LINK:
 			what = "--link";
-			r = policy_set_link(p, optarg, err, sizeof(err));
+			r = policy_set_link(p, optarg);
 			break;
 		case OPT_PROXY:
 			what = "--proxy";
-			r = policy_set_proxy(p, optarg, err, sizeof(err));
+			r = policy_set_proxy(p, optarg);
 			break;
 		case 'a':
 			what = "--allow";
-			r = policy_add_allow(p, optarg, err, sizeof(err));
+			r = policy_add_allow(p, optarg);
 			break;
 		case 'e':
 			what = "--env";
-			r = policy_add_env(p, optarg, err, sizeof(err));
+			r = policy_add_env(p, optarg);
 			break;
 		case 'u':
 			what = "--user";
-			r = policy_set_user(p, optarg, err, sizeof(err));
+			r = policy_set_user(p, optarg);
 			break;
 		case OPT_POOL:
 			what = "--pool";
-			r = policy_set_pool(p, optarg, err, sizeof(err));
+			r = policy_set_pool(p, optarg);
 			break;
 		case 'f':
 			what = "--forward";
-			r = policy_add_forward(p, optarg, err, sizeof(err));
+			r = policy_add_forward(p, optarg);
 			break;
 		case 'd':
 			what = "--dns";
-			r = policy_add_dns(p, optarg, err, sizeof(err));
+			r = policy_add_dns(p, optarg);
 			break;
 		case OPT_WG_CONFIG:
 			what = "--wg-config";
-			r = policy_set_wg_config(p, optarg, err, sizeof(err));
+			r = policy_set_wg_config(p, optarg);
 			break;
 		case OPT_WG_BACKEND:
 			what = "--wg-backend";
-			r = policy_set_wg_backend(p, optarg, err, sizeof(err));
+			r = policy_set_wg_backend(p, optarg);
 			break;
 		case OPT_UNIX:
 			what = "--unix";
-			r = policy_set_unix(p, optarg, err, sizeof(err));
+			r = policy_set_unix(p, optarg);
 			break;
 		case OPT_SECCOMP:
 			what = "--seccomp";
-			r = policy_set_seccomp(p, optarg, err, sizeof(err));
+			r = policy_set_seccomp(p, optarg);
 			break;
 		case OPT_ISOLATE:
 			p->isolate_streams = true;
@@ -169,7 +167,7 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 			break;
 		}
 		if (r < 0)
-			return err_invalid("%s %s: %s", what, optarg, err);
+			return err_wrap(r, "%s %s", what, optarg);
 	}
 
 	*ret_cmd = optind < argc ? &argv[optind] : NULL;

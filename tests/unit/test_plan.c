@@ -138,16 +138,15 @@ static void build_link(struct plan *p, struct policy *pol, enum link_mode link, 
 	char *argv[] = {"curl", "-s", NULL};
 	char *env[] = {"PATH=/bin", "SECRET_TOKEN=x", "LC_ALL=C", "HOME=/root", NULL};
 	struct identity id = {.uid = 1000, .gid = 1000, .user = "dev", .home = "/home/dev"};
-	char err[256];
 
 	policy_init(pol);
 	pol->link = link;
-	assert_int_equal(policy_set_name(pol, "agent", err, sizeof(err)), 0);
+	assert_int_equal(policy_set_name(pol, "agent"), 0);
 	if (proxy)
-		assert_int_equal(policy_set_proxy(pol, proxy, err, sizeof(err)), 0);
+		assert_int_equal(policy_set_proxy(pol, proxy), 0);
 	if (allow)
-		assert_int_equal(policy_add_allow(pol, allow, err, sizeof(err)), 0);
-	assert_int_equal(policy_add_env(pol, "HTTP_PROXY=http://override:1", err, sizeof(err)), 0);
+		assert_int_equal(policy_add_allow(pol, allow), 0);
+	assert_int_equal(policy_add_env(pol, "HTTP_PROXY=http://override:1"), 0);
 	assert_int_equal(policy_finish(pol), 0);
 	assert_int_equal(plan_build(pol, &f, argv, env, &id, p), 0);
 }
@@ -232,12 +231,11 @@ static void generated_etc_files_list_the_names(void **state)
 	struct policy pol;
 	struct plan p;
 	struct text t = TEXT_INIT;
-	char err[128];
 
 	policy_init(&pol);
-	assert_int_equal(policy_set_name(&pol, "agent", err, sizeof(err)), 0);
-	assert_int_equal(policy_set_proxy(&pol, "http://127.0.0.1:3128", err, sizeof(err)), 0);
-	assert_int_equal(policy_add_dns(&pol, "db.internal=fd00::5", err, sizeof(err)), 0);
+	assert_int_equal(policy_set_name(&pol, "agent"), 0);
+	assert_int_equal(policy_set_proxy(&pol, "http://127.0.0.1:3128"), 0);
+	assert_int_equal(policy_add_dns(&pol, "db.internal=fd00::5"), 0);
 	assert_int_equal(policy_finish(&pol), 0);
 	{
 		struct host_facts fa = {0};
@@ -290,7 +288,7 @@ static void off_host_endpoint_without_ip_forward_is_refused_in_the_plan(void **s
 	for (size_t i = 0; i < ARRAY_SIZE(proxies); i++) {
 		struct prefix local = {.family = AF_INET, .len = 32};
 		struct host_facts f = {.ip_forward_off = true, .local = &local, .n_local = 1};
-		char *argv[] = {"true", NULL}, *env[] = {NULL}, err[256];
+		char *argv[] = {"true", NULL}, *env[] = {NULL};
 		struct identity id = {.uid = 1000, .gid = 1000, .user = "dev"};
 		struct policy pol;
 		struct plan p;
@@ -299,8 +297,8 @@ static void off_host_endpoint_without_ip_forward_is_refused_in_the_plan(void **s
 		inet_pton(AF_INET, "198.51.100.1", &local.ip);
 		policy_init(&pol);
 		pol.link = LINK_VETH;
-		assert_int_equal(policy_set_name(&pol, "fwd", err, sizeof(err)), 0);
-		assert_int_equal(policy_set_proxy(&pol, proxies[i], err, sizeof(err)), 0);
+		assert_int_equal(policy_set_name(&pol, "fwd"), 0);
+		assert_int_equal(policy_set_proxy(&pol, proxies[i]), 0);
 		assert_int_equal(policy_finish(&pol), 0);
 		err_clear();
 		r = plan_build(&pol, &f, argv, env, &id, &p);
@@ -327,17 +325,15 @@ static void host_table_is_the_runs_own_and_fits(void **state)
 	for (uint32_t nonce = 1; nonce <= 2; nonce++)
 		for (size_t i = 0; i < 2; i++) {
 			struct host_facts f = {.nonce = nonce};
-			char *argv[] = {"true", NULL}, *env[] = {NULL}, err[256];
+			char *argv[] = {"true", NULL}, *env[] = {NULL};
 			struct identity id = {.uid = 1000, .gid = 1000, .user = "dev"};
 			struct policy pol;
 			struct plan p;
 
 			policy_init(&pol);
 			pol.link = LINK_VETH;
-			assert_int_equal(policy_set_name(&pol, names[i], err, sizeof(err)), 0);
-			assert_int_equal(policy_set_proxy(&pol, "http://198.51.100.1:8888", err,
-							  sizeof(err)),
-					 0);
+			assert_int_equal(policy_set_name(&pol, names[i]), 0);
+			assert_int_equal(policy_set_proxy(&pol, "http://198.51.100.1:8888"), 0);
 			assert_int_equal(policy_finish(&pol), 0);
 			assert_int_equal(plan_build(&pol, &f, argv, env, &id, &p), 0);
 			assert_true(strlen(p.host_table) <= 31);

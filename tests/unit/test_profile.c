@@ -420,14 +420,13 @@ static void wireguard_mapping_becomes_a_wg_quick_config(void **state)
 static void profile_fills_policy_before_command_line(void **state)
 {
 	struct policy p;
-	char err[256];
 
 	/* The command line runs the same setters after the profile: later values win. */
 	assert_int_equal(load("proxy: http://10.0.0.1:1\nenv: {A: 1}\nallow: [10.0.0.9:9]\n", &p),
 			 0);
-	assert_int_equal(policy_set_proxy(&p, "http://10.0.0.2:2", err, sizeof(err)), 0);
-	assert_int_equal(policy_add_env(&p, "A=2", err, sizeof(err)), 0);
-	assert_int_equal(policy_add_allow(&p, "10.0.0.9:9", err, sizeof(err)), 0);
+	assert_int_equal(policy_set_proxy(&p, "http://10.0.0.2:2"), 0);
+	assert_int_equal(policy_add_env(&p, "A=2"), 0);
+	assert_int_equal(policy_add_allow(&p, "10.0.0.9:9"), 0);
 	assert_int_equal(p.proxy.port, 2);
 	assert_string_equal(p.env[0], "A=2");
 	assert_int_equal(p.n_allow, 1);

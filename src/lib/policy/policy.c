@@ -3,7 +3,6 @@
  * kernel, no filesystem. Every list a user can grow has a limit with its own error. */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 
 #include "log.h"
@@ -21,18 +20,6 @@
 
 #define DEFAULT_POOL	 "10.200.0.0"
 #define DEFAULT_POOL_LEN 16
-
-_printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 /* Copy v for an error message: at most 64 bytes, control characters as '?' (one line). */
 static const char *echo(const char *v, char *buf, size_t len)
@@ -69,7 +56,7 @@ void policy_free(struct policy *p)
 }
 
 /* [A-Za-z0-9][A-Za-z0-9_.-]{0,31}: it becomes part of cgroup, table and file names. */
-int policy_set_name(struct policy *p, const char *v, char *err, size_t errlen)
+int policy_set_name(struct policy *p, const char *v)
 {
 	char e[80];
 	size_t n = strlen(v);
@@ -81,15 +68,15 @@ int policy_set_name(struct policy *p, const char *v, char *err, size_t errlen)
 		ok = isalnum(c) || c == '_' || c == '.' || c == '-';
 	}
 	if (!ok)
-		return fail(err, errlen,
-			    "\"%s\" is not a valid cage name (1-%d of A-Z a-z 0-9 _ . -, starting "
-			    "with a letter or digit)",
-			    echo(v, e, sizeof(e)), CAGE_NAME_MAX);
+		return err_invalid(
+		    "\"%s\" is not a valid cage name (1-%d of A-Z a-z 0-9 _ . -, starting "
+		    "with a letter or digit)",
+		    echo(v, e, sizeof(e)), CAGE_NAME_MAX);
 	memcpy(p->name, v, n + 1);
 	return 0;
 }
 
-int policy_set_link(struct policy *p, const char *v, char *err, size_t errlen)
+int policy_set_link(struct policy *p, const char *v)
 {
 	char e[80];
 
@@ -105,18 +92,18 @@ int policy_set_link(struct policy *p, const char *v, char *err, size_t errlen)
 		p->link = LINK_WIREGUARD;
 		return 0;
 	}
-	return fail(err, errlen, "unknown link mode \"%s\" (veth, none or wireguard)",
-		    echo(v, e, sizeof(e)));
+	return err_invalid("unknown link mode \"%s\" (veth, none or wireguard)",
+			   echo(v, e, sizeof(e)));
 }
 
-int policy_set_proxy(struct policy *p, const char *v, char *err, size_t errlen)
+int policy_set_proxy(struct policy *p, const char *v)
 {
 	struct endpoint e;
 	int r;
 
 	r = addr_parse_proxy(v, &e);
 	if (r < 0)
-		return fail(err, errlen, "%s", err_message(r));
+		return r;
 	p->proxy = e;
 	p->has_proxy = true;
 	return 0;
@@ -124,30 +111,29 @@ int policy_set_proxy(struct policy *p, const char *v, char *err, size_t errlen)
 
 /* Duplicates are dropped here (and again in policy_finish): the same endpoint named by the
  * profile and by --allow is one endpoint, not a mistake worth stopping for. */
-static int add_allow_unix(struct policy *p, const char *path, char *err, size_t errlen)
+static int add_allow_unix(struct policy *p, const char *path)
 {
 	struct unix_allow u = {0}, *a;
 	size_t n = strlen(path);
 	char e[80];
 
 	if (path[0] != '/' || n < 2)
-		return fail(err, errlen, "\"%s\": a unix socket is allowed by its absolute path",
-			    echo(path, e, sizeof(e)));
+		return err_invalid("\"%s\": a unix socket is allowed by its absolute path",
+				   echo(path, e, sizeof(e)));
 	if (n >= sizeof(u.path))
-		return fail(err, errlen, "\"%s\": a unix socket path is at most %zu bytes",
-			    echo(path, e, sizeof(e)), sizeof(u.path) - 1);
+		return err_invalid("\"%s\": a unix socket path is at most %zu bytes",
+				   echo(path, e, sizeof(e)), sizeof(u.path) - 1);
 	if (strstr(path, "/../") || strstr(path, "/./") || strstr(path, "//") ||
 	    (n >= 3 && streq(path + n - 3, "/..")))
-		return fail(err, errlen, "\"%s\": the path must be plain (no //, . or ..)",
-			    echo(path, e, sizeof(e)));
+		return err_invalid("\"%s\": the path must be plain (no //, . or ..)",
+				   echo(path, e, sizeof(e)));
 	memcpy(u.path, path, n + 1);
 	u.prefix = path[n - 1] == '/';
 	for (size_t i = 0; i < p->n_allow_unix; i++)
 		if (streq(p->allow_unix[i].path, u.path))
 			return 0;
 	if (p->n_allow_unix >= POLICY_ALLOW_MAX)
-		return fail(err, errlen, "too many allowed unix sockets (at most %d)",
-			    POLICY_ALLOW_MAX);
+		return err_invalid("too many allowed unix sockets (at most %d)", POLICY_ALLOW_MAX);
 	a = realloc(p->allow_unix, (p->n_allow_unix + 1) * sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -163,12 +149,12 @@ void policy_set_wg_built(struct policy *p, struct wg_config *c)
 	p->wg_built = c;
 }
 
-int policy_set_wg_config(struct policy *p, const char *v, char *err, size_t errlen)
+int policy_set_wg_config(struct policy *p, const char *v)
 {
 	char *dup;
 
 	if (!*v)
-		return fail(err, errlen, "the WireGuard config path is empty");
+		return err_invalid("the WireGuard config path is empty");
 	dup = strdup(v);
 	if (!dup)
 		return -ENOMEM;
@@ -177,7 +163,7 @@ int policy_set_wg_config(struct policy *p, const char *v, char *err, size_t errl
 	return 0;
 }
 
-int policy_set_wg_backend(struct policy *p, const char *v, char *err, size_t errlen)
+int policy_set_wg_backend(struct policy *p, const char *v)
 {
 	char e[80];
 
@@ -188,14 +174,13 @@ int policy_set_wg_backend(struct policy *p, const char *v, char *err, size_t err
 	else if (streq(v, "userspace"))
 		p->wg_backend = WG_BACKEND_USERSPACE;
 	else
-		return fail(err, errlen,
-			    "unknown WireGuard backend \"%s\" (auto, kernel or "
-			    "userspace)",
-			    echo(v, e, sizeof(e)));
+		return err_invalid("unknown WireGuard backend \"%s\" (auto, kernel or "
+				   "userspace)",
+				   echo(v, e, sizeof(e)));
 	return 0;
 }
 
-int policy_set_seccomp(struct policy *p, const char *v, char *err, size_t errlen)
+int policy_set_seccomp(struct policy *p, const char *v)
 {
 	char e[80];
 
@@ -204,12 +189,12 @@ int policy_set_seccomp(struct policy *p, const char *v, char *err, size_t errlen
 	else if (streq(v, "off"))
 		p->seccomp_mode = SECCOMP_OFF;
 	else
-		return fail(err, errlen, "unknown seccomp mode \"%s\" (default or off)",
-			    echo(v, e, sizeof(e)));
+		return err_invalid("unknown seccomp mode \"%s\" (default or off)",
+				   echo(v, e, sizeof(e)));
 	return 0;
 }
 
-int policy_set_unix(struct policy *p, const char *v, char *err, size_t errlen)
+int policy_set_unix(struct policy *p, const char *v)
 {
 	char e[80];
 
@@ -218,28 +203,27 @@ int policy_set_unix(struct policy *p, const char *v, char *err, size_t errlen)
 	else if (streq(v, "strict"))
 		p->unix_mode = UNIX_STRICT;
 	else
-		return fail(err, errlen, "unknown unix mode \"%s\" (auto or strict)",
-			    echo(v, e, sizeof(e)));
+		return err_invalid("unknown unix mode \"%s\" (auto or strict)",
+				   echo(v, e, sizeof(e)));
 	return 0;
 }
 
-int policy_add_allow(struct policy *p, const char *v, char *err, size_t errlen)
+int policy_add_allow(struct policy *p, const char *v)
 {
 	struct endpoint e, *a;
 	int r;
 
 	if (startswith(v, "/unix/"))
-		return add_allow_unix(p, v + 5, err, errlen);
+		return add_allow_unix(p, v + 5);
 
 	r = addr_parse(v, &e);
 	if (r < 0)
-		return fail(err, errlen, "%s", err_message(r));
+		return r;
 	for (size_t i = 0; i < p->n_allow; i++)
 		if (addr_equal(&p->allow[i], &e))
 			return 0;
 	if (p->n_allow >= POLICY_ALLOW_MAX)
-		return fail(err, errlen, "too many allowed endpoints (at most %d)",
-			    POLICY_ALLOW_MAX);
+		return err_invalid("too many allowed endpoints (at most %d)", POLICY_ALLOW_MAX);
 	a = realloc(p->allow, (p->n_allow + 1) * sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -258,7 +242,7 @@ static bool env_key_valid(const char *k, size_t n)
 	return true;
 }
 
-int policy_add_env(struct policy *p, const char *k_eq_v, char *err, size_t errlen)
+int policy_add_env(struct policy *p, const char *k_eq_v)
 {
 	const char *eq = strchr(k_eq_v, '=');
 	size_t klen, n = 0;
@@ -266,15 +250,14 @@ int policy_add_env(struct policy *p, const char *k_eq_v, char *err, size_t errle
 	char *dup;
 
 	if (!eq)
-		return fail(err, errlen, "\"%s\": expected KEY=VALUE", echo(k_eq_v, e, sizeof(e)));
+		return err_invalid("\"%s\": expected KEY=VALUE", echo(k_eq_v, e, sizeof(e)));
 	klen = (size_t)(eq - k_eq_v);
 	if (!env_key_valid(k_eq_v, klen))
-		return fail(err, errlen,
-			    "\"%.*s\" is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)",
-			    (int)(klen < 64 ? klen : 64), k_eq_v);
+		return err_invalid("\"%.*s\" is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)",
+				   (int)(klen < 64 ? klen : 64), k_eq_v);
 	if (strlen(k_eq_v) > POLICY_ENV_ENTRY_MAX)
-		return fail(err, errlen, "%.*s: value too long (at most %d bytes)", (int)klen,
-			    k_eq_v, POLICY_ENV_ENTRY_MAX);
+		return err_invalid("%.*s: value too long (at most %d bytes)", (int)klen, k_eq_v,
+				   POLICY_ENV_ENTRY_MAX);
 
 	dup = strdup(k_eq_v);
 	if (!dup)
@@ -288,8 +271,7 @@ int policy_add_env(struct policy *p, const char *k_eq_v, char *err, size_t errle
 			}
 	if (n >= POLICY_ENV_MAX) {
 		free(dup);
-		return fail(err, errlen, "too many environment variables (at most %d)",
-			    POLICY_ENV_MAX);
+		return err_invalid("too many environment variables (at most %d)", POLICY_ENV_MAX);
 	}
 	v = realloc(p->env, (n + 2) * sizeof(*v));
 	if (!v) {
@@ -303,19 +285,19 @@ int policy_add_env(struct policy *p, const char *k_eq_v, char *err, size_t errle
 }
 
 /* A user name or numeric uid; ':' and '/' would make it a path or a user:group pair. */
-int policy_set_user(struct policy *p, const char *v, char *err, size_t errlen)
+int policy_set_user(struct policy *p, const char *v)
 {
 	char e[80];
 	char *dup;
 
 	if (!*v)
-		return fail(err, errlen, "user name is empty");
+		return err_invalid("user name is empty");
 	if (strlen(v) > POLICY_USER_MAX)
-		return fail(err, errlen, "user name too long (at most %d bytes)", POLICY_USER_MAX);
+		return err_invalid("user name too long (at most %d bytes)", POLICY_USER_MAX);
 	for (const char *c = v; *c; c++)
 		if (*c == ':' || *c == '/' || iscntrl((unsigned char)*c) || *c == ' ')
-			return fail(err, errlen, "\"%s\" is not a valid user name",
-				    echo(v, e, sizeof(e)));
+			return err_invalid("\"%s\" is not a valid user name",
+					   echo(v, e, sizeof(e)));
 	dup = strdup(v);
 	if (!dup)
 		return -ENOMEM;
@@ -324,7 +306,7 @@ int policy_set_user(struct policy *p, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-int policy_set_pool(struct policy *p, const char *v, char *err, size_t errlen)
+int policy_set_pool(struct policy *p, const char *v)
 {
 	char addr[INET_ADDRSTRLEN], e[80], base[INET_ADDRSTRLEN];
 	const char *slash = strchr(v, '/');
@@ -334,31 +316,29 @@ int policy_set_pool(struct policy *p, const char *v, char *err, size_t errlen)
 	size_t n;
 
 	if (!slash || (size_t)(slash - v) >= sizeof(addr))
-		return fail(err, errlen, "\"%s\": expected A.B.C.D/N", echo(v, e, sizeof(e)));
+		return err_invalid("\"%s\": expected A.B.C.D/N", echo(v, e, sizeof(e)));
 	n = (size_t)(slash - v);
 	memcpy(addr, v, n);
 	addr[n] = '\0';
 	if (inet_pton(AF_INET, addr, &a) != 1)
-		return fail(err, errlen, "\"%s\": bad IPv4 address", echo(v, e, sizeof(e)));
+		return err_invalid("\"%s\": bad IPv4 address", echo(v, e, sizeof(e)));
 	if (!slash[1] || strlen(slash + 1) > 2)
-		return fail(err, errlen, "\"%s\": bad prefix length", echo(v, e, sizeof(e)));
+		return err_invalid("\"%s\": bad prefix length", echo(v, e, sizeof(e)));
 	for (const char *c = slash + 1; *c; c++) {
 		if (!isdigit((unsigned char)*c))
-			return fail(err, errlen, "\"%s\": bad prefix length",
-				    echo(v, e, sizeof(e)));
+			return err_invalid("\"%s\": bad prefix length", echo(v, e, sizeof(e)));
 		len = len * 10 + (unsigned)(*c - '0');
 	}
 	/* At least /28: the pool must hold a few /30s; at most /8: a pool is a private range. */
 	if (len < 8 || len > 28)
-		return fail(err, errlen, "\"%s\": prefix length must be 8 to 28",
-			    echo(v, e, sizeof(e)));
+		return err_invalid("\"%s\": prefix length must be 8 to 28", echo(v, e, sizeof(e)));
 	mask = htonl(~0U << (32 - len));
 	if (a.s_addr & ~mask) {
 		struct in_addr b = {.s_addr = a.s_addr & mask};
 
 		inet_ntop(AF_INET, &b, base, sizeof(base));
-		return fail(err, errlen, "\"%s\": host bits set (did you mean %s/%u?)",
-			    echo(v, e, sizeof(e)), base, len);
+		return err_invalid("\"%s\": host bits set (did you mean %s/%u?)",
+				   echo(v, e, sizeof(e)), base, len);
 	}
 	p->pool.base = a;
 	p->pool.len = len;
@@ -367,7 +347,7 @@ int policy_set_pool(struct policy *p, const char *v, char *err, size_t errlen)
 }
 
 /* LISTEN: "PORT" (127.0.0.1), "127.x.y.z:PORT" or "[::1]:PORT": a TCP port on the cage's lo. */
-static int parse_listen(const char *v, struct endpoint *ret, char *err, size_t errlen)
+static int parse_listen(const char *v, struct endpoint *ret)
 {
 	char e[80], buf[16];
 	bool digits = *v != '\0';
@@ -381,21 +361,19 @@ static int parse_listen(const char *v, struct endpoint *ret, char *err, size_t e
 	}
 	r = addr_parse(v, ret);
 	if (r < 0)
-		return fail(err, errlen, "%s", err_message(r));
+		return r;
 	if (ret->scheme != SCHEME_NONE || ret->proto != IPPROTO_TCP)
-		return fail(err, errlen,
-			    "\"%s\": a forward listens on a TCP port (PORT, "
-			    "127.0.0.1:PORT or [::1]:PORT)",
-			    echo(v, e, sizeof(e)));
+		return err_invalid("\"%s\": a forward listens on a TCP port (PORT, "
+				   "127.0.0.1:PORT or [::1]:PORT)",
+				   echo(v, e, sizeof(e)));
 	if (!addr_is_loopback(ret))
-		return fail(err, errlen,
-			    "\"%s\": a forward listens on the cage's loopback "
-			    "(127.0.0.0/8 or ::1)",
-			    echo(v, e, sizeof(e)));
+		return err_invalid("\"%s\": a forward listens on the cage's loopback "
+				   "(127.0.0.0/8 or ::1)",
+				   echo(v, e, sizeof(e)));
 	return 0;
 }
 
-static int parse_target(const char *v, struct forward *f, char *err, size_t errlen)
+static int parse_target(const char *v, struct forward *f)
 {
 	const char *path = NULL;
 	char e[80];
@@ -407,44 +385,44 @@ static int parse_target(const char *v, struct forward *f, char *err, size_t errl
 		path = v;
 	if (path) {
 		if (strlen(path) >= sizeof(f->path))
-			return fail(err, errlen, "\"%s\": a unix socket path is at most %zu bytes",
-				    echo(v, e, sizeof(e)), sizeof(f->path) - 1);
+			return err_invalid("\"%s\": a unix socket path is at most %zu bytes",
+					   echo(v, e, sizeof(e)), sizeof(f->path) - 1);
 		f->kind = TARGET_UNIX;
 		snprintf(f->path, sizeof(f->path), "%s", path);
 		return 0;
 	}
 	f->kind = TARGET_TCP;
 	if (addr_parse(v, &f->target) < 0)
-		return fail(err, errlen, "%s", err_message(-EINVAL));
+		return -EINVAL;
 	if (f->target.proto != IPPROTO_TCP)
-		return fail(err, errlen, "\"%s\": a forward's target is TCP or a unix socket",
-			    echo(v, e, sizeof(e)));
+		return err_invalid("\"%s\": a forward's target is TCP or a unix socket",
+				   echo(v, e, sizeof(e)));
 	return 0;
 }
 
 int policy_add_forward_parts(struct policy *p, const char *listen, const char *target,
-			     bool isolate_streams, char *err, size_t errlen)
+			     bool isolate_streams)
 {
 	struct forward f = {.isolate_streams = isolate_streams}, *v;
 	int r;
 
-	r = parse_listen(listen, &f.listen, err, errlen);
+	r = parse_listen(listen, &f.listen);
 	if (r == 0)
-		r = parse_target(target, &f, err, errlen);
+		r = parse_target(target, &f);
 	if (r < 0)
 		return r;
 	if (isolate_streams && (f.kind != TARGET_TCP || (f.target.scheme != SCHEME_SOCKS5 &&
 							 f.target.scheme != SCHEME_SOCKS5H)))
-		return fail(err, errlen, "isolate_streams needs a socks5:// or socks5h:// target");
+		return err_invalid("isolate_streams needs a socks5:// or socks5h:// target");
 	for (size_t i = 0; i < p->n_forward; i++)
 		if (addr_equal(&p->forward[i].listen, &f.listen)) {
 			char s[ADDR_STR_MAX];
 
-			return fail(err, errlen, "%s is forwarded twice",
-				    addr_format(&f.listen, s, sizeof(s)));
+			return err_invalid("%s is forwarded twice",
+					   addr_format(&f.listen, s, sizeof(s)));
 		}
 	if (p->n_forward >= POLICY_FORWARD_MAX)
-		return fail(err, errlen, "too many forwards (at most %d)", POLICY_FORWARD_MAX);
+		return err_invalid("too many forwards (at most %d)", POLICY_FORWARD_MAX);
 	v = realloc(p->forward, (p->n_forward + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -453,7 +431,7 @@ int policy_add_forward_parts(struct policy *p, const char *listen, const char *t
 	return 0;
 }
 
-int policy_add_forward(struct policy *p, const char *v, char *err, size_t errlen)
+int policy_add_forward(struct policy *p, const char *v)
 {
 	static const char suffix[] = ",isolate_streams";
 	const char *eq = strchr(v, '=');
@@ -463,7 +441,7 @@ int policy_add_forward(struct policy *p, const char *v, char *err, size_t errlen
 	char e[80];
 
 	if (!eq)
-		return fail(err, errlen, "\"%s\": expected LISTEN=TARGET", echo(v, e, sizeof(e)));
+		return err_invalid("\"%s\": expected LISTEN=TARGET", echo(v, e, sizeof(e)));
 	listen = strndup(v, (size_t)(eq - v));
 	target = strdup(eq + 1);
 	if (!listen || !target)
@@ -472,7 +450,7 @@ int policy_add_forward(struct policy *p, const char *v, char *err, size_t errlen
 	iso = n > sizeof(suffix) - 1 && streq(target + n - (sizeof(suffix) - 1), suffix);
 	if (iso)
 		target[n - (sizeof(suffix) - 1)] = '\0';
-	return policy_add_forward_parts(p, listen, target, iso, err, errlen);
+	return policy_add_forward_parts(p, listen, target, iso);
 }
 
 /* RFC 1123 host names: labels of letters, digits and '-' (not first or last; '_' too, which
@@ -499,8 +477,7 @@ static bool dns_name_valid(const char *n, size_t len)
 	return label > 0 && n[len - 1] != '-';
 }
 
-int policy_add_dns_parts(struct policy *p, const char *name, const char *addr, char *err,
-			 size_t errlen)
+int policy_add_dns_parts(struct policy *p, const char *name, const char *addr)
 {
 	struct dns_entry d = {0}, *v;
 	size_t n = strlen(name);
@@ -509,8 +486,7 @@ int policy_add_dns_parts(struct policy *p, const char *name, const char *addr, c
 	if (n && name[n - 1] == '.')
 		n--;
 	if (!dns_name_valid(name, n))
-		return fail(err, errlen, "\"%s\" is not a valid host name",
-			    echo(name, e, sizeof(e)));
+		return err_invalid("\"%s\" is not a valid host name", echo(name, e, sizeof(e)));
 	for (size_t i = 0; i < n; i++)
 		d.name[i] = (char)tolower((unsigned char)name[i]);
 	if (inet_pton(AF_INET, addr, &d.ip.v4) == 1)
@@ -518,15 +494,15 @@ int policy_add_dns_parts(struct policy *p, const char *name, const char *addr, c
 	else if (inet_pton(AF_INET6, addr, &d.ip.v6) == 1)
 		d.family = AF_INET6;
 	else
-		return fail(err, errlen, "%s: \"%s\" is not an IPv4 or IPv6 address", d.name,
-			    echo(addr, e, sizeof(e)));
+		return err_invalid("%s: \"%s\" is not an IPv4 or IPv6 address", d.name,
+				   echo(addr, e, sizeof(e)));
 	if (streq(d.name, "proxy.internal"))
-		return fail(err, errlen, "proxy.internal always names the proxy; it cannot be set");
+		return err_invalid("proxy.internal always names the proxy; it cannot be set");
 	for (size_t i = 0; i < p->n_dns; i++)
 		if (!memcmp(&p->dns[i], &d, sizeof(d)))
 			return 0;
 	if (p->n_dns >= POLICY_DNS_MAX)
-		return fail(err, errlen, "too many DNS entries (at most %d)", POLICY_DNS_MAX);
+		return err_invalid("too many DNS entries (at most %d)", POLICY_DNS_MAX);
 	v = realloc(p->dns, (p->n_dns + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -535,18 +511,18 @@ int policy_add_dns_parts(struct policy *p, const char *name, const char *addr, c
 	return 0;
 }
 
-int policy_add_dns(struct policy *p, const char *v, char *err, size_t errlen)
+int policy_add_dns(struct policy *p, const char *v)
 {
 	const char *eq = strchr(v, '=');
 	_cleanup_free_ char *name = NULL;
 	char e[80];
 
 	if (!eq)
-		return fail(err, errlen, "\"%s\": expected NAME=ADDRESS", echo(v, e, sizeof(e)));
+		return err_invalid("\"%s\": expected NAME=ADDRESS", echo(v, e, sizeof(e)));
 	name = strndup(v, (size_t)(eq - v));
 	if (!name)
 		return -ENOMEM;
-	return policy_add_dns_parts(p, name, eq + 1, err, errlen);
+	return policy_add_dns_parts(p, name, eq + 1);
 }
 
 static bool addr_is_unspecified(const struct endpoint *e)

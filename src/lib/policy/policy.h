@@ -108,34 +108,34 @@ void policy_init(struct policy *p);
 void policy_free(struct policy *p);
 
 /* Setters used by both the command line and the profile; each validates its value and
- * returns -EINVAL with a message in err (without position: the caller adds it). */
-int policy_set_name(struct policy *p, const char *v, char *err, size_t errlen);
-int policy_set_link(struct policy *p, const char *v, char *err, size_t errlen);
-int policy_set_proxy(struct policy *p, const char *v, char *err, size_t errlen);
-int policy_add_allow(struct policy *p, const char *v, char *err, size_t errlen);
-int policy_add_env(struct policy *p, const char *k_eq_v, char *err, size_t errlen);
-int policy_set_user(struct policy *p, const char *v, char *err, size_t errlen);
-int policy_set_pool(struct policy *p, const char *v, char *err, size_t errlen);
+ * returns -EINVAL with what is wrong recorded (err_message(); without position: the caller
+ * adds it with err_wrap()). */
+int policy_set_name(struct policy *p, const char *v);
+int policy_set_link(struct policy *p, const char *v);
+int policy_set_proxy(struct policy *p, const char *v);
+int policy_add_allow(struct policy *p, const char *v);
+int policy_add_env(struct policy *p, const char *k_eq_v);
+int policy_set_user(struct policy *p, const char *v);
+int policy_set_pool(struct policy *p, const char *v);
 /* "LISTEN=TARGET[,isolate_streams]": LISTEN is PORT, 127.x.y.z:PORT or [::1]:PORT in the cage;
  * TARGET is host:port, [v6]:port, a multiaddr, socks5://h:p, socks5h://h:p, an absolute unix
  * socket path or /unix/PATH. */
-int policy_add_forward(struct policy *p, const char *v, char *err, size_t errlen);
+int policy_add_forward(struct policy *p, const char *v);
 /* The same from its parts (a profile's mapping form). */
 int policy_add_forward_parts(struct policy *p, const char *listen, const char *target,
-			     bool isolate_streams, char *err, size_t errlen);
-int policy_set_wg_config(struct policy *p, const char *v, char *err, size_t errlen);
+			     bool isolate_streams);
+int policy_set_wg_config(struct policy *p, const char *v);
 /* The configuration a profile built (the policy owns it now; an earlier one is freed). */
 void policy_set_wg_built(struct policy *p, struct wg_config *c);
 /* "auto", "kernel" or "userspace". */
-int policy_set_wg_backend(struct policy *p, const char *v, char *err, size_t errlen);
+int policy_set_wg_backend(struct policy *p, const char *v);
 /* "default" or "off". */
-int policy_set_seccomp(struct policy *p, const char *v, char *err, size_t errlen);
+int policy_set_seccomp(struct policy *p, const char *v);
 /* "auto" or "strict". */
-int policy_set_unix(struct policy *p, const char *v, char *err, size_t errlen);
+int policy_set_unix(struct policy *p, const char *v);
 /* "NAME=ADDR": NAME resolves to ADDR (IPv4 or IPv6) in the cage's DNS stub; repeatable. */
-int policy_add_dns(struct policy *p, const char *name_eq_addr, char *err, size_t errlen);
-int policy_add_dns_parts(struct policy *p, const char *name, const char *addr, char *err,
-			 size_t errlen);
+int policy_add_dns(struct policy *p, const char *name_eq_addr);
+int policy_add_dns_parts(struct policy *p, const char *name, const char *addr);
 
 /*
  * Load a profile (YAML, libyaml) into p. Keys: name, link, proxy, allow (list), env (map),

@@ -74,12 +74,11 @@ static int check_nul(const struct loader *l, const yaml_node_t *n)
 	return 0;
 }
 
-typedef int (*setter_fn)(struct policy *p, const char *v, char *err, size_t errlen);
+typedef int (*setter_fn)(struct policy *p, const char *v);
 
 /* key: "string" through a policy setter; the setter's message gets the value's position. */
 static int load_string(struct loader *l, const char *key, yaml_node_t *v, setter_fn set)
 {
-	char err[512];
 	int r;
 
 	if (v->type != YAML_SCALAR_NODE)
@@ -91,9 +90,9 @@ static int load_string(struct loader *l, const char *key, yaml_node_t *v, setter
 	r = check_nul(l, v);
 	if (r < 0)
 		return r;
-	r = set(l->p, scalar(v), err, sizeof(err));
+	r = set(l->p, scalar(v));
 	if (r == -EINVAL)
-		return err_invalid("%s:%u:%u: %s: %s", l->path, line_of(v), col_of(v), key, err);
+		return err_wrap(r, "%s:%u:%u: %s", l->path, line_of(v), col_of(v), key);
 	if (r < 0)
 		return err_wrap(r, "%s: %s", l->path, key);
 	return 0;
@@ -101,7 +100,6 @@ static int load_string(struct loader *l, const char *key, yaml_node_t *v, setter
 
 static int load_allow(struct loader *l, yaml_node_t *v)
 {
-	char err[512];
 	int r;
 
 	if (v->type != YAML_SEQUENCE_NODE)
@@ -118,10 +116,9 @@ static int load_allow(struct loader *l, yaml_node_t *v)
 		r = check_nul(l, item);
 		if (r < 0)
 			return r;
-		r = policy_add_allow(l->p, scalar(item), err, sizeof(err));
+		r = policy_add_allow(l->p, scalar(item));
 		if (r == -EINVAL)
-			return err_invalid("%s:%u:%u: allow: %s", l->path, line_of(item),
-					   col_of(item), err);
+			return err_wrap(r, "%s:%u:%u: allow", l->path, line_of(item), col_of(item));
 		if (r < 0)
 			return err_wrap(r, "%s: allow", l->path);
 	}
@@ -131,7 +128,7 @@ static int load_allow(struct loader *l, yaml_node_t *v)
 /* env: KEY: value. Values are taken as their scalar text, so PORT: 8080 is "8080". */
 static int load_env(struct loader *l, yaml_node_t *v)
 {
-	char err[512], q[72];
+	char q[72];
 	int r;
 
 	if (v->type != YAML_MAPPING_NODE)
@@ -167,10 +164,9 @@ static int load_env(struct loader *l, yaml_node_t *v)
 			return r;
 		if (asprintf(&kv, "%s=%s", scalar(k), is_null(val) ? "" : scalar(val)) < 0)
 			return -ENOMEM;
-		r = policy_add_env(l->p, kv, err, sizeof(err));
+		r = policy_add_env(l->p, kv);
 		if (r == -EINVAL)
-			return err_invalid("%s:%u:%u: env: %s", l->path, line_of(k), col_of(k),
-					   err);
+			return err_wrap(r, "%s:%u:%u: env", l->path, line_of(k), col_of(k));
 		if (r < 0)
 			return err_wrap(r, "%s: env", l->path);
 	}
@@ -202,7 +198,7 @@ static int load_forward_map(struct loader *l, yaml_node_t *item)
 {
 	const char *listen = NULL, *target = NULL;
 	bool iso = false;
-	char err[512], q[72];
+	char q[72];
 	int r;
 
 	for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
@@ -237,16 +233,14 @@ static int load_forward_map(struct loader *l, yaml_node_t *item)
 	if (!listen || !target)
 		return err_invalid("%s:%u:%u: forward: needs both listen and target", l->path,
 				   line_of(item), col_of(item));
-	r = policy_add_forward_parts(l->p, listen, target, iso, err, sizeof(err));
+	r = policy_add_forward_parts(l->p, listen, target, iso);
 	if (r == -EINVAL)
-		return err_invalid("%s:%u:%u: forward: %s", l->path, line_of(item), col_of(item),
-				   err);
+		return err_wrap(r, "%s:%u:%u: forward", l->path, line_of(item), col_of(item));
 	return r < 0 ? err_wrap(r, "%s: forward", l->path) : 0;
 }
 
 static int load_forward(struct loader *l, yaml_node_t *v)
 {
-	char err[512];
 	int r;
 
 	if (v->type != YAML_SEQUENCE_NODE)
@@ -270,10 +264,10 @@ static int load_forward(struct loader *l, yaml_node_t *v)
 		r = check_nul(l, item);
 		if (r < 0)
 			return r;
-		r = policy_add_forward(l->p, scalar(item), err, sizeof(err));
+		r = policy_add_forward(l->p, scalar(item));
 		if (r == -EINVAL)
-			return err_invalid("%s:%u:%u: forward: %s", l->path, line_of(item),
-					   col_of(item), err);
+			return err_wrap(r, "%s:%u:%u: forward", l->path, line_of(item),
+					col_of(item));
 		if (r < 0)
 			return err_wrap(r, "%s: forward", l->path);
 	}
@@ -283,7 +277,6 @@ static int load_forward(struct loader *l, yaml_node_t *v)
 /* dns: NAME: ADDRESS, or NAME: [ADDRESS, ...]. */
 static int load_dns_one(struct loader *l, yaml_node_t *k, yaml_node_t *a)
 {
-	char err[512];
 	int r;
 
 	if (a->type != YAML_SCALAR_NODE || is_null(a))
@@ -292,7 +285,7 @@ static int load_dns_one(struct loader *l, yaml_node_t *k, yaml_node_t *a)
 	r = check_nul(l, a);
 	if (r < 0)
 		return r;
-	r = policy_add_dns_parts(l->p, scalar(k), scalar(a), err, sizeof(err));
+	r = policy_add_dns_parts(l->p, scalar(k), scalar(a));
 	if (r == -EINVAL) {
 		unsigned char ip[sizeof(struct in6_addr)];
 		/* A good address means the name was what was wrong: point at the name. */
@@ -301,7 +294,7 @@ static int load_dns_one(struct loader *l, yaml_node_t *k, yaml_node_t *a)
 				      ? k
 				      : a;
 
-		return err_invalid("%s:%u:%u: dns: %s", l->path, line_of(at), col_of(at), err);
+		return err_wrap(r, "%s:%u:%u: dns", l->path, line_of(at), col_of(at));
 	}
 	return r < 0 ? err_wrap(r, "%s: dns", l->path) : 0;
 }
