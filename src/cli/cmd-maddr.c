@@ -29,16 +29,15 @@ static const char usage[] =
 	"  verify  exit 0 if the multiaddr's /wg key is a peer of, or the own key of, a live\n"
 	"          WireGuard interface (IFACE, or any); 1 if not\n";
 
-/* Split and check a multiaddr. Returns the number of parts or -EINVAL with a message. */
-static int ma_split(const char *s, struct ma_part *v, char *err, size_t errlen)
+/* Split and check a multiaddr. Returns the number of parts or -EINVAL, what is wrong
+ * recorded (err_message()). */
+static int ma_split(const char *s, struct ma_part *v)
 {
 	const char *p = s;
 	int n = 0;
 
-	if (*p != '/') {
-		snprintf(err, errlen, "%s: a multiaddr starts with '/'", s);
-		return -EINVAL;
-	}
+	if (*p != '/')
+		return err_invalid("%s: a multiaddr starts with '/'", s);
 	while (*p) {
 		const char *seg = ++p, *slash = strchr(seg, '/');
 		size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
@@ -46,40 +45,30 @@ static int ma_split(const char *s, struct ma_part *v, char *err, size_t errlen)
 		const char *why = NULL;
 		unsigned char buf[sizeof(struct in6_addr)];
 
-		if (n == MA_PARTS_MAX) {
-			snprintf(err, errlen, "%s: too many parts", s);
-			return -EINVAL;
-		}
+		if (n == MA_PARTS_MAX)
+			return err_invalid("%s: too many parts", s);
 		m = &v[n];
-		if (len == 0 || len >= sizeof(m->proto)) {
-			snprintf(err, errlen, "%s: bad protocol at byte %zu", s, (size_t)(seg - s));
-			return -EINVAL;
-		}
+		if (len == 0 || len >= sizeof(m->proto))
+			return err_invalid("%s: bad protocol at byte %zu", s, (size_t)(seg - s));
 		memcpy(m->proto, seg, len);
 		m->proto[len] = '\0';
 		p = seg + len;
 		if (streq(m->proto, "unix")) { /* the rest is the path */
-			if (!*p || strlen(p) >= sizeof(m->value)) {
-				snprintf(err, errlen, "%s: /unix needs a path at byte %zu", s,
-					 (size_t)(p - s));
-				return -EINVAL;
-			}
+			if (!*p || strlen(p) >= sizeof(m->value))
+				return err_invalid("%s: /unix needs a path at byte %zu", s,
+						   (size_t)(p - s));
 			snprintf(m->value, sizeof(m->value), "%s", p);
 			return n + 1;
 		}
-		if (!*p) {
-			snprintf(err, errlen, "%s: /%s needs a value at byte %zu", s, m->proto,
-				 (size_t)(p - s));
-			return -EINVAL;
-		}
+		if (!*p)
+			return err_invalid("%s: /%s needs a value at byte %zu", s, m->proto,
+					   (size_t)(p - s));
 		seg = p + 1;
 		slash = strchr(seg, '/');
 		len = slash ? (size_t)(slash - seg) : strlen(seg);
-		if (len == 0 || len >= sizeof(m->value)) {
-			snprintf(err, errlen, "%s: /%s: bad value at byte %zu", s, m->proto,
-				 (size_t)(seg - s));
-			return -EINVAL;
-		}
+		if (len == 0 || len >= sizeof(m->value))
+			return err_invalid("%s: /%s: bad value at byte %zu", s, m->proto,
+					   (size_t)(seg - s));
 		memcpy(m->value, seg, len);
 		m->value[len] = '\0';
 		p = seg + len;
@@ -105,11 +94,9 @@ static int ma_split(const char *s, struct ma_part *v, char *err, size_t errlen)
 				why = err_message(-EINVAL);
 		} else
 			why = "unknown protocol";
-		if (why) {
-			snprintf(err, errlen, "%s: /%s/%s: %s at byte %zu", s, m->proto, m->value, why,
-				 (size_t)(seg - s));
-			return -EINVAL;
-		}
+		if (why)
+			return err_invalid("%s: /%s/%s: %s at byte %zu", s, m->proto, m->value, why,
+					   (size_t)(seg - s));
 		n++;
 	}
 	return n;
@@ -132,11 +119,11 @@ static void json_str(const char *s)
 static int maddr_parse(const char *s, bool json)
 {
 	struct ma_part v[MA_PARTS_MAX];
-	char err[512], b64[WG_KEY_B64_LEN + 1];
-	int n = ma_split(s, v, err, sizeof(err));
+	char b64[WG_KEY_B64_LEN + 1];
+	int n = ma_split(s, v);
 
 	if (n < 0) {
-		log_error("%s", err);
+		log_error("%s", err_message(n));
 		return EXIT_SLUICE;
 	}
 	if (!json) {
@@ -226,12 +213,12 @@ static int maddr_verify(const char *s, const char *iface)
 {
 	struct ma_part v[MA_PARTS_MAX];
 	_cleanup_strv_free_ char **names = NULL;
-	char err[512], want[WG_KEY_B64_LEN + 1];
+	char want[WG_KEY_B64_LEN + 1];
 	const uint8_t *key = NULL;
-	int n = ma_split(s, v, err, sizeof(err)), r;
+	int n = ma_split(s, v), r;
 
 	if (n < 0) {
-		log_error("%s", err);
+		log_error("%s", err_message(n));
 		return EXIT_SLUICE;
 	}
 	for (int i = 0; i < n && !key; i++)
