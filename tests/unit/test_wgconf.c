@@ -102,14 +102,14 @@ static void endpoint_takes_ip_port_and_bracketed_v6(void **state)
 {
 	union wg_sockaddr e;
 
-	assert_int_equal(wg_endpoint_parse("192.0.2.10:51820", &e, NULL), 0);
+	assert_int_equal(wg_endpoint_parse("192.0.2.10:51820", &e), 0);
 	assert_int_equal(e.sa.sa_family, AF_INET);
 	assert_int_equal(ntohs(e.in.sin_port), 51820);
 	assert_endpoint(&e, "192.0.2.10:51820");
-	assert_int_equal(wg_endpoint_parse("[2001:db8::1]:1", &e, NULL), 0);
+	assert_int_equal(wg_endpoint_parse("[2001:db8::1]:1", &e), 0);
 	assert_int_equal(e.sa.sa_family, AF_INET6);
 	assert_endpoint(&e, "[2001:db8::1]:1");
-	assert_int_equal(wg_endpoint_parse("[::ffff:192.0.2.1]:65535", &e, NULL), 0);
+	assert_int_equal(wg_endpoint_parse("[::ffff:192.0.2.1]:65535", &e), 0);
 }
 
 static void endpoint_refuses_names_and_says_why(void **state)
@@ -134,10 +134,11 @@ static void endpoint_refuses_names_and_says_why(void **state)
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		union wg_sockaddr e;
-		const char *why = NULL;
+		const char *why;
 
-		assert_int_equal(wg_endpoint_parse(cases[i].in, &e, &why), -EINVAL);
-		assert_non_null(why);
+		err_clear();
+		assert_int_equal(wg_endpoint_parse(cases[i].in, &e), -EINVAL);
+		why = err_message(-EINVAL);
 		if (!strstr(why, cases[i].why))
 			fail_msg("%s: got \"%s\", want \"%s\"", cases[i].in, why, cases[i].why);
 	}

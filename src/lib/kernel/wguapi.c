@@ -269,7 +269,7 @@ static int get_line(const char *key, const char *value, void *data)
 		explicit_bzero(key32, sizeof(key32));
 	} else if (streq(key, "endpoint")) {
 		/* one we cannot represent (a scoped IPv6 address) is left out */
-		if (wg_endpoint_parse(value, &g->peer->endpoint, NULL) < 0)
+		if (wg_endpoint_parse(value, &g->peer->endpoint) < 0)
 			memset(&g->peer->endpoint, 0, sizeof(g->peer->endpoint));
 	} else if (streq(key, "persistent_keepalive_interval")) {
 		if (parse_u64(value, 65535, &v) < 0)

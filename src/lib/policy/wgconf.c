@@ -99,71 +99,60 @@ static bool looks_like_name(const char *s)
 	return false;
 }
 
-int wg_endpoint_parse(const char *s, union wg_sockaddr *ret, const char **why)
+/* What an endpoint's host is instead of an IPv4 address: a name, or nothing usable. */
+static int not_ipv4(const char *host)
+{
+	if (looks_like_name(host))
+		return err_invalid("is a host name: only IP addresses are accepted (a name would "
+				   "need a DNS lookup)");
+	return err_invalid("is not an IPv4 address");
+}
+
+int wg_endpoint_parse(const char *s, union wg_sockaddr *ret)
 {
 	char host[INET6_ADDRSTRLEN + 1];
-	const char *port, *dummy;
+	const char *port;
 	unsigned long p;
 	size_t hl;
 
-	if (!why)
-		why = &dummy;
 	memset(ret, 0, sizeof(*ret));
 	if (s[0] == '[') {
 		const char *end = strchr(s, ']');
 
-		if (!end || end[1] != ':') {
-			*why = "an IPv6 endpoint is written [address]:port";
-			return -EINVAL;
-		}
+		if (!end || end[1] != ':')
+			return err_invalid("an IPv6 endpoint is written [address]:port");
 		hl = (size_t)(end - s - 1);
 		port = end + 2;
-		if (hl >= sizeof(host)) {
-			*why = "is not an IPv6 address in brackets";
-			return -EINVAL;
-		}
+		if (hl >= sizeof(host))
+			return err_invalid("is not an IPv6 address in brackets");
 		memcpy(host, s + 1, hl);
 		host[hl] = '\0';
 		if (inet_pton(AF_INET6, host, &ret->in6.sin6_addr) != 1) {
-			*why = strchr(host, '%') ? "scoped IPv6 addresses are not supported"
-						 : "is not an IPv6 address in brackets";
-			return -EINVAL;
+			if (strchr(host, '%'))
+				return err_invalid("scoped IPv6 addresses are not supported");
+			return err_invalid("is not an IPv6 address in brackets");
 		}
 		ret->in6.sin6_family = AF_INET6;
 	} else {
 		const char *colon = strrchr(s, ':');
 
-		if (!colon) {
-			*why = "needs a port (address:port)";
-			return -EINVAL;
-		}
-		if (memchr(s, ':', (size_t)(colon - s))) {
-			*why = "an IPv6 endpoint is written [address]:port";
-			return -EINVAL;
-		}
+		if (!colon)
+			return err_invalid("needs a port (address:port)");
+		if (memchr(s, ':', (size_t)(colon - s)))
+			return err_invalid("an IPv6 endpoint is written [address]:port");
 		hl = (size_t)(colon - s);
 		port = colon + 1;
-		if (hl >= sizeof(host)) {
-			*why = looks_like_name(s)
-				   ? "is a host name: only IP addresses are accepted "
-				     "(a name would need a DNS lookup)"
-				   : "is not an IPv4 address";
-			return -EINVAL;
-		}
+		if (hl >= sizeof(host))
+			return not_ipv4(s);
 		memcpy(host, s, hl);
 		host[hl] = '\0';
-		if (inet_pton(AF_INET, host, &ret->in.sin_addr) != 1) {
-			*why = looks_like_name(host) ? "is a host name: only IP addresses are "
-						       "accepted (a name would need a DNS lookup)"
-						     : "is not an IPv4 address";
-			return -EINVAL;
-		}
+		if (inet_pton(AF_INET, host, &ret->in.sin_addr) != 1)
+			return not_ipv4(host);
 		ret->in.sin_family = AF_INET;
 	}
 	if (parse_uint(port, 65535, &p) < 0 || p == 0) {
 		memset(ret, 0, sizeof(*ret));
-		*why = "has no valid port (1-65535)";
-		return -EINVAL;
+		return err_invalid("has no valid port (1-65535)");
 	}
 	if (ret->sa.sa_family == AF_INET)
 		ret->in.sin_port = htons((uint16_t)p);
@@ -414,7 +403,7 @@ static int parse_key_value(struct parser *p, enum key k, const char *key, char *
 	struct wg_peer_config *peer = c->n_peers ? &c->peers[c->n_peers - 1] : NULL;
 	union wg_sockaddr ep;
 	unsigned long v;
-	const char *why;
+	int r;
 
 	switch (k) {
 	case K_PRIVATE_KEY:
@@ -453,8 +442,9 @@ static int parse_key_value(struct parser *p, enum key k, const char *key, char *
 		peer->persistent_keepalive = (uint16_t)v;
 		return 0;
 	case K_ENDPOINT:
-		if (wg_endpoint_parse(value, &ep, &why) < 0)
-			return fail(p, "%s \"%.64s\" %s", key, value, why);
+		r = wg_endpoint_parse(value, &ep);
+		if (r < 0)
+			return fail(p, "%s \"%.64s\" %s", key, value, err_message(r));
 		peer->endpoint = ep;
 		return 0;
 	case K_ADDRESS:

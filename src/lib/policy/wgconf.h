@@ -89,9 +89,9 @@ void wg_key_b64_encode(const uint8_t key[WG_KEY_LEN], char out[WG_KEY_B64_LEN + 
 /* The public key of a private key (X25519 with the base point, the key clamped). */
 int wg_public_key(uint8_t pub[WG_KEY_LEN], const uint8_t priv[WG_KEY_LEN]);
 
-/* "a.b.c.d:port" or "[v6]:port" (IP only, port 1-65535). 0, or -EINVAL with a reason in
- * *why (a static string) if why is not NULL. */
-int wg_endpoint_parse(const char *s, union wg_sockaddr *ret, const char **why);
+/* "a.b.c.d:port" or "[v6]:port" (IP only, port 1-65535). 0, or -EINVAL with the reason
+ * recorded (err_message(): a phrase to follow the value, "is not an IPv4 address"). */
+int wg_endpoint_parse(const char *s, union wg_sockaddr *ret);
 /* The same form back; out holds at least WG_ENDPOINT_STR_MAX bytes. */
 #define WG_ENDPOINT_STR_MAX (INET6_ADDRSTRLEN + 9)
 void wg_endpoint_format(const union wg_sockaddr *e, char *out);
