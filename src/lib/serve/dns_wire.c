@@ -80,30 +80,22 @@ static uint8_t *put32(uint8_t *p, uint32_t v)
 /* The question's name at M[*OFF]: plain labels only. Queries never compress (there is nothing
  * before the question to point at), and following pointers is where parsers loop or read out
  * of bounds: refuse them. */
-static int parse_qname(const uint8_t *m, size_t len, size_t *off, const char **why)
+static int parse_qname(const uint8_t *m, size_t len, size_t *off)
 {
 	size_t o = *off;
 
 	for (;;) {
 		uint8_t l;
 
-		if (o >= len) {
-			*why = "truncated question";
-			return -EBADMSG;
-		}
+		if (o >= len)
+			return err_invalid("truncated question");
 		l = m[o];
-		if ((l & 0xc0) == 0xc0) {
-			*why = "compression pointer in the question";
-			return -EBADMSG;
-		}
-		if (l & 0xc0) { /* 0x40 and 0x80: extended and unassigned label types, or > 63 */
-			*why = "label longer than 63 bytes";
-			return -EBADMSG;
-		}
-		if (o + 1 + l - *off > WIRE_NAME_MAX) {
-			*why = "name longer than 255 bytes";
-			return -EBADMSG;
-		}
+		if ((l & 0xc0) == 0xc0)
+			return err_invalid("compression pointer in the question");
+		if (l & 0xc0) /* 0x40 and 0x80: extended and unassigned label types, or > 63 */
+			return err_invalid("label longer than 63 bytes");
+		if (o + 1 + l - *off > WIRE_NAME_MAX)
+			return err_invalid("name longer than 255 bytes");
 		o += 1 + (size_t)l;
 		if (l == 0)
 			break;
@@ -142,28 +134,22 @@ static int skip_name(const uint8_t *m, size_t len, size_t *off)
 
 /* COUNT records at M[*OFF], stepped over; an OPT record in the additional section is read. */
 static int parse_records(const uint8_t *m, size_t len, size_t *off, unsigned count, bool additional,
-			 struct query *q, const char **why)
+			 struct query *q)
 {
 	for (unsigned i = 0; i < count; i++) {
 		size_t owner = *off;
 		uint16_t type, rdlen;
 
-		if (skip_name(m, len, off) < 0 || len - *off < RR_FIXED) {
-			*why = "truncated record";
-			return -EBADMSG;
-		}
+		if (skip_name(m, len, off) < 0 || len - *off < RR_FIXED)
+			return err_invalid("truncated record");
 		type = get16(m + *off);
 		rdlen = get16(m + *off + 8);
-		if (len - *off - RR_FIXED < rdlen) {
-			*why = "truncated record";
-			return -EBADMSG;
-		}
+		if (len - *off - RR_FIXED < rdlen)
+			return err_invalid("truncated record");
 		if (type == TYPE_OPT) {
 			/* RFC 6891 6.1.1: one, in the additional section, owned by the root. */
-			if (!additional || q->edns || m[owner] != 0) {
-				*why = "misplaced or repeated OPT record";
-				return -EBADMSG;
-			}
+			if (!additional || q->edns || m[owner] != 0)
+				return err_invalid("misplaced or repeated OPT record");
 			q->edns = true;
 			q->edns_size = get16(m + *off + 2);
 			q->edns_version = (uint8_t)(get32(m + *off + 4) >> 16);
@@ -173,33 +159,30 @@ static int parse_records(const uint8_t *m, size_t len, size_t *off, unsigned cou
 	return 0;
 }
 
-static int parse_query(const uint8_t *m, size_t len, struct query *q, const char **why)
+/* The query at M, refused with what is wrong recorded (err_message()) for the FORMERR line. */
+static int parse_query(const uint8_t *m, size_t len, struct query *q)
 {
 	size_t off = HDR_LEN;
 	int r;
 
-	r = parse_qname(m, len, &off, why);
+	r = parse_qname(m, len, &off);
 	if (r < 0)
 		return r;
-	if (len - off < 4) {
-		*why = "truncated question";
-		return -EBADMSG;
-	}
+	if (len - off < 4)
+		return err_invalid("truncated question");
 	q->qd = m + HDR_LEN;
 	q->name_len = off - HDR_LEN;
 	q->qtype = get16(m + off);
 	q->qclass = get16(m + off + 2);
 	off += 4;
 	/* Queries carry nothing in answer and authority; stepped over all the same. */
-	r = parse_records(m, len, &off, get16(m + 6), false, q, why);
+	r = parse_records(m, len, &off, get16(m + 6), false, q);
 	if (r == 0)
-		r = parse_records(m, len, &off, get16(m + 8), false, q, why);
+		r = parse_records(m, len, &off, get16(m + 8), false, q);
 	if (r == 0)
-		r = parse_records(m, len, &off, get16(m + 10), true, q, why);
-	if (r == 0 && off != len) {
-		*why = "trailing bytes";
-		r = -EBADMSG;
-	}
+		r = parse_records(m, len, &off, get16(m + 10), true, q);
+	if (r == 0 && off != len)
+		r = err_invalid("trailing bytes");
 	return r;
 }
 
@@ -334,7 +317,6 @@ int dns_answer(const uint8_t *q, size_t qlen, size_t maxlen, const struct dns_en
 	struct desc_buf t = {.s = desc, .cap = desc ? desclen : 0};
 	struct query qy = {0};
 	char qtext[WIRE_NAME_MAX];
-	const char *why = NULL;
 	unsigned rcode = RCODE_NXDOMAIN;
 	size_t n_ans = 0, qtext_len = 0, rdlen, len, limit = maxlen;
 	bool exists = false, tc = false;
@@ -365,8 +347,8 @@ int dns_answer(const uint8_t *q, size_t qlen, size_t maxlen, const struct dns_en
 		text_add(&t, "FORMERR (%u questions)", get16(q + 4));
 		return reply_error(q, out, outlen, RCODE_FORMERR);
 	}
-	if (parse_query(q, qlen, &qy, &why) < 0) {
-		text_add(&t, "FORMERR (%s)", why);
+	if (parse_query(q, qlen, &qy) < 0) {
+		text_add(&t, "FORMERR (%s)", err_message(-EINVAL));
 		return reply_error(q, out, outlen, RCODE_FORMERR);
 	}
 
