@@ -38,8 +38,6 @@ const char *const cage_steps[] = {"cgroup",   "clone",	 "bpf",	     "inside",	 "
 				  "host-link", "host-nft", "wireguard", "cage-link", "cage-nft",
 				  "serve",     "start",	 "filter",    "broker",	 NULL};
 
-DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
-
 struct cage;
 typedef void (*undo_fn)(struct cage *c);
 

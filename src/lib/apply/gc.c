@@ -20,8 +20,6 @@
 #include "unixguard.h"
 #include "wg.h"
 
-DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
-
 struct gc {
 	gc_said_fn said;
 	void *data;

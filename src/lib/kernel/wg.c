@@ -24,8 +24,6 @@
 #include "wg.h"
 #include "wgconf.h"
 
-DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
-
 bool wg_ifname_valid(const char *name)
 {
 	size_t n = strnlen(name, IFNAMSIZ);
