@@ -27,10 +27,6 @@
 #include "nft.h"
 #include "nl.h"
 
-DEFINE_CLEANUP_FUNC(struct nftnl_table, nftnl_table_free)
-DEFINE_CLEANUP_FUNC(struct nftnl_chain, nftnl_chain_free)
-DEFINE_CLEANUP_FUNC(struct nftnl_rule, nftnl_rule_free)
-
 static struct allowed allowed[3];
 static struct plan plan;
 
