@@ -35,6 +35,7 @@
 #include <sys/capability.h>
 
 #include "broker.h"
+#include "caps.h"
 #include "log.h"
 #include "loop.h"
 #include "nl.h"
@@ -867,8 +868,7 @@ static void close_all_but(const int *keep, size_t n)
  * cage's; without root, the cage's own user namespace, where owning it counts for nothing. */
 static int become_performer(struct broker *b)
 {
-	cap_t none;
-	int r;
+	_cleanup_(cap_freep) cap_t none = NULL;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != b->supervisor)
 		return -ESRCH;
@@ -887,12 +887,10 @@ static int become_performer(struct broker *b)
 	none = cap_init();
 	if (!none)
 		return -ENOMEM;
-	r = cap_set_proc(none) < 0 ? negative_errno() : 0;
-	cap_free(none);
-	if (r == 0 &&
-	    (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0))
-		r = negative_errno();
-	return r;
+	if (cap_set_proc(none) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return negative_errno();
+	return 0;
 }
 
 /* Receive a call's fds, in the order of struct op's comment. */
