@@ -68,6 +68,13 @@ static inline void strv_freep(char ***v)
 		(fd) = -1;                                                                         \
 		_fd;                                                                               \
 	})
+/* The same for a structure held by value, whose free function leaves a zeroed one alone. */
+#define TAKE_STRUCT(s)                                                                             \
+	({                                                                                         \
+		__typeof__(s) _s = (s);                                                            \
+		memset(&(s), 0, sizeof(s));                                                        \
+		_s;                                                                                \
+	})
 
 /* Return -errno from a libc call that failed with -1; never returns 0. */
 static inline int negative_errno(void)
