@@ -20,12 +20,15 @@ static inline void freep(void *p)
 	free(*(void **)p);
 }
 
+/* Leaves -1 behind: an fd closed early with closep() is not closed again at scope exit (by
+ * then its number may be another file's). */
 static inline void closep(int *fd)
 {
 	if (*fd >= 0) {
 		int saved = errno;
 		close(*fd);
 		errno = saved;
+		*fd = -1;
 	}
 }
 

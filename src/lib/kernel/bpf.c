@@ -290,10 +290,8 @@ static int resident_install(int parent_fd, const struct bpf_resident *r, int *ma
 		if (map_fds[k] < 0) {
 			int e2 = m ? negative_errno() : -ENOENT;
 
-			for (size_t j = 0; j < k; j++) {
+			for (size_t j = 0; j < k; j++)
 				closep(&map_fds[j]);
-				map_fds[j] = -1;
-			}
 			r->destroy(skel);
 			return m ? err_set(e2, "%s: map %s", r->what, r->maps[k])
 				 : err_set(e2, "%s: no map %s", r->what, r->maps[k]);
