@@ -138,8 +138,9 @@ int cage_write_sysctl(const char *path, const char *value)
 static int listen_on(const struct endpoint *e, int type, int *ret)
 {
 	struct sockaddr_storage ss = {0};
+	_cleanup_close_ int fd = -1;
 	socklen_t len;
-	int one = 1, fd;
+	int one = 1;
 	char a[ADDR_STR_MAX];
 
 	if (e->family == AF_INET) {
@@ -165,10 +166,9 @@ static int listen_on(const struct endpoint *e, int type, int *ret)
 	    (type == SOCK_STREAM && listen(fd, 4096) < 0)) {
 		int r = negative_errno();
 
-		close(fd);
 		return err_set(r, "listen on %s in the cage", addr_format(e, a, sizeof(a)));
 	}
-	*ret = fd;
+	*ret = TAKE_FD(fd);
 	return 0;
 }
 
