@@ -25,11 +25,7 @@
 
 #include "log.h"
 #include "nft.h"
-
-DEFINE_CLEANUP_FUNC(struct nftnl_table, nftnl_table_free)
-DEFINE_CLEANUP_FUNC(struct nftnl_chain, nftnl_chain_free)
-DEFINE_CLEANUP_FUNC(struct nftnl_rule, nftnl_rule_free)
-DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
+#include "nl.h"
 
 static struct allowed allowed[3];
 static struct plan plan;

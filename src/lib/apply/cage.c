@@ -38,8 +38,6 @@ const char *const cage_steps[] = {"cgroup",   "clone",	 "bpf",	     "inside",	 "
 				  "host-link", "host-nft", "wireguard", "cage-link", "cage-nft",
 				  "serve",     "start",	 "filter",    "broker",	 NULL};
 
-DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
-
 struct cage;
 typedef void (*undo_fn)(struct cage *c);
 
@@ -286,6 +284,7 @@ static int map_userns(pid_t pid)
 static int step_clone(struct cage *c, const sigset_t *oldmask)
 {
 	const struct plan *p = c->plan;
+	_cleanup_close_ int sync_fd = -1, child_sync = -1, err_rd = -1, err_wr = -1;
 	int sock[2], errp[2];
 	struct clone_args args = {0};
 	long pid;
@@ -294,13 +293,12 @@ static int step_clone(struct cage *c, const sigset_t *oldmask)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
 		return err_set(negative_errno(), "socketpair");
-	if (pipe2(errp, O_CLOEXEC) < 0) {
-		int r = negative_errno();
-
-		close(sock[0]);
-		close(sock[1]);
-		return err_set(r, "pipe");
-	}
+	sync_fd = sock[0];
+	child_sync = sock[1];
+	if (pipe2(errp, O_CLOEXEC) < 0)
+		return err_set(negative_errno(), "pipe");
+	err_rd = errp[0];
+	err_wr = errp[1];
 
 	args.flags = CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
 		     CLONE_PIDFD;
@@ -317,10 +315,6 @@ static int step_clone(struct cage *c, const sigset_t *oldmask)
 	if (pid < 0) {
 		int r = negative_errno();
 
-		close(sock[0]);
-		close(sock[1]);
-		close(errp[0]);
-		close(errp[1]);
 		if (p->userns && (r == -EPERM || r == -ENOSPC))
 			return err_set(r, "make a user namespace (unprivileged user namespaces "
 					  "may be off here: sysctl user.max_user_namespaces, "
@@ -328,17 +322,19 @@ static int step_clone(struct cage *c, const sigset_t *oldmask)
 		return err_set(r, "start the cage's first process (clone3)");
 	}
 	if (pid == 0) {
-		close(sock[0]);
-		close(errp[0]);
-		cage_child_main(c->plan, c->backstop, c->pipe_default, sock[1], errp[1], oldmask);
+		/* The cage's first process: it never returns here, so none of the cleanups run. */
+		close(sync_fd);
+		close(err_rd);
+		cage_child_main(c->plan, c->backstop, c->pipe_default, child_sync, err_wr, oldmask);
 	}
 
-	close(sock[1]);
-	close(errp[1]);
+	/* The child's ends are its own now; ours go to the cage. */
+	closep(&child_sync);
+	closep(&err_wr);
 	c->pid = (pid_t)pid;
 	c->pidfd = pidfd;
-	c->sync_fd = sock[0];
-	c->err_fd = errp[0];
+	c->sync_fd = TAKE_FD(sync_fd);
+	c->err_fd = TAKE_FD(err_rd);
 	undo_push(c, undo_child);
 
 	if (!p->userns) {
@@ -602,6 +598,7 @@ static int step_broker(struct cage *c)
 	    .allow = p->unix_allow,
 	    .n_allow = p->n_unix_allow,
 	};
+	_cleanup_close_ int cgroup_fd = -1, userns_fd = -1;
 	char msg[16];
 	ssize_t n;
 	long fd;
@@ -617,19 +614,16 @@ static int step_broker(struct cage *c)
 		return err_set(-EPROTO, "the cage's first process said \"%s\"", msg);
 	if (!p->unix_broker)
 		return 0;
-	r = performers_home(c, &cfg.cgroup_fd, &cfg.userns_fd);
+	r = performers_home(c, &cgroup_fd, &userns_fd);
 	if (r < 0)
 		return r;
 	cfg.listener = (int)syscall(SYS_pidfd_getfd, c->pidfd, (int)fd, 0);
-	if (cfg.listener < 0) {
-		r = err_set(negative_errno(), "take the cage's seccomp listener");
-		if (cfg.cgroup_fd >= 0)
-			close(cfg.cgroup_fd);
-		if (cfg.userns_fd >= 0)
-			close(cfg.userns_fd);
-		return r;
-	}
-	c->in[IN_DIAG] = -1; /* the broker has it, whatever happens */
+	if (cfg.listener < 0)
+		return err_set(negative_errno(), "take the cage's seccomp listener");
+	/* The broker has them all, whatever happens. */
+	cfg.cgroup_fd = TAKE_FD(cgroup_fd);
+	cfg.userns_fd = TAKE_FD(userns_fd);
+	c->in[IN_DIAG] = -1;
 	r = broker_new(c->loop, &cfg, &c->broker);
 	if (r < 0)
 		return r;

@@ -138,8 +138,9 @@ int cage_write_sysctl(const char *path, const char *value)
 static int listen_on(const struct endpoint *e, int type, int *ret)
 {
 	struct sockaddr_storage ss = {0};
+	_cleanup_close_ int fd = -1;
 	socklen_t len;
-	int one = 1, fd;
+	int one = 1;
 	char a[ADDR_STR_MAX];
 
 	if (e->family == AF_INET) {
@@ -165,10 +166,9 @@ static int listen_on(const struct endpoint *e, int type, int *ret)
 	    (type == SOCK_STREAM && listen(fd, 4096) < 0)) {
 		int r = negative_errno();
 
-		close(fd);
 		return err_set(r, "listen on %s in the cage", addr_format(e, a, sizeof(a)));
 	}
-	*ret = fd;
+	*ret = TAKE_FD(fd);
 	return 0;
 }
 
@@ -177,7 +177,7 @@ static int listen_on(const struct endpoint *e, int type, int *ret)
 static int open_inside(const struct plan *p, int *in, size_t *n)
 {
 	struct endpoint dns = {.family = AF_INET, .port = DNS_STUB_PORT};
-	struct mnl_socket *rt = NULL, *nft = NULL, *diag = NULL;
+	_cleanup_(mnl_socket_closep) struct mnl_socket *rt = NULL, *nft = NULL, *diag = NULL;
 	int r;
 
 	*n = 0;
@@ -189,24 +189,25 @@ static int open_inside(const struct plan *p, int *in, size_t *n)
 	if (r == 0)
 		r = nl_open(NETLINK_SOCK_DIAG, &diag);
 	if (r < 0)
-		goto fail;
+		return r;
 	/* /proc/sys/net is the opener's netns's. What and why: plan_build. */
 	if (p->v6_off_all)
 		r = cage_write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 	if (r == 0 && p->v6_off_default)
 		r = cage_write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
 	if (r < 0)
-		goto fail;
+		return r;
 	if (p->lo_v4_second) {
 		struct in_addr lo2 = {htonl(INADDR_LOOPBACK + 1)};
 
 		r = nl_addr_add(rt, 1, AF_INET, &lo2, 32);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
-	in[(*n)++] = mnl_socket_get_fd(rt);
-	in[(*n)++] = mnl_socket_get_fd(nft);
-	in[(*n)++] = mnl_socket_get_fd(diag);
+	/* The netlink sockets stay open through their fds in in[]; the wrappers are let go. */
+	in[(*n)++] = mnl_socket_get_fd(TAKE_PTR(rt));
+	in[(*n)++] = mnl_socket_get_fd(TAKE_PTR(nft));
+	in[(*n)++] = mnl_socket_get_fd(TAKE_PTR(diag));
 
 	inet_pton(AF_INET, DNS_STUB_ADDR, &dns.ip.v4);
 	r = listen_on(&dns, SOCK_DGRAM, &in[*n]);
@@ -223,16 +224,7 @@ static int open_inside(const struct plan *p, int *in, size_t *n)
 			return r;
 		(*n)++;
 	}
-	/* The netlink sockets stay open through their fds in in[]; the wrappers are not needed. */
 	return 0;
-fail:
-	if (rt)
-		mnl_socket_close(rt);
-	if (nft)
-		mnl_socket_close(nft);
-	if (diag)
-		mnl_socket_close(diag);
-	return r;
 }
 
 static int send_fds(int sock, const int *fds, size_t n)

@@ -20,8 +20,6 @@
 #include "unixguard.h"
 #include "wg.h"
 
-DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
-
 struct gc {
 	gc_said_fn said;
 	void *data;
@@ -217,7 +215,7 @@ static int live_cage_ids(void *ctx, uint64_t **ret_ids, size_t *ret_n)
 {
 	struct cages_dir *d = ctx;
 	_cleanup_strv_free_ char **cgs = NULL;
-	uint64_t *ids;
+	_cleanup_free_ uint64_t *ids = NULL;
 	size_t n_cgs = 0, n = 0;
 
 	if (cgroup_list_cages(d->cgmount, &cgs) < 0)
@@ -234,11 +232,10 @@ static int live_cage_ids(void *ctx, uint64_t **ret_ids, size_t *ret_n)
 			n++;
 		else if (r != -ENOENT) {
 			/* a cage whose id is not known would lose its entries: prune nothing */
-			free(ids);
 			return log_errno(r, "read the id of cgroup sluice/%s", *c);
 		}
 	}
-	*ret_ids = ids;
+	*ret_ids = TAKE_PTR(ids);
 	*ret_n = n;
 	return 0;
 }

@@ -153,7 +153,7 @@ int state_create(const struct cage_state *s)
 static int read_record(const char *path, struct cage_state *s)
 {
 	char line[256];
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	FILE *f;
 	int r = 0;
@@ -161,21 +161,15 @@ static int read_record(const char *path, struct cage_state *s)
 	if (fd < 0)
 		return errno == ELOOP ? -EBADF : negative_errno();
 	if (fstat(fd, &st) < 0)
-		r = negative_errno();
-	else if (S_ISDIR(st.st_mode))
-		r = -EISDIR;
-	else if (!S_ISREG(st.st_mode))
-		r = -EBADF;
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
+		return negative_errno();
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.st_mode))
+		return -EBADF;
 	f = fdopen(fd, "r");
-	if (!f) {
-		r = negative_errno();
-		close(fd);
-		return r;
-	}
+	if (!f)
+		return negative_errno();
+	TAKE_FD(fd); /* f's now: fclose() closes it */
 	while (fgets(line, sizeof(line), f)) {
 		int pid;
 
@@ -297,20 +291,16 @@ bool state_alive(const struct cage_state *s)
 
 int state_lock(int *ret_fd)
 {
-	int fd;
+	_cleanup_close_ int fd = -1;
 
 	if (mkdir(STATE_DIR, 0755) < 0 && errno != EEXIST)
 		return err_set(negative_errno(), "create %s", STATE_DIR);
 	fd = open(STATE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(negative_errno(), "open %s", STATE_DIR);
-	if (flock(fd, LOCK_EX) < 0) {
-		int r = negative_errno();
-
-		close(fd);
-		return err_set(r, "lock %s", STATE_DIR);
-	}
-	*ret_fd = fd;
+	if (flock(fd, LOCK_EX) < 0)
+		return err_set(negative_errno(), "lock %s", STATE_DIR);
+	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
 

@@ -20,12 +20,15 @@ static inline void freep(void *p)
 	free(*(void **)p);
 }
 
+/* Leaves -1 behind: an fd closed early with closep() is not closed again at scope exit (by
+ * then its number may be another file's). */
 static inline void closep(int *fd)
 {
 	if (*fd >= 0) {
 		int saved = errno;
 		close(*fd);
 		errno = saved;
+		*fd = -1;
 	}
 }
 
@@ -67,6 +70,13 @@ static inline void strv_freep(char ***v)
 		int _fd = (fd);                                                                    \
 		(fd) = -1;                                                                         \
 		_fd;                                                                               \
+	})
+/* The same for a structure held by value, whose free function leaves a zeroed one alone. */
+#define TAKE_STRUCT(s)                                                                             \
+	({                                                                                         \
+		__typeof__(s) _s = (s);                                                            \
+		memset(&(s), 0, sizeof(s));                                                        \
+		_s;                                                                                \
 	})
 
 /* Return -errno from a libc call that failed with -1; never returns 0. */

@@ -103,35 +103,29 @@ static int prog_by_id(uint32_t id, char name[BPF_OBJ_NAME_LEN], uint32_t *map_id
 {
 	struct bpf_prog_info info = {};
 	uint32_t len = sizeof(info);
-	int fd = bpf_prog_get_fd_by_id(id);
+	_cleanup_close_ int fd = bpf_prog_get_fd_by_id(id);
 
 	if (fd < 0)
 		return negative_errno();
 	info.nr_map_ids = MAX_MAPS;
 	info.map_ids = (uint64_t)(uintptr_t)map_ids;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
-		int r = negative_errno();
-
-		close(fd);
-		return r;
-	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		return negative_errno();
 	memcpy(name, info.name, BPF_OBJ_NAME_LEN);
 	name[BPF_OBJ_NAME_LEN - 1] = '\0';
 	*n_maps = info.nr_map_ids < MAX_MAPS ? info.nr_map_ids : MAX_MAPS;
-	return fd;
+	return TAKE_FD(fd);
 }
 
 /* The program with this id if it is named want: its fd and its maps' ids; else -1. */
 static int prog_named(uint32_t id, const char *want, uint32_t *map_ids, uint32_t *n_maps)
 {
 	char name[BPF_OBJ_NAME_LEN];
-	int fd = prog_by_id(id, name, map_ids, n_maps);
+	_cleanup_close_ int fd = prog_by_id(id, name, map_ids, n_maps);
 
-	if (fd >= 0 && !streq(name, want)) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
+	if (fd >= 0 && !streq(name, want))
+		return -1;
+	return TAKE_FD(fd);
 }
 
 /*
@@ -150,8 +144,7 @@ static bool take_maps(const struct bpf_resident *r, const uint32_t *map_ids, uin
 	for (uint32_t i = 0; i < n_maps; i++) {
 		struct bpf_map_info info = {};
 		uint32_t len = sizeof(info);
-		int fd = bpf_map_get_fd_by_id(map_ids[i]);
-		bool kept = false;
+		_cleanup_close_ int fd = bpf_map_get_fd_by_id(map_ids[i]);
 
 		if (fd < 0)
 			continue;
@@ -163,15 +156,12 @@ static bool take_maps(const struct bpf_resident *r, const uint32_t *map_ids, uin
 				(void)bpf_map_lookup_elem(fd, &zero, &build);
 			for (size_t k = 0; k < r->n_maps; k++)
 				if (map_fds[k] < 0 && streq(info.name, r->maps[k])) {
-					map_fds[k] = fd;
+					map_fds[k] = TAKE_FD(fd);
 					ret_ids[k] = map_ids[i];
-					kept = true;
 					found++;
 					break;
 				}
 		}
-		if (!kept)
-			close(fd);
 	}
 	if (found == r->n_maps && build == r->build)
 		return true;
@@ -300,10 +290,8 @@ static int resident_install(int parent_fd, const struct bpf_resident *r, int *ma
 		if (map_fds[k] < 0) {
 			int e2 = m ? negative_errno() : -ENOENT;
 
-			for (size_t j = 0; j < k; j++) {
+			for (size_t j = 0; j < k; j++)
 				closep(&map_fds[j]);
-				map_fds[j] = -1;
-			}
 			r->destroy(skel);
 			return m ? err_set(e2, "%s: map %s", r->what, r->maps[k])
 				 : err_set(e2, "%s: no map %s", r->what, r->maps[k]);
@@ -549,7 +537,7 @@ int bpf_cage_attach(int parent_fd, const char *own, int cgroup_fd, const struct 
 		    size_t n, struct bpf_cage **ret)
 {
 	_cleanup_free_ uint64_t *zeros = NULL;
-	struct bpf_cage *c;
+	_cleanup_(bpf_cage_freep) struct bpf_cage *c = NULL;
 	char buf[ADDR_STR_MAX];
 	uint8_t one = 1;
 	int r;
@@ -589,10 +577,9 @@ int bpf_cage_attach(int parent_fd, const char *own, int cgroup_fd, const struct 
 	}
 	if (r < 0) {
 		(void)bpf_cage_detach(c);
-		bpf_cage_free(c);
 		return r;
 	}
-	*ret = c;
+	*ret = TAKE_PTR(c);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "plan.h"
+#include "util.h"
 
 /* A cgroup hook: where a program attaches, and the program's name (its function's). */
 struct bpf_hook {
@@ -74,6 +75,7 @@ int bpf_cage_denied(const struct bpf_cage *c, uint64_t *ret);
 uint64_t bpf_cage_id(const struct bpf_cage *c);
 /* Close our fds (removes nothing). Accepts NULL. */
 void bpf_cage_free(struct bpf_cage *c);
+DEFINE_CLEANUP_FUNC(struct bpf_cage, bpf_cage_free)
 /* A zeroed buffer for one per-CPU counter (a u64 per possible CPU): the number of CPUs, or a
  * negative errno. The caller frees *ret. */
 int bpf_percpu_zeros(uint64_t **ret);

@@ -9,12 +9,9 @@
 #include "caps.h"
 #include "log.h"
 
-DEFINE_CLEANUP_FUNC(void, cap_free)
-
 int caps_become(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, bool userns)
 {
-	_cleanup_(cap_freep) void *empty = NULL;
-	cap_t caps;
+	_cleanup_(cap_freep) cap_t caps = NULL;
 
 	for (int c = 0; c <= CAP_LAST_CAP; c++)
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
@@ -41,7 +38,6 @@ int caps_become(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, bool
 	caps = cap_init(); /* all three sets empty */
 	if (!caps)
 		return err_set(negative_errno(), "cap_init");
-	empty = caps;
 	if (cap_set_proc(caps) < 0)
 		return err_set(negative_errno(), "drop capabilities");
 

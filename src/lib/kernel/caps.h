@@ -4,7 +4,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/capability.h>
 #include <sys/types.h>
+
+#include "util.h"
+
+/* libcap's cap_t (a struct _cap_struct *), freed on every way out of its holder. */
+DEFINE_CLEANUP_FUNC(struct _cap_struct, cap_free)
 
 /* Switch to uid/gid with the supplementary groups given (looked up beforehand: no NSS in
  * the cage) and drop every capability.

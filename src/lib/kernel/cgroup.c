@@ -111,15 +111,14 @@ static void kill_all(int dir_fd)
 /* rmdir every cgroup below dir_fd, deepest first (cgroup.kill has emptied them all). */
 static void remove_below(int dir_fd)
 {
-	int dfd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	_cleanup_close_ int dir = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dir >= 0 ? fdopendir(dir) : NULL;
 	struct dirent *de;
+	int dfd;
 
-	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
+	if (!d)
 		return;
-	}
+	dfd = TAKE_FD(dir); /* d's now: closedir() closes it */
 	while ((de = readdir(d))) {
 		_cleanup_close_ int sub = -1;
 
@@ -219,20 +218,18 @@ int cgroup_id(int fd, uint64_t *ret)
 
 int cgroup_children_populated(int parent_fd, const char *except, size_t *ret)
 {
-	int dfd = openat(parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int dir = openat(parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	size_t n = 0;
 	DIR *d;
+	int dfd;
 
-	if (dfd < 0)
+	if (dir < 0)
 		return err_set(negative_errno(), "list cgroups");
-	d = fdopendir(dfd);
-	if (!d) {
-		int r = negative_errno();
-
-		close(dfd);
-		return err_set(r, "list cgroups");
-	}
+	d = fdopendir(dir);
+	if (!d)
+		return err_set(negative_errno(), "list cgroups");
+	dfd = TAKE_FD(dir); /* d's now: closedir() closes it */
 	while ((de = readdir(d))) {
 		char path[NAME_MAX + 32], buf[256];
 		_cleanup_close_ int fd = -1;

@@ -39,7 +39,7 @@ int landlock_restrict_unix(void)
 	struct landlock_plan lp;
 	struct landlock_ruleset_attr attr = {0};
 	struct landlock_path_beneath_attr root = {0};
-	_cleanup_close_ int rs = -1;
+	_cleanup_close_ int rs = -1, root_fd = -1;
 	int r = landlock_plan_for(landlock_abi(), &lp);
 
 	if (r < 0)
@@ -48,15 +48,13 @@ int landlock_restrict_unix(void)
 	rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (rs < 0)
 		return err_set(negative_errno(), "Landlock ruleset");
-	root.allowed_access = lp.root_allowed;
-	root.parent_fd = open("/", O_PATH | O_CLOEXEC);
-	if (root.parent_fd < 0)
+	root_fd = open("/", O_PATH | O_CLOEXEC);
+	if (root_fd < 0)
 		return err_set(negative_errno(), "Landlock: open /");
-	r = (int)syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &root, 0);
-	r = r < 0 ? negative_errno() : 0;
-	close(root.parent_fd);
-	if (r < 0)
-		return err_set(r, "Landlock rule for /");
+	root.allowed_access = lp.root_allowed;
+	root.parent_fd = root_fd;
+	if (syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &root, 0) < 0)
+		return err_set(negative_errno(), "Landlock rule for /");
 	if (syscall(SYS_landlock_restrict_self, rs, 0) < 0)
 		return err_set(negative_errno(), "Landlock: restrict the cage");
 	return 0;

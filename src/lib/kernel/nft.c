@@ -26,11 +26,6 @@
 #include "log.h"
 #include "nft.h"
 
-DEFINE_CLEANUP_FUNC(struct nftnl_table, nftnl_table_free)
-DEFINE_CLEANUP_FUNC(struct nftnl_chain, nftnl_chain_free)
-DEFINE_CLEANUP_FUNC(struct nftnl_rule, nftnl_rule_free)
-DEFINE_CLEANUP_FUNC(struct nftnl_expr, nftnl_expr_free)
-
 /* The ack for a batch arrives while sendmsg() runs (nfnetlink processes the batch in the
  * sender's context), so this only guards against a kernel that never answers. */
 #define ACK_TIMEOUT_MS 5000

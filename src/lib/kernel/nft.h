@@ -3,11 +3,24 @@
  * apply sends, so the two can never disagree. */
 #pragma once
 
-#include "plan.h"
-#include "text.h"
 #include <stdint.h>
 
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+
+#include "plan.h"
+#include "text.h"
+#include "util.h"
+
 struct mnl_socket;
+
+/* The libnftnl objects a batch is built from, each freed on every way out of its builder. */
+DEFINE_CLEANUP_FUNC(struct nftnl_table, nftnl_table_free)
+DEFINE_CLEANUP_FUNC(struct nftnl_chain, nftnl_chain_free)
+DEFINE_CLEANUP_FUNC(struct nftnl_rule, nftnl_rule_free)
+DEFINE_CLEANUP_FUNC(struct nftnl_expr, nftnl_expr_free)
 
 /* Append the ruleset as `nft -f` text (a full "table inet NAME { ... }" block). */
 int nft_render_cage(const struct plan *p, struct text *f);

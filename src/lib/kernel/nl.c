@@ -32,17 +32,13 @@ uint32_t nl_seq(void)
 
 int nl_open(int bus, struct mnl_socket **ret)
 {
-	struct mnl_socket *nl = mnl_socket_open2(bus, SOCK_CLOEXEC);
+	_cleanup_(mnl_socket_closep) struct mnl_socket *nl = mnl_socket_open2(bus, SOCK_CLOEXEC);
 
 	if (!nl)
 		return err_set(negative_errno(), "open netlink socket");
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int r = negative_errno();
-
-		mnl_socket_close(nl);
-		return err_set(r, "bind netlink socket");
-	}
-	*ret = nl;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return err_set(negative_errno(), "bind netlink socket");
+	*ret = TAKE_PTR(nl);
 	return 0;
 }
 

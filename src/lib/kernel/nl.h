@@ -10,6 +10,7 @@
 #include <libmnl/libmnl.h>
 
 #include "plan.h"
+#include "util.h"
 
 struct mnl_socket;
 
@@ -23,6 +24,8 @@ int nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data
 
 /* Open and bind a NETLINK_ROUTE (bus) socket in the current netns. */
 int nl_open(int bus, struct mnl_socket **ret);
+/* _cleanup_(mnl_socket_closep): a socket closed on every way out of its holder. */
+DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
 
 /* Create a veth pair: host_if here, its peer named cage_if inside the netns cage_netns_fd. */
 int nl_veth_add(struct mnl_socket *nl, const char *host_if, const char *cage_if,

@@ -145,7 +145,7 @@ const struct bpf_resident unixguard_resident = {
 int unixguard_attach(int parent_fd, const char *own, int cgroup_fd, struct unixguard **ret)
 {
 	_cleanup_free_ uint64_t *zeros = NULL;
-	struct unixguard *g;
+	_cleanup_(unixguard_freep) struct unixguard *g = NULL;
 	int r;
 
 	g = calloc(1, sizeof(*g));
@@ -166,10 +166,9 @@ int unixguard_attach(int parent_fd, const char *own, int cgroup_fd, struct unixg
 	}
 	if (r < 0) {
 		(void)unixguard_detach(g);
-		unixguard_free(g);
 		return r;
 	}
-	*ret = g;
+	*ret = TAKE_PTR(g);
 	return 0;
 }
 
@@ -181,7 +180,7 @@ static size_t collect_paths(const struct unixguard *g, struct unixguard_denial *
 	struct unix_key key, next;
 	const void *prev = NULL;
 	size_t n = 0;
-	struct unix_key *mine = calloc(max, sizeof(*mine));
+	_cleanup_free_ struct unix_key *mine = calloc(max, sizeof(*mine));
 
 	if (!mine)
 		return 0;
@@ -205,7 +204,6 @@ static size_t collect_paths(const struct unixguard *g, struct unixguard_denial *
 	if (remove)
 		for (size_t i = 0; i < n; i++)
 			(void)bpf_map_delete_elem(g->map_fds[MAP_PATHS], &mine[i]);
-	free(mine);
 	return n;
 }
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "bpf.h"
+#include "util.h"
 
 struct unixguard;
 
@@ -39,6 +40,7 @@ int unixguard_attach(int parent_fd, const char *own, int cgroup_fd, struct unixg
 int unixguard_detach(struct unixguard *g);
 /* Close our fds (removes nothing). Accepts NULL. */
 void unixguard_free(struct unixguard *g);
+DEFINE_CLEANUP_FUNC(struct unixguard, unixguard_free)
 
 /*
  * How many connects and sends were refused in all (ret_total), and up to max of the refused

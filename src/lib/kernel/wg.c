@@ -24,8 +24,6 @@
 #include "wg.h"
 #include "wgconf.h"
 
-DEFINE_CLEANUP_FUNC(struct mnl_socket, mnl_socket_close)
-
 bool wg_ifname_valid(const char *name)
 {
 	size_t n = strnlen(name, IFNAMSIZ);
@@ -556,7 +554,7 @@ static int device_cb(const struct nlmsghdr *nlh, void *data)
 int wg_kernel_get(struct mnl_socket *genl, const char *ifname, struct wg_device_info *ret)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct wg_device_info d = {0};
+	_cleanup_(wg_device_info_freep) struct wg_device_info d = {0};
 	struct get_ctx ctx = {.d = &d};
 	uint16_t family;
 	int r;
@@ -569,12 +567,10 @@ int wg_kernel_get(struct mnl_socket *genl, const char *ifname, struct wg_device_
 	r = nl_talk(genl, wg_build_get_device(buf, nl_seq(), family, ifname), device_cb, &ctx);
 	if (ctx.err < 0)
 		r = ctx.err;
-	if (r < 0) {
-		wg_device_info_free(&d);
+	if (r < 0)
 		return err_set(r, "read WireGuard device %s", ifname);
-	}
 	snprintf(d.name, sizeof(d.name), "%s", ifname);
-	*ret = d;
+	*ret = TAKE_STRUCT(d);
 	return 0;
 }
 

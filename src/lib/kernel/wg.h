@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
+#include "util.h"
 #include "wgconf.h"
 
 struct mnl_socket;
@@ -52,6 +53,11 @@ int wg_list_devices(char ***ret);
 int wg_get_device(const char *name, struct wg_device_info *ret);
 /* Free what it holds; accepts NULL and a zeroed struct. */
 void wg_device_info_free(struct wg_device_info *d);
+/* For one held by value: _cleanup_(wg_device_info_freep) struct wg_device_info d = {0}. */
+static inline void wg_device_info_freep(struct wg_device_info *d)
+{
+	wg_device_info_free(d);
+}
 
 /* A valid Linux interface name: 1-15 bytes, not "." or "..", no '/', ':' or whitespace. */
 bool wg_ifname_valid(const char *name);

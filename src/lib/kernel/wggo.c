@@ -155,20 +155,16 @@ static const char *last_line(char *log)
 
 static int make_log(void)
 {
-	int fd = memfd_create("wireguard-go-log", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	_cleanup_close_ int fd = memfd_create("wireguard-go-log", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	if (fd < 0)
 		return negative_errno();
 	/* A fixed size, sealed: writes past the end fail instead of growing memory, and the
 	 * daemon never blocks on a log nobody reads (as it could on a pipe). */
 	if (ftruncate(fd, WGGO_LOG_SIZE) < 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
-		int r = negative_errno();
-
-		close(fd);
-		return r;
-	}
-	return fd;
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+		return negative_errno();
+	return TAKE_FD(fd);
 }
 
 int wggo_start(const char *ifname, const char *run_dir, struct wggo *ret)
@@ -177,7 +173,7 @@ int wggo_start(const char *ifname, const char *run_dir, struct wggo *ret)
 	/* a clean environment: an inherited WG_TUN_FD or WG_UAPI_FD would redirect it */
 	char *envp[] = {(char *)"WG_PROCESS_FOREGROUND=1", (char *)"LOG_LEVEL=error",
 			(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
-	struct wggo w = {.pidfd = -1, .log_fd = -1};
+	_cleanup_(wggo_close) struct wggo w = {.pidfd = -1, .log_fd = -1};
 	_cleanup_close_ int devnull = -1;
 	struct clone_args ca = {0};
 	const char *bin = NULL, *dir = run_dir ? run_dir : WG_RUN_DIR;
@@ -225,11 +221,8 @@ int wggo_start(const char *ifname, const char *run_dir, struct wggo *ret)
 	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	ca.exit_signal = SIGCHLD;
 	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid < 0) {
-		r = negative_errno();
-		wggo_close(&w);
-		return err_set(r, "start wireguard-go");
-	}
+	if (pid < 0)
+		return err_set(negative_errno(), "start wireguard-go");
 	if (pid == 0)
 		wggo_child(parent, devnull, w.log_fd, run_dir, bin, argv, envp);
 	w.pid = pid;
@@ -252,7 +245,6 @@ int wggo_start(const char *ifname, const char *run_dir, struct wggo *ret)
 		if (r == 1) {
 			reap(&w, &si);
 			wggo_log(&w, log, sizeof(log));
-			wggo_close(&w);
 			return err_set(-EIO, "wireguard-go for %s exited at start (%s %d): %s",
 				       ifname, si.si_code == CLD_EXITED ? "status" : "signal",
 				       si.si_status, last_line(log));
@@ -265,12 +257,12 @@ int wggo_start(const char *ifname, const char *run_dir, struct wggo *ret)
 		}
 	}
 	*ret = w;
+	w.pidfd = w.log_fd = -1; /* *ret's now */
 	return 0;
 kill:
 	syscall(SYS_pidfd_send_signal, w.pidfd, SIGKILL, NULL, 0);
 	reap(&w, &si);
 	wggo_log(&w, log, sizeof(log));
-	wggo_close(&w);
 	return err_set(r, "wireguard-go for %s did not answer on %s (%s)", ifname, w.sock_path,
 		       last_line(log));
 }

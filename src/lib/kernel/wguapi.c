@@ -300,7 +300,7 @@ static int get_line(const char *key, const char *value, void *data)
 
 int wg_uapi_parse_get(const char *text, size_t len, struct wg_device_info *ret)
 {
-	struct wg_device_info d = {0};
+	_cleanup_(wg_device_info_freep) struct wg_device_info d = {0};
 	struct get_parse g = {.d = &d, .status = 1};
 	int r = uapi_lines(text, len, get_line, &g);
 
@@ -308,11 +308,9 @@ int wg_uapi_parse_get(const char *text, size_t len, struct wg_device_info *ret)
 		r = -EPROTO;
 	if (r == 0)
 		r = g.status;
-	if (r < 0) {
-		wg_device_info_free(&d);
+	if (r < 0)
 		return r;
-	}
-	*ret = d;
+	*ret = TAKE_STRUCT(d);
 	return 0;
 }
 

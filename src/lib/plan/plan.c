@@ -313,7 +313,7 @@ static int plan_unix(struct plan *p, const struct host_facts *facts)
 int plan_build(const struct policy *pol, const struct host_facts *facts, char *const *argv,
 	       char *const *environ_in, const struct identity *id, struct plan *ret)
 {
-	struct plan p = {0};
+	_cleanup_(plan_freep) struct plan p = {0};
 	struct in_addr net;
 	size_t argc = 0;
 	int r;
@@ -371,10 +371,8 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	p.forwards = calloc(pol->n_forward + 1, sizeof(*p.forwards));
 	p.dns = calloc(pol->n_dns + 2, sizeof(*p.dns));
 	p.unix_allow = calloc(pol->n_allow_unix + 1, sizeof(*p.unix_allow));
-	if (!p.allowed || !p.forwards || !p.dns || !p.unix_allow) {
-		plan_free(&p);
+	if (!p.allowed || !p.forwards || !p.dns || !p.unix_allow)
 		return -ENOMEM;
-	}
 	if (pol->has_proxy) {
 		struct endpoint in_cage = pol->proxy;
 		bool fwd = pol->n_forward && pol->forward[0].is_proxy;
@@ -398,20 +396,16 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 		/* beyond the tunnel: nothing is masqueraded on this host */
 		p.masquerade = false;
 		r = plan_wg_check_allowed(&p, facts->wg);
-		if (r < 0) {
-			plan_free(&p);
+		if (r < 0)
 			return r;
-		}
 	}
 	/* Replies from beyond the host are forwarded back in on the uplink, which only the
 	 * host-wide switch allows; sluice does not turn routing on for a whole host. Said here,
 	 * before anything is made (and by check). */
-	if (p.link == LINK_VETH && p.masquerade && facts->ip_forward_off) {
-		plan_free(&p);
+	if (p.link == LINK_VETH && p.masquerade && facts->ip_forward_off)
 		return err_invalid("an allowed endpoint is off this host, and reaching it needs "
 				   "IPv4 forwarding (sysctl net.ipv4.ip_forward=1), which is off; "
 				   "sluice does not turn it on for the host");
-	}
 	for (size_t i = 0; i < pol->n_forward; i++)
 		p.forwards[p.n_forwards++] = pol->forward[i];
 	/* IPv6 off where nothing needs it: "default" covers the link that arrives later; "all"
@@ -432,23 +426,17 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	p.unix_mode = pol->unix_mode;
 	p.filter.mode = pol->seccomp_mode;
 	r = plan_unix(&p, facts);
-	if (r < 0) {
-		plan_free(&p);
+	if (r < 0)
 		return r;
-	}
 
 	while (argv && argv[argc])
 		argc++;
 	p.argv = calloc(argc + 1, sizeof(char *));
-	if (!p.argv) {
-		plan_free(&p);
+	if (!p.argv)
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < argc; i++)
-		if (!(p.argv[i] = strdup(argv[i]))) {
-			plan_free(&p);
+		if (!(p.argv[i] = strdup(argv[i])))
 			return -ENOMEM;
-		}
 
 	p.uid = id->uid;
 	p.gid = id->gid;
@@ -462,11 +450,9 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	}
 	r = p.user && (p.groups || !id->n_groups) ? plan_env(pol, environ_in, id, &p, &p.env)
 						  : -ENOMEM;
-	if (r < 0) {
-		plan_free(&p);
+	if (r < 0)
 		return r;
-	}
-	*ret = p;
+	*ret = TAKE_STRUCT(p);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "addr.h"
 #include "policy.h"
 #include "text.h"
+#include "util.h"
 #include "wgconf.h"
 
 #define PLAN_TABLE_MAX 32 /* a host table's name, with its NUL */
@@ -168,6 +169,16 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	       char *const *environ_in, const struct identity *id, struct plan *ret);
 void plan_free(struct plan *p);
 void host_facts_free(struct host_facts *f);
+/* For a plan or facts held by value: _cleanup_(plan_freep) struct plan p = {0}; a zeroed one
+ * holds nothing, so TAKE_STRUCT hands it on. */
+static inline void plan_freep(struct plan *p)
+{
+	plan_free(p);
+}
+static inline void host_facts_freep(struct host_facts *f)
+{
+	host_facts_free(f);
+}
 
 /* Merge the peers that allowed endpoints in the infix wg form declare (bearer, key, overlay
  * endpoint) into the tunnel's configuration: a new peer at the bearer with the overlay host

@@ -139,7 +139,6 @@ static bool ip_forward_on(void)
 
 static int gather_facts(const struct policy *pol, struct host_facts *f)
 {
-	struct mnl_socket *nl;
 	char **names = NULL;
 	int r;
 
@@ -149,11 +148,12 @@ static int gather_facts(const struct policy *pol, struct host_facts *f)
 	f->landlock_abi = landlock_abi();
 	/* Only a veth link needs a subnet, and so the host's addresses and routes. */
 	if (pol->link == LINK_VETH) {
+		_cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
+
 		r = nl_open(NETLINK_ROUTE, &nl);
 		if (r < 0)
 			return r;
 		r = nl_dump_prefixes(nl, f);
-		mnl_socket_close(nl);
 		if (r < 0)
 			return r;
 		f->ip_forward_off = !ip_forward_on();

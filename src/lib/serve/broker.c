@@ -35,6 +35,7 @@
 #include <sys/capability.h>
 
 #include "broker.h"
+#include "caps.h"
 #include "log.h"
 #include "loop.h"
 #include "nl.h"
@@ -867,8 +868,7 @@ static void close_all_but(const int *keep, size_t n)
  * cage's; without root, the cage's own user namespace, where owning it counts for nothing. */
 static int become_performer(struct broker *b)
 {
-	cap_t none;
-	int r;
+	_cleanup_(cap_freep) cap_t none = NULL;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != b->supervisor)
 		return -ESRCH;
@@ -887,12 +887,10 @@ static int become_performer(struct broker *b)
 	none = cap_init();
 	if (!none)
 		return -ENOMEM;
-	r = cap_set_proc(none) < 0 ? negative_errno() : 0;
-	cap_free(none);
-	if (r == 0 &&
-	    (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0))
-		r = negative_errno();
-	return r;
+	if (cap_set_proc(none) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return negative_errno();
+	return 0;
 }
 
 /* Receive a call's fds, in the order of struct op's comment. */
@@ -991,32 +989,29 @@ static _Noreturn void performer_main(struct broker *b, size_t i, int sock)
 static int spawn(struct broker *b, size_t i)
 {
 	struct performer *p = &b->perf[i];
+	_cleanup_close_ int ours = -1, theirs = -1;
 	int sv[2], r;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return negative_errno();
+	ours = sv[0];
+	theirs = sv[1];
 	pid = fork();
-	if (pid < 0) {
-		r = negative_errno();
-		close(sv[0]);
-		close(sv[1]);
-		return r;
-	}
+	if (pid < 0)
+		return negative_errno();
 	if (pid == 0)
-		performer_main(b, i, sv[1]);
-	close(sv[1]);
-	p->pid = pid;
-	p->sock = sv[0];
+		performer_main(b, i, theirs);
+	closep(&theirs);
 	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (p->pidfd < 0) {
 		r = negative_errno();
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		close(sv[0]);
-		p->pid = 0;
 		return r;
 	}
+	p->pid = pid;
+	p->sock = TAKE_FD(ours);
 	return 0;
 }
 
@@ -1252,27 +1247,23 @@ fail:
 
 int broker_new(struct loop *loop, const struct broker_config *cfg, struct broker **ret)
 {
+	/* Taken in every case: what the broker does not get is closed on the way out. */
+	_cleanup_close_ int listener = cfg->listener, diag_fd = cfg->diag_fd,
+			    cgroup_fd = cfg->cgroup_fd, userns_fd = cfg->userns_fd;
+	_cleanup_(broker_freep) struct broker *b = NULL;
 	struct sigaction sa = {.sa_handler = on_interrupt};
-	struct broker *b;
 	int r = 0;
 
 	b = calloc(1, sizeof(*b));
-	if (!b) {
-		close(cfg->listener);
-		close(cfg->diag_fd);
-		if (cfg->cgroup_fd >= 0)
-			close(cfg->cgroup_fd);
-		if (cfg->userns_fd >= 0)
-			close(cfg->userns_fd);
+	if (!b)
 		return -ENOMEM;
-	}
 	b->loop = loop;
 	b->supervisor = getpid();
-	b->listener = cfg->listener;
+	b->listener = TAKE_FD(listener);
 	b->src.fd = b->tick_src.fd = -1;
 	b->tfd = -1;
-	b->cgroup_fd = cfg->cgroup_fd;
-	b->userns_fd = cfg->userns_fd;
+	b->cgroup_fd = TAKE_FD(cgroup_fd);
+	b->userns_fd = TAKE_FD(userns_fd);
 	b->perform_all = cfg->perform_all;
 	b->root = cfg->root;
 	b->uid = cfg->uid;
@@ -1281,11 +1272,11 @@ int broker_new(struct loop *loop, const struct broker_config *cfg, struct broker
 		b->perf[i] = (struct performer){.pidfd = -1, .sock = -1, .b = b};
 		b->perf[i].src.fd = -1;
 	}
-	b->diag = mnl_socket_fdopen(cfg->diag_fd);
-	if (!b->diag) {
-		close(cfg->diag_fd);
+	b->diag = mnl_socket_fdopen(diag_fd);
+	if (b->diag)
+		TAKE_FD(diag_fd);
+	else
 		r = err_set(-ENOMEM, "unix broker: the cage's sock_diag socket");
-	}
 	if (r == 0)
 		r = nl_open(NETLINK_SOCK_DIAG, &b->diag_host);
 	if (r == 0 && cfg->n_groups) {
@@ -1324,11 +1315,9 @@ int broker_new(struct loop *loop, const struct broker_config *cfg, struct broker
 		r = loop_add(loop, &b->src, b->listener, EPOLLIN, on_notify);
 	if (r == 0)
 		r = loop_add(loop, &b->tick_src, b->tfd, EPOLLIN, on_tick);
-	if (r < 0) {
-		broker_free(b);
+	if (r < 0)
 		return r;
-	}
-	*ret = b;
+	*ret = TAKE_PTR(b);
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "policy.h"
+#include "util.h"
 
 struct loop;
 struct broker;
@@ -51,6 +52,7 @@ struct broker_stats {
 int broker_new(struct loop *loop, const struct broker_config *cfg, struct broker **ret);
 /* Stop: kill and reap the performers, close the fds. Accepts NULL. */
 void broker_free(struct broker *b);
+DEFINE_CLEANUP_FUNC(struct broker, broker_free)
 void broker_get_stats(const struct broker *b, struct broker_stats *ret);
 
 /*

@@ -269,27 +269,23 @@ static void on_conn(struct loop_source *s, uint32_t events)
 		conn_close(c);
 }
 
-static void conn_start(struct dns *d, int fd)
+static void conn_start(struct dns *d, int accepted)
 {
-	struct dns_conn *c = calloc(1, sizeof(*c));
+	_cleanup_close_ int fd = accepted;
+	_cleanup_free_ struct dns_conn *c = calloc(1, sizeof(*c));
+	_cleanup_free_ uint8_t *in = c ? malloc(TCP_BUF) : NULL;
 
-	if (c)
-		c->in = malloc(TCP_BUF);
-	if (!c || !c->in || loop_add(d->loop, &c->src, fd, EPOLLIN, on_conn) < 0) {
-		if (c)
-			free(c->in);
-		free(c);
-		close(fd);
+	if (!in || loop_add(d->loop, &c->src, fd, EPOLLIN, on_conn) < 0)
 		return;
-	}
 	c->dns = d;
-	c->fd = fd;
+	c->fd = TAKE_FD(fd);
+	c->in = TAKE_PTR(in);
 	c->in_cap = TCP_BUF;
 	c->last_ms = now_ms();
 	c->next = d->conns;
 	if (c->next)
 		c->next->prev = c;
-	d->conns = c;
+	d->conns = TAKE_PTR(c);
 	d->n_conns++;
 	timer_update(d);
 }
@@ -371,7 +367,7 @@ static int take_socket(int fd, int type, const char *what)
 int dns_new(struct loop *l, int udp_fd, int tcp_fd, const struct dns_entry *table, size_t n,
 	    bool verbose, struct dns **ret)
 {
-	struct dns *d;
+	_cleanup_(dns_freep) struct dns *d = NULL;
 	int r;
 
 	r = udp_fd >= 0 ? take_socket(udp_fd, SOCK_DGRAM, "UDP") : 0;
@@ -389,35 +385,26 @@ int dns_new(struct loop *l, int udp_fd, int tcp_fd, const struct dns_entry *tabl
 	d->udp.fd = d->tcp.fd = d->timer.fd = -1;
 	if (n) {
 		d->table = malloc(n * sizeof(*table));
-		if (!d->table) {
-			r = err_set(-ENOMEM, "dns");
-			goto fail;
-		}
+		if (!d->table)
+			return err_set(-ENOMEM, "dns");
 		memcpy(d->table, table, n * sizeof(*table));
 		d->n = n;
 	}
 	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (d->timer_fd < 0) {
-		r = err_set(negative_errno(), "dns: timerfd");
-		goto fail;
-	}
+	if (d->timer_fd < 0)
+		return err_set(negative_errno(), "dns: timerfd");
 	r = loop_add(l, &d->timer, d->timer_fd, EPOLLIN, on_tick);
 	if (r == 0 && udp_fd >= 0)
 		r = loop_add(l, &d->udp, udp_fd, EPOLLIN, on_udp);
 	if (r == 0 && tcp_fd >= 0)
 		r = loop_add(l, &d->tcp, tcp_fd, EPOLLIN, on_accept);
-	if (r < 0) {
-		r = err_wrap(r, "dns: epoll");
-		goto fail;
-	}
+	if (r < 0)
+		return err_wrap(r, "dns: epoll");
 	/* Ours from here on (the callbacks read them; no event is dispatched before we return). */
 	d->udp_fd = udp_fd;
 	d->tcp_fd = tcp_fd;
-	*ret = d;
+	*ret = TAKE_PTR(d);
 	return 0;
-fail:
-	dns_free(d);
-	return r;
 }
 
 void dns_free(struct dns *d)

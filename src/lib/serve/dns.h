@@ -9,6 +9,7 @@
 
 #include "loop.h"
 #include "policy.h"
+#include "util.h"
 
 #define DNS_UDP_MAX  512   /* a UDP reply without EDNS (RFC 1035 4.2.1) */
 #define DNS_EDNS_MAX 1232  /* the UDP payload we take and advertise with EDNS (DNS flag day) */
@@ -67,3 +68,4 @@ int dns_new(struct loop *l, int udp_fd, int tcp_fd, const struct dns_entry *tabl
 
 /* Close both sockets and every connection; call before loop_free(). NULL is accepted. */
 void dns_free(struct dns *d);
+DEFINE_CLEANUP_FUNC(struct dns, dns_free)

@@ -25,18 +25,14 @@ struct loop {
 
 int loop_new(struct loop **ret)
 {
-	struct loop *l = calloc(1, sizeof(*l));
+	_cleanup_free_ struct loop *l = calloc(1, sizeof(*l));
 
 	if (!l)
 		return -ENOMEM;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (l->epfd < 0) {
-		int r = negative_errno();
-
-		free(l);
-		return err_set(r, "epoll_create1");
-	}
-	*ret = l;
+	if (l->epfd < 0)
+		return err_set(negative_errno(), "epoll_create1");
+	*ret = TAKE_PTR(l);
 	return 0;
 }
 

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 
+#include "util.h"
+
 struct loop;
 struct loop_source;
 
@@ -25,6 +27,7 @@ struct loop_source {
 int loop_new(struct loop **ret);
 /* Closes nothing but its own epoll fd; runs the deferred frees that are pending. */
 void loop_free(struct loop *l);
+DEFINE_CLEANUP_FUNC(struct loop, loop_free)
 
 /* Start watching s->fd for EVENTS (level-triggered) calling FN. */
 int loop_add(struct loop *l, struct loop_source *s, int fd, uint32_t events, loop_fn fn);

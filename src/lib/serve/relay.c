@@ -707,6 +707,7 @@ void relay_raise_fd_limit(void)
 int relay_new(struct loop *l, struct relay **ret)
 {
 	_cleanup_free_ struct relay *r = NULL;
+	_cleanup_close_ int tfd = -1;
 	struct sigaction pipe_now;
 	int e;
 
@@ -720,14 +721,13 @@ int relay_new(struct loop *l, struct relay **ret)
 	r->loop = l;
 	r->timer.fd = -1;
 
-	r->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (r->timer_fd < 0)
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (tfd < 0)
 		return err_set(negative_errno(), "relay: timerfd");
-	e = loop_add(l, &r->timer, r->timer_fd, EPOLLIN, on_timer);
-	if (e < 0) {
-		close(r->timer_fd);
+	e = loop_add(l, &r->timer, tfd, EPOLLIN, on_timer);
+	if (e < 0)
 		return err_wrap(e, "relay: watch timerfd");
-	}
+	r->timer_fd = TAKE_FD(tfd);
 	*ret = TAKE_PTR(r);
 	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "loop.h"
 #include "policy.h"
+#include "util.h"
 
 struct relay;
 
@@ -41,6 +42,7 @@ int relay_add_forward(struct relay *r, int listen_fd, const struct forward *f);
 /* Close every listener and connection (open connections are reset, so a peer never takes
  * a cut stream for a complete one). Call it before loop_free(); NULL is accepted. */
 void relay_free(struct relay *r);
+DEFINE_CLEANUP_FUNC(struct relay, relay_free)
 
 /* Counters, for -v and tests. accepted: connections taken from the listeners; open: being
  * served now; refused: reset before relaying began (target down, SOCKS5 refusal, no fds or

@@ -168,7 +168,7 @@ static int below_allowed_dir(int dir, const struct unixpath_pin *pins, size_t n,
 	if (fstat(cur, &st) < 0)
 		return negative_errno();
 	for (int depth = 0; depth < DIR_DEPTH; depth++) {
-		int parent;
+		_cleanup_close_ int parent = -1;
 
 		if (pinned(pins, n, &st, true)) {
 			*ret = true;
@@ -177,12 +177,10 @@ static int below_allowed_dir(int dir, const struct unixpath_pin *pins, size_t n,
 		parent = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (parent < 0)
 			return negative_errno();
-		if (fstat(parent, &up) < 0) {
-			close(parent);
+		if (fstat(parent, &up) < 0)
 			return negative_errno();
-		}
-		close(cur);
-		cur = parent;
+		closep(&cur);
+		cur = TAKE_FD(parent);
 		if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
 			return 0;
 		st = up;
@@ -219,17 +217,13 @@ struct own_ctx {
 static int own_match(dev_t dev, const char *name, void *data)
 {
 	const struct own_ctx *x = data;
-	int fd = -1, dir = -1;
-	bool same;
+	_cleanup_close_ int fd = -1, dir = -1;
 
 	if (dev == x->st->st_dev && x->st->st_ino <= UINT32_MAX)
 		return 1;
 	if (name[0] != '/' || unixpath_resolve(x->root_fd, "/", name, &fd, &dir) < 0)
 		return 0;
-	same = same_file(fd, x->st);
-	close(fd);
-	close(dir);
-	return same;
+	return same_file(fd, x->st);
 }
 
 struct origin_ctx {
@@ -248,20 +242,16 @@ static int origin_match(dev_t dev, const char *name, void *data)
 {
 	const struct origin_ctx *x = data;
 	char parent[UNIX_PATH_MAX + 1], *slash;
-	int fd, dir;
+	_cleanup_close_ int fd = -1, dir = -1;
 	bool below = false;
 
 	(void)dev;
 	if (name[0] != '/')
 		return 0;
 	fd = open(name, O_PATH | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0 || !same_file(fd, x->st))
 		return 0;
-	if (!same_file(fd, x->st)) {
-		close(fd);
-		return 0;
-	}
-	close(fd);
+	closep(&fd);
 	snprintf(parent, sizeof(parent), "%s", name);
 	slash = strrchr(parent, '/');
 	slash[slash == parent ? 1 : 0] = '\0';
@@ -270,7 +260,6 @@ static int origin_match(dev_t dev, const char *name, void *data)
 		return 0;
 	if (below_allowed_dir(dir, x->pins, x->n_pins, &below) < 0)
 		below = false;
-	close(dir);
 	return below;
 }
 
