@@ -268,9 +268,12 @@ static int get_line(const char *key, const char *value, void *data)
 		g->peer->has_preshared_key = memcmp(key32, zero, 32) != 0;
 		explicit_bzero(key32, sizeof(key32));
 	} else if (streq(key, "endpoint")) {
-		/* one we cannot represent (a scoped IPv6 address) is left out */
-		if (wg_endpoint_parse(value, &g->peer->endpoint) < 0)
+		/* one we cannot represent (a scoped IPv6 address) is left out, and so is the
+		 * parser's record of why: it is no failure, and must not be wrapped as one */
+		if (wg_endpoint_parse(value, &g->peer->endpoint) < 0) {
 			memset(&g->peer->endpoint, 0, sizeof(g->peer->endpoint));
+			err_clear();
+		}
 	} else if (streq(key, "persistent_keepalive_interval")) {
 		if (parse_u64(value, 65535, &v) < 0)
 			return -EPROTO;
