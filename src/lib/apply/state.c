@@ -12,7 +12,9 @@
 #include "log.h"
 #include "state.h"
 
-static int proc_starttime(pid_t pid, unsigned long long *ret)
+/* Field 22 of /proc/PID/stat, its start time; *ret_state (if not NULL) field 3, its state
+ * ('Z' a zombie). */
+static int proc_starttime(pid_t pid, unsigned long long *ret, char *ret_state)
 {
 	char path[64], buf[1024];
 	_cleanup_close_ int fd = -1;
@@ -29,8 +31,10 @@ static int proc_starttime(pid_t pid, unsigned long long *ret)
 	buf[n] = '\0';
 	/* comm (field 2) may hold spaces and parentheses: count fields after the last ')'. */
 	p = strrchr(buf, ')');
-	if (!p)
+	if (!p || p[1] != ' ' || !p[2])
 		return -EIO;
+	if (ret_state)
+		*ret_state = p[2];
 	for (int field = 2; field < 22; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
@@ -103,7 +107,7 @@ int state_from_plan(const struct plan *p, struct cage_state *ret)
 
 	snprintf(s.name, sizeof(s.name), "%s", p->name);
 	s.pid = getpid();
-	r = proc_starttime(s.pid, &s.start);
+	r = proc_starttime(s.pid, &s.start, NULL);
 	if (r < 0)
 		return err_set(r, "read /proc/self/stat");
 	s.netns = state_current_netns();
@@ -277,14 +281,18 @@ int state_list(char ***ret)
 bool state_alive(const struct cage_state *s)
 {
 	unsigned long long start;
+	char state = '?';
 	int r;
 
 	if (s->pid <= 0)
 		return false;
-	r = proc_starttime(s->pid, &start);
-	/* Only a pid that is gone, or another process under it now, is a dead supervisor:
-	 * anything else (out of fds, say) must not make gc remove a live cage. */
+	r = proc_starttime(s->pid, &start, &state);
+	/* Only a pid that is gone, a zombie (killed, not yet reaped: it undoes nothing now), or
+	 * another process under it now, is a dead supervisor: anything else (out of fds, say)
+	 * must not make gc remove a live cage. */
 	if (r == -ENOENT || r == -ESRCH)
+		return false;
+	if (r == 0 && start == s->start && (state == 'Z' || state == 'X'))
 		return false;
 	return r < 0 || start == s->start;
 }
