@@ -265,31 +265,11 @@ void plan_render(const struct plan *p, struct text *f)
 }
 
 /* A JSON string: the escapes RFC 8259 requires, control characters as \u00XX. */
-static void json_str(struct text *f, const char *s)
-{
-	text_putc(f, '"');
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			text_printf(f, "\\%c", c);
-		else if (c == '\n')
-			text_puts(f, "\\n");
-		else if (c == '\t')
-			text_puts(f, "\\t");
-		else if (c < 0x20 || c == 0x7f)
-			text_printf(f, "\\u%04x", c);
-		else
-			text_putc(f, (char)c);
-	}
-	text_putc(f, '"');
-}
-
 static void json_key(struct text *f, bool *first, const char *key)
 {
 	text_puts(f, *first ? "\n  " : ",\n  ");
 	*first = false;
-	json_str(f, key);
+	text_json_str(f, key);
 	text_puts(f, ": ");
 }
 
@@ -309,7 +289,7 @@ static void json_lines(struct text *f, const char *s)
 		snprintf(line, sizeof(line), "%.*s", (int)n, s);
 		text_puts(f, first ? "" : ", ");
 		first = false;
-		json_str(f, line);
+		text_json_str(f, line);
 		s = *nl ? nl + 1 : nl;
 	}
 	text_putc(f, ']');
@@ -325,22 +305,22 @@ void plan_render_json(const struct plan *p, struct text *f)
 
 	text_putc(f, '{');
 	json_key(f, &first, "name");
-	json_str(f, p->name);
+	text_json_str(f, p->name);
 	json_key(f, &first, "cgroup");
 	if (p->userns)
 		text_puts(f, "null");
 	else
-		json_str(f, p->cgroup);
+		text_json_str(f, p->cgroup);
 	json_key(f, &first, "user_namespace");
 	text_puts(f, p->userns ? "true" : "false");
 	json_key(f, &first, "link");
-	json_str(f, links[p->link]);
+	text_json_str(f, links[p->link]);
 	if (p->link == LINK_VETH) {
 		json_key(f, &first, "veth");
 		text_puts(f, "{\"host_if\": ");
-		json_str(f, p->host_if);
+		text_json_str(f, p->host_if);
 		text_puts(f, ", \"cage_if\": ");
-		json_str(f, p->cage_if);
+		text_json_str(f, p->cage_if);
 		text_printf(f, ", \"host_v4\": \"%s/%u\", \"cage_v4\": \"%s/%u\"",
 			    inet_ntop(AF_INET, &p->host_v4, a, sizeof(a)), p->v4_prefix,
 			    inet_ntop(AF_INET, &p->cage_v4, b, sizeof(b)), p->v4_prefix);
@@ -352,9 +332,9 @@ void plan_render_json(const struct plan *p, struct text *f)
 	} else if (p->link == LINK_WIREGUARD) {
 		json_key(f, &first, "wireguard");
 		text_puts(f, "{\"wg_if\": ");
-		json_str(f, p->wg_if);
+		text_json_str(f, p->wg_if);
 		text_puts(f, ", \"cage_if\": ");
-		json_str(f, p->cage_if);
+		text_json_str(f, p->cage_if);
 		text_printf(f, ", \"backend\": \"%s\"}",
 			    p->wg_backend == WG_BACKEND_KERNEL ? "kernel" : "wireguard-go");
 	}
@@ -364,7 +344,7 @@ void plan_render_json(const struct plan *p, struct text *f)
 	text_putc(f, '[');
 	for (size_t i = 0; i < p->n_allowed; i++) {
 		text_puts(f, i ? ", {\"endpoint\": " : "{\"endpoint\": ");
-		json_str(f, addr_format(&p->allowed[i].ep, ep, sizeof(ep)));
+		text_json_str(f, addr_format(&p->allowed[i].ep, ep, sizeof(ep)));
 		text_printf(f, ", \"proxy\": %s, \"on_host\": %s}",
 			    p->allowed[i].is_proxy ? "true" : "false",
 			    p->allowed[i].on_host ? "true" : "false");
@@ -374,9 +354,9 @@ void plan_render_json(const struct plan *p, struct text *f)
 	text_putc(f, '[');
 	for (size_t i = 0; i < p->n_forwards; i++) {
 		text_puts(f, i ? ", {\"listen\": " : "{\"listen\": ");
-		json_str(f, addr_format(&p->forwards[i].listen, ep, sizeof(ep)));
+		text_json_str(f, addr_format(&p->forwards[i].listen, ep, sizeof(ep)));
 		text_puts(f, ", \"target\": ");
-		json_str(f, forward_target(&p->forwards[i], tg, sizeof(tg)));
+		text_json_str(f, forward_target(&p->forwards[i], tg, sizeof(tg)));
 		text_puts(f, "}");
 	}
 	text_putc(f, ']');
@@ -384,9 +364,9 @@ void plan_render_json(const struct plan *p, struct text *f)
 	text_putc(f, '{');
 	for (size_t i = 0; i < p->n_dns; i++) {
 		text_puts(f, i ? ", " : "");
-		json_str(f, p->dns[i].name);
+		text_json_str(f, p->dns[i].name);
 		text_puts(f, ": ");
-		json_str(f, inet_ntop(p->dns[i].family, &p->dns[i].ip, a, sizeof(a)));
+		text_json_str(f, inet_ntop(p->dns[i].family, &p->dns[i].ip, a, sizeof(a)));
 	}
 	text_putc(f, '}');
 	json_key(f, &first, "layers");
@@ -396,7 +376,7 @@ void plan_render_json(const struct plan *p, struct text *f)
 	json_key(f, &first, "user");
 	if (p->user && *p->user) {
 		text_puts(f, "{\"name\": ");
-		json_str(f, p->user);
+		text_json_str(f, p->user);
 		text_printf(f, ", \"uid\": %u, \"gid\": %u}", (unsigned)p->uid, (unsigned)p->gid);
 	} else {
 		text_puts(f, "null");
@@ -405,25 +385,25 @@ void plan_render_json(const struct plan *p, struct text *f)
 	text_putc(f, '[');
 	for (char **v = p->argv; v && *v; v++) {
 		text_puts(f, v == p->argv ? "" : ", ");
-		json_str(f, *v);
+		text_json_str(f, *v);
 	}
 	text_putc(f, ']');
 	json_key(f, &first, "env");
 	text_putc(f, '[');
 	for (char **v = p->env; v && *v; v++) {
 		text_puts(f, v == p->env ? "" : ", ");
-		json_str(f, *v);
+		text_json_str(f, *v);
 	}
 	text_putc(f, ']');
 	json_key(f, &first, "nftables");
 	text_puts(f, "{\"cage\": ");
 	nft_render_cage(p, &sub);
-	json_str(f, text_str(&sub));
+	text_json_str(f, text_str(&sub));
 	text_free(&sub);
 	if (p->link == LINK_VETH) {
 		text_puts(f, ", \"host\": ");
 		nft_render_host(p, &sub);
-		json_str(f, text_str(&sub));
+		text_json_str(f, text_str(&sub));
 	}
 	text_puts(f, "}\n}\n");
 }
