@@ -119,23 +119,20 @@ int state_from_plan(const struct plan *p, struct cage_state *ret)
 	return 0;
 }
 
-/* The record is written whole under a name of this process's own, then linked to its final
- * name: link() fails if that exists, so a record appears complete or not at all, and two
- * runs of one name cannot both have it. A file, not a directory: removing a directory on
- * a disk filesystem (where /run is not a tmpfs) waits for its block to be discarded. */
-int state_create(const struct cage_state *s)
+/* The record's text, written whole under a name of this process's own: *tmp. */
+static int write_tmp(const struct cage_state *s, char *tmp, size_t len)
 {
-	char tmp[160], path[160], rec[1024];
+	char rec[1024];
 	int fd, n, r = 0;
 
 	if (mkdir(STATE_DIR, 0755) < 0 && errno != EEXIST)
 		return err_set(negative_errno(), "create %s", STATE_DIR);
-	snprintf(tmp, sizeof(tmp), STATE_DIR "/.%s.%d", s->name, (int)getpid());
-	snprintf(path, sizeof(path), STATE_DIR "/%s", s->name);
-	n = snprintf(
-	    rec, sizeof(rec),
-	    "pid=%d\nstart=%llu\nnetns=%llu\ncgroup=%s\nhost_if=%s\nhost_table=%s\nwg_if=%s\n",
-	    (int)s->pid, s->start, s->netns, s->cgroup, s->host_if, s->host_table, s->wg_if);
+	snprintf(tmp, len, STATE_DIR "/.%s.%d", s->name, (int)getpid());
+	n = snprintf(rec, sizeof(rec),
+		     "pid=%d\nstart=%llu\nnetns=%llu\ncgroup=%s\nhost_if=%s\nhost_table=%s\n"
+		     "wg_if=%s\nbound=%llu\n",
+		     (int)s->pid, s->start, s->netns, s->cgroup, s->host_if, s->host_table,
+		     s->wg_if, s->bound);
 	if (n < 0 || (size_t)n >= sizeof(rec))
 		return err_set(-ENAMETOOLONG, "the record of %s", s->name);
 	/* The name is this pid's: one left by an earlier boot's (/run on a disk) is truncated. */
@@ -146,9 +143,43 @@ int state_create(const struct cage_state *s)
 		r = err_set(negative_errno(), "write %s", tmp);
 	if (close(fd) < 0 && r == 0)
 		r = err_set(negative_errno(), "write %s", tmp);
-	if (r == 0 && link(tmp, path) < 0)
+	if (r < 0)
+		(void)unlink(tmp);
+	return r;
+}
+
+/* The record is written whole under a name of this process's own, then linked to its final
+ * name: link() fails if that exists, so a record appears complete or not at all, and two
+ * runs of one name cannot both have it. A file, not a directory: removing a directory on
+ * a disk filesystem (where /run is not a tmpfs) waits for its block to be discarded. */
+int state_create(const struct cage_state *s)
+{
+	char tmp[160], path[160];
+	int r;
+
+	r = write_tmp(s, tmp, sizeof(tmp));
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), STATE_DIR "/%s", s->name);
+	if (link(tmp, path) < 0)
 		r = errno == EEXIST ? -EEXIST : err_set(negative_errno(), "write %s", path);
 	(void)unlink(tmp);
+	return r;
+}
+
+int state_rewrite(const struct cage_state *s)
+{
+	char tmp[160], path[160];
+	int r;
+
+	r = write_tmp(s, tmp, sizeof(tmp));
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), STATE_DIR "/%s", s->name);
+	if (rename(tmp, path) < 0) {
+		r = err_set(negative_errno(), "write %s", path);
+		(void)unlink(tmp);
+	}
 	return r;
 }
 
@@ -181,7 +212,8 @@ static int read_record(const char *path, struct cage_state *s)
 		if (sscanf(line, "pid=%d", &pid) == 1)
 			s->pid = pid;
 		else if (sscanf(line, "start=%llu", &s->start) == 1 ||
-			 sscanf(line, "netns=%llu", &s->netns) == 1)
+			 sscanf(line, "netns=%llu", &s->netns) == 1 ||
+			 sscanf(line, "bound=%llu", &s->bound) == 1)
 			continue;
 		else if (startswith(line, "cgroup="))
 			snprintf(s->cgroup, sizeof(s->cgroup), "%s", line + 7);
