@@ -24,8 +24,10 @@
 #include "cage.h"
 #include "cage_child.h"
 #include "cgroup.h"
+#include "control.h"
 #include "dns.h"
 #include "log.h"
+#include "named.h"
 #include "nft.h"
 #include "nl.h"
 #include "relay.h"
@@ -36,7 +38,7 @@
 
 const char *const cage_steps[] = {"cgroup",   "clone",	 "bpf",	     "inside",	 "veth",
 				  "host-link", "host-nft", "wireguard", "cage-link", "cage-nft",
-				  "serve",     "start",	 "filter",    "broker",	 NULL};
+				  "serve",     "start",	 "filter",    "broker",	 "named", NULL};
 
 struct cage;
 typedef void (*undo_fn)(struct cage *c);
@@ -68,6 +70,9 @@ struct cage {
 	bool reaped; /* the cage's first process has exited and been waited for */
 	bool host_table_made; /* link veth: the host's table is loaded, to go once all is over */
 	bool pipe_default; /* SIGPIPE was at its default when sluice started: the command's too */
+	bool named;        /* sluice up: bound at /run/netns/<name>, served a control socket */
+	unsigned long long bound; /* named: the inode of the netns bound there */
+	struct control *ctl;      /* named: `sluice exec` and `sluice ls` come this way */
 	undo_fn undo[16];
 	size_t n_undo;
 };
@@ -325,7 +330,8 @@ static int step_clone(struct cage *c, const sigset_t *oldmask)
 		/* The cage's first process: it never returns here, so none of the cleanups run. */
 		close(sync_fd);
 		close(err_rd);
-		cage_child_main(c->plan, c->backstop, c->pipe_default, child_sync, err_wr, oldmask);
+		cage_child_main(c->plan, c->backstop, c->pipe_default, c->named, child_sync, err_wr,
+				oldmask);
 	}
 
 	/* The child's ends are its own now; ours go to the cage. */
@@ -631,6 +637,103 @@ static int step_broker(struct cage *c)
 	return 0;
 }
 
+static void undo_named(struct cage *c)
+{
+	control_free(c->ctl);
+	c->ctl = NULL;
+	if (c->bound)
+		(void)named_unbind_netns(c->plan->name, c->bound);
+	c->bound = 0;
+}
+
+/* How many processes the cage runs: the lines of its cgroup's cgroup.procs (the broker's
+ * performers are in a cgroup of their own below it). */
+static unsigned count_processes(const struct cage *c)
+{
+	_cleanup_close_ int fd = openat(c->cgroup_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	char buf[4096];
+	unsigned n = 0;
+	ssize_t got;
+
+	while (fd >= 0 && (got = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < got; i++)
+			n += buf[i] == '\n';
+	return n;
+}
+
+/* What `sluice ls` is told: a line of tab-separated fields (name, supervisor pid, link,
+ * processes, connections), then the cage as a JSON object (see sluice(1), LS JSON). */
+static void cage_info(void *data, struct text *out)
+{
+	static const char *const links[] = {
+	    [LINK_NONE] = "none", [LINK_VETH] = "veth", [LINK_WIREGUARD] = "wireguard"};
+	const struct cage *c = data;
+	const struct plan *p = c->plan;
+	struct relay_stats rs = {0};
+	struct broker_stats bs = {0};
+	uint64_t ip = 0, ux = 0;
+	unsigned procs = count_processes(c);
+	char netns[160];
+
+	snprintf(netns, sizeof(netns), NETNS_DIR "/%s", p->name);
+	relay_get_stats(c->relay, &rs);
+	if (c->broker)
+		broker_get_stats(c->broker, &bs);
+	(void)bpf_cage_denied(c->bpf, &ip);
+	if (c->ug)
+		{
+		size_t n;
+
+		(void)unixguard_denied(c->ug, &ux, NULL, 0, &n);
+	}
+	text_printf(out, "%s\t%d\t%s\t%u\t%llu\n", p->name, (int)getpid(), links[p->link], procs,
+		    (unsigned long long)rs.accepted);
+	text_puts(out, "{\"name\": ");
+	text_json_str(out, p->name);
+	text_printf(out, ", \"supervisor_pid\": %d, \"named\": true, \"netns\": ", (int)getpid());
+	text_json_str(out, netns);
+	text_printf(out, ", \"netns_inode\": %llu, \"link\": \"%s\", \"uid\": %u, "
+		    "\"processes\": %u, ",
+		    c->bound, links[p->link], (unsigned)p->uid, procs);
+	text_printf(out, "\"forwards\": {\"accepted\": %llu, \"open\": %llu, \"refused\": %llu, "
+		    "\"bytes_up\": %llu, \"bytes_down\": %llu}, ",
+		    (unsigned long long)rs.accepted, (unsigned long long)rs.open,
+		    (unsigned long long)rs.refused, (unsigned long long)rs.bytes_up,
+		    (unsigned long long)rs.bytes_down);
+	text_printf(out, "\"denials\": {\"ip_hooks\": %llu, \"unix_hooks\": %llu, "
+		    "\"unix_broker\": %llu}, \"plan\": ",
+		    (unsigned long long)ip, (unsigned long long)ux, (unsigned long long)bs.refused);
+	plan_render_json(p, out);
+	text_putc(out, '}');
+}
+
+/* sluice up: the cage's netns bound at /run/netns/<name> (its inode recorded first, so gc
+ * unbinds what a crash leaves, and only that), and its control socket beside its record. */
+static int step_named(struct cage *c)
+{
+	const struct plan *p = c->plan;
+	struct cage_state st;
+	struct stat sb;
+	char path[160];
+	int r;
+
+	if (fstat(c->cage_netns_fd, &sb) < 0)
+		return err_set(negative_errno(), "the cage's netns");
+	r = state_read(p->name, &st);
+	if (r < 0)
+		return err_set(r, "read the record of %s", p->name);
+	st.bound = (unsigned long long)sb.st_ino;
+	r = state_rewrite(&st);
+	if (r < 0)
+		return r;
+	undo_push(c, undo_named);
+	r = named_bind_netns(p->name, c->cage_netns_fd, &c->bound);
+	if (r < 0)
+		return r;
+	named_ctl_path(p->name, path, sizeof(path));
+	return control_new(c->loop, path, c->sync_fd, p->env, p->uid, cage_info, c, &c->ctl);
+}
+
 /* The layers as they were made: the plan's, with what the kernel turned out to have. */
 static void log_layers(const struct cage *c)
 {
@@ -778,6 +881,14 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 	if (r < 0)
 		return r;
 
+	if (c->named) {
+		r = cage_fault("named");
+		if (r == 0)
+			r = step_named(c);
+		if (r < 0)
+			return r;
+	}
+
 	/* Everything holds: say what does (-v), and let the cage's first process go on. */
 	if (log_max_level >= LOG_DEBUG)
 		log_layers(c);
@@ -837,10 +948,12 @@ static void drop_host_nft(struct cage *c)
 	c->nft_host = NULL;
 }
 
-int cage_run(const struct plan *p, int *ret_status)
+static int cage_serve(const struct plan *p, bool named, void (*ready)(void *data), void *data,
+		      int *ret_status)
 {
 	struct cage c = {
 		.plan = p,
+		.named = named,
 		.cgroup_fd = -1,
 		.parent_fd = -1,
 		.cage_netns_fd = -1,
@@ -888,6 +1001,8 @@ int cage_run(const struct plan *p, int *ret_status)
 	sigprocmask(SIG_BLOCK, &set, &oldmask);
 
 	r = apply(&c, &oldmask);
+	if (r == 0 && ready)
+		ready(data);
 	if (r == 0) {
 		r = supervise(c.loop, c.pidfd, c.err_fd, ret_status, &rep, &reported);
 		if (r == 0) {
@@ -924,4 +1039,17 @@ out:
 		log_debug("%lu line(s) could not be written to stderr", log_dropped());
 	sigaction(SIGPIPE, &old_pipe, NULL);
 	return r;
+}
+
+int cage_run(const struct plan *p, int *ret_status)
+{
+	return cage_serve(p, false, NULL, NULL, ret_status);
+}
+
+int cage_up(const struct plan *p, void (*ready)(void *data), void *data, int *ret_status)
+{
+	if (p->userns)
+		return err_invalid("a named cage needs root (its netns is bound at %s/%s)",
+				   NETNS_DIR, p->name);
+	return cage_serve(p, true, ready, data, ret_status);
 }

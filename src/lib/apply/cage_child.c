@@ -291,12 +291,12 @@ int cage_recv_fds(int sock, int *fds, size_t want)
  * starts the command, forwards signals to it and reaps orphans, then exits with the
  * command's status (everything else in the pid namespace dies with it). */
 _Noreturn void cage_child_main(const struct plan *p, enum unix_backstop backstop, bool pipe_default,
-			       int sock, int err_wr, const sigset_t *oldmask)
+			       bool named, int sock, int err_wr, const sigset_t *oldmask)
 {
 	int in[IN_MAX];
 	size_t n_in = 0;
 	sigset_t set;
-	pid_t cmd;
+	pid_t cmd = -1;
 	char go, msg[16];
 	int r, code, listener = -1;
 
@@ -355,33 +355,16 @@ _Noreturn void cage_child_main(const struct plan *p, enum unix_backstop backstop
 		child_fail(err_wr, 125, r);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || peer_gone(sock))
 		_exit(125);
-	close(sock);
 
-	r = spawn_command(p, oldmask, pipe_default, err_wr, &cmd, &code);
-	if (r < 0)
-		child_fail(err_wr, code, r);
-	close(err_wr);
+	/* Named, pid 1 keeps its end: what `sluice exec` asks for comes that way. */
+	if (!named)
+		closep(&sock);
 
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
-		int status;
-		pid_t w;
-
-		if (sig < 0)
-			continue;
-		if (sig != SIGCHLD) {
-			/* A terminal's signals reach the command's process group directly. */
-			if (si.si_code != SI_KERNEL)
-				kill(cmd, sig);
-			continue;
-		}
-		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
-			if (w != cmd)
-				continue;
-			if (WIFEXITED(status))
-				_exit(WEXITSTATUS(status));
-			_exit(128 + WTERMSIG(status));
-		}
+	if (p->argv && p->argv[0]) {
+		r = spawn_command(p, oldmask, pipe_default, err_wr, &cmd, &code);
+		if (r < 0)
+			child_fail(err_wr, code, r);
 	}
+	close(err_wr);
+	cage_init_main(cmd, sock, &set);
 }
