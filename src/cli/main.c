@@ -13,6 +13,10 @@ static const struct {
 	const char *description;
 } subcommands[] = {
 	{"run", cmd_run, "run a command in a cage whose one way out is the declared endpoint"},
+	{"up", cmd_up, "build a named cage and leave it standing"},
+	{"exec", cmd_exec, "run a command in a named cage"},
+	{"down", cmd_down, "stop a named cage"},
+	{"ls", cmd_ls, "list the cages on this host"},
 	{"check", cmd_check, "validate options and profile, then print the plan"},
 	{"gc", cmd_gc, "remove what crashed runs left behind"},
 	{"maddr", cmd_maddr, "parse multiaddrs, convert WireGuard keys, verify a key"},

@@ -1,0 +1,88 @@
+/* cmd-ls.c: `sluice ls [--json]`: the cages on this host, from their records; a named one's
+ * supervisor is asked what it is (control.h), one line each, or a JSON array. */
+#include <stdio.h>
+
+#include "cmds.h"
+#include "control.h"
+#include "log.h"
+#include "named.h"
+#include "state.h"
+
+/* One cage: its supervisor's answer (named), else what its record says. */
+static void list_one(const char *name, bool json, bool *first)
+{
+	struct cage_state s;
+	_cleanup_free_ char *info = NULL;
+	_cleanup_close_ int fd = -1;
+	char path[160];
+	bool alive;
+
+	if (state_read(name, &s) < 0)
+		return; /* ended meanwhile, or not a record */
+	alive = state_alive(&s);
+	named_ctl_path(name, path, sizeof(path));
+	if (alive && control_connect(path, &fd) == 0 && control_info(fd, &info) == 0) {
+		/* "<name>\t<pid>\t<link>\t<processes>\t<connections>\n<json>" */
+		char *nl = strchr(info, '\n');
+
+		if (!nl)
+			return;
+		*nl = '\0';
+		if (json) {
+			printf("%s%s", *first ? "" : ",\n  ", nl + 1);
+		} else {
+			char f[5][72] = {{0}};
+			char *save = NULL, *tok = strtok_r(info, "\t", &save);
+
+			for (int i = 0; i < 5 && tok; i++, tok = strtok_r(NULL, "\t", &save))
+				snprintf(f[i], sizeof(f[i]), "%s", tok);
+			printf("%-20s %-8s %-10s %-6s %-6s /run/netns/%s\n", f[0], f[1], f[2], f[3],
+			       f[4], f[0]);
+		}
+		*first = false;
+		return;
+	}
+	if (json)
+		printf("%s{\"name\": \"%s\", \"supervisor_pid\": %d, \"named\": false, "
+		       "\"alive\": %s}",
+		       *first ? "" : ",\n  ", s.name, (int)s.pid, alive ? "true" : "false");
+	else
+		printf("%-20s %-8d %-10s %-6s %-6s %s\n", s.name, (int)s.pid, "-", "-", "-",
+		       alive ? "(sluice run)" : "(dead: sluice gc removes it)");
+	*first = false;
+}
+
+int cmd_ls(int argc, char **argv)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	bool json = false, first = true;
+	int r;
+
+	if (argc == 2 && streq(argv[1], "--json"))
+		json = true;
+	else if (argc != 1) {
+		bool help = argc == 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"));
+
+		fprintf(help ? stdout : stderr,
+			"Usage: sluice ls [--json]\n"
+			"List the cages on this host: name, supervisor pid, link, processes,\n"
+			"connections served, and where a named cage's netns is. --json: an array\n"
+			"of objects (see sluice(1), LS JSON).\n");
+		return help ? 0 : EXIT_SLUICE;
+	}
+	r = state_list(&names);
+	if (r < 0) {
+		log_errno(r, "list %s", STATE_DIR);
+		return EXIT_SLUICE;
+	}
+	if (json)
+		printf("[");
+	else
+		printf("%-20s %-8s %-10s %-6s %-6s %s\n", "NAME", "PID", "LINK", "PROCS", "CONNS",
+		       "NETNS");
+	for (char **n = names; *n; n++)
+		list_one(*n, json, &first);
+	if (json)
+		printf("%s]\n", first ? "" : "\n");
+	return 0;
+}
