@@ -30,6 +30,17 @@ const char options_help[] =
 	"                           [::1]:PORT) by connecting to TARGET from here:\n"
 	"                           host:port, [v6]:port, /path/to/unix.sock, or\n"
 	"                           socks5h://host:port[,isolate_streams] (repeatable)\n"
+	"  -P, --publish [HOSTADDR:]PORT[=CAGEPORT]\n"
+	"                           a service of the cage: the supervisor listens at\n"
+	"                           HOSTADDR:PORT here (default 127.0.0.1) and joins each\n"
+	"                           connection to 127.0.0.1:CAGEPORT in the cage (default\n"
+	"                           PORT); any link (repeatable)\n"
+	"      --listen ENDPOINT[@SOURCE[,SOURCE...]]\n"
+	"                           link veth or wireguard: accept TCP on the cage's link\n"
+	"                           to ENDPOINT (PORT, ADDR:PORT or /ip4/A/tcp/P, with\n"
+	"                           /wg/uKEY the cage's own key) from SOURCEs (ADDR or\n"
+	"                           ADDR/PREFIX; default: whatever the link carries);\n"
+	"                           nothing else comes in (repeatable)\n"
 	"      --isolate-streams    give each connection through the socks5 proxy fresh\n"
 	"                           credentials (Tor's per-stream circuits)\n"
 	"  -d, --dns NAME=ADDR      NAME resolves to ADDR in the cage (repeatable); all\n"
@@ -54,7 +65,7 @@ const char options_help[] =
 	"  -v, --verbose            say what is done, step by step\n"
 	"  -h, --help               this help\n";
 
-enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX, OPT_WG_CONFIG, OPT_WG_BACKEND, OPT_SECCOMP };
+enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX, OPT_WG_CONFIG, OPT_WG_BACKEND, OPT_SECCOMP, OPT_LISTEN };
 
 static const struct option longopts[] = {
 	{"profile", required_argument, NULL, 'p'}, {"name", required_argument, NULL, 'n'},
@@ -67,10 +78,12 @@ static const struct option longopts[] = {
 	{"wg-config", required_argument, NULL, OPT_WG_CONFIG},
 	{"wg-backend", required_argument, NULL, OPT_WG_BACKEND},
 	{"seccomp", required_argument, NULL, OPT_SECCOMP},
+	{"publish", required_argument, NULL, 'P'},
+	{"listen", required_argument, NULL, OPT_LISTEN},
 	{0},
 };
 
-static const char shortopts[] = "+p:n:a:e:u:f:d:vh";
+static const char shortopts[] = "+p:n:a:e:u:f:d:P:vh";
 
 int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 {
@@ -140,6 +153,14 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 		case 'd':
 			what = "--dns";
 			r = policy_add_dns(p, optarg);
+			break;
+		case 'P':
+			what = "--publish";
+			r = policy_add_publish(p, optarg);
+			break;
+		case OPT_LISTEN:
+			what = "--listen";
+			r = policy_add_listen(p, optarg);
 			break;
 		case OPT_WG_CONFIG:
 			what = "--wg-config";

@@ -26,6 +26,7 @@
 #include "cgroup.h"
 #include "control.h"
 #include "dns.h"
+#include "inward.h"
 #include "log.h"
 #include "named.h"
 #include "nft.h"
@@ -63,6 +64,7 @@ struct cage {
 	struct loop *loop;
 	struct relay *relay;
 	struct dns *dns;
+	struct inward *inward; /* published ports: makes their sockets in the cage's netns */
 	struct broker *broker; /* the cage's seccomp notifications */
 	enum unix_backstop backstop; /* the plan's, unless the kernel turned out not to have it */
 	struct wggo wggo;   /* link wireguard, userspace: the wireguard-go process */
@@ -243,8 +245,10 @@ static void undo_serve(struct cage *c)
 {
 	relay_free(c->relay);
 	dns_free(c->dns);
+	inward_free(c->inward);
 	c->relay = NULL;
 	c->dns = NULL;
+	c->inward = NULL;
 }
 
 static void undo_veth(struct cage *c)
@@ -537,6 +541,76 @@ static int step_cage_link(struct cage *c)
 	return r;
 }
 
+/* A published port's listener, here (where sluice runs). */
+static int publish_listen(const struct publish *pub, int *ret)
+{
+	struct sockaddr_storage ss = {0};
+	_cleanup_close_ int fd = -1;
+	socklen_t len;
+	int one = 1;
+	char a[ADDR_STR_MAX];
+
+	if (pub->host.family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(pub->host.port);
+		sin->sin_addr = pub->host.ip.v4;
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(pub->host.port);
+		sin6->sin6_addr = pub->host.ip.v6;
+		len = sizeof(*sin6);
+	}
+	fd = socket(pub->host.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return err_set(negative_errno(), "publish %s",
+			       addr_format(&pub->host, a, sizeof(a)));
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (pub->host.family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0)
+		return err_set(negative_errno(), "publish %s",
+			       addr_format(&pub->host, a, sizeof(a)));
+	*ret = TAKE_FD(fd);
+	return 0;
+}
+
+/* The published ports: listeners here, and the maker of their sockets in the cage's netns
+ * (unprivileged, it joins the cage's user namespace first). */
+static int step_publish(struct cage *c)
+{
+	const struct plan *p = c->plan;
+	_cleanup_close_ int userns = -1, netns = -1;
+	char path[64];
+	int r;
+
+	if (p->userns) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)c->pid);
+		userns = open(path, O_RDONLY | O_CLOEXEC);
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)c->pid);
+		netns = open(path, O_RDONLY | O_CLOEXEC);
+		if (userns < 0 || netns < 0)
+			return err_set(negative_errno(), "open the cage's namespaces");
+	}
+	r = inward_start(userns, p->userns ? netns : c->cage_netns_fd, &c->inward);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < p->n_publish; i++) {
+		int fd = -1;
+
+		r = publish_listen(&p->publish[i], &fd);
+		if (r == 0)
+			r = relay_add_publish(c->relay, fd, &p->publish[i], c->inward);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* The forwards and the DNS stub, on the loop the supervisor runs while the cage lives. */
 static int step_serve(struct cage *c)
 {
@@ -559,7 +633,7 @@ static int step_serve(struct cage *c)
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return p->n_publish ? step_publish(c) : 0;
 }
 
 /* Where the broker's performers go. As root, a cgroup of their own below the cage's: the peer

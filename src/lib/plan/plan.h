@@ -98,6 +98,13 @@ struct plan {
 	/* forwards (the proxy's first, if it has one), served by the supervisor */
 	struct forward *forwards;
 	size_t n_forwards;
+	/* services: ports the supervisor listens on here and joins to 127.0.0.1:cage_port in
+	 * the cage (any link), and TCP the cage accepts on its link (veth, wireguard), each
+	 * listen rule's address one of the cage's own (a port alone was made one per address) */
+	struct publish *publish;
+	size_t n_publish;
+	struct listen_rule *listens;
+	size_t n_listens;
 	/* what the DNS stub answers: proxy.internal (when there is a proxy), then the policy's */
 	struct dns_entry *dns;
 	size_t n_dns;

@@ -50,6 +50,20 @@ void plan_render_layers(const struct plan *p, struct text *f, const char *indent
 			    indent, p->cage_table, p->host_table);
 	else
 		text_printf(f, "%snftables: table inet %s in the cage\n", indent, p->cage_table);
+	if (p->n_listens)
+		text_printf(f,
+			    "%sinbound: the cage's input chain accepts TCP on %s to the %zu listen "
+			    "rule(s) from their sources%s, and refuses the rest\n",
+			    indent, p->cage_if, p->n_listens,
+			    p->link == LINK_VETH ? " (the host's forward chain likewise)" : "");
+	else
+		text_printf(f, "%sinbound: the cage's input chain accepts no new connection from its link%s\n",
+			    indent, p->link == LINK_NONE ? " (it has none)" : "");
+	if (p->n_publish)
+		text_printf(f,
+			    "%spublished: %zu port(s) the supervisor listens on here, each joined to "
+			    "the cage's loopback; nothing else reaches in\n",
+			    indent, p->n_publish);
 	if (p->userns)
 		text_printf(f,
 			    "%seBPF: off: cgroup hooks need root (CAP_BPF, CAP_NET_ADMIN and a "
@@ -234,6 +248,22 @@ void plan_render(const struct plan *p, struct text *f)
 			    addr_format(&p->forwards[i].listen, ep, sizeof(ep)),
 			    forward_target(&p->forwards[i], tg, sizeof(tg)),
 			    p->forwards[i].is_proxy ? " (proxy)" : "");
+	for (size_t i = 0; i < p->n_publish; i++)
+		text_printf(f, "  %-10s %s here -> 127.0.0.1:%u in the cage\n", i ? "" : "publish",
+			    addr_format(&p->publish[i].host, ep, sizeof(ep)), p->publish[i].cage_port);
+	for (size_t i = 0; i < p->n_listens; i++) {
+		const struct listen_rule *l = &p->listens[i];
+		char src[INET6_ADDRSTRLEN + 8];
+
+		text_printf(f, "  %-10s %s on %s from ", i ? "" : "listen",
+			    addr_format(&l->ep, ep, sizeof(ep)), p->cage_if);
+		for (size_t j = 0; j < l->n_from; j++)
+			text_printf(f, "%s%s", j ? ", " : "",
+				    addr_format_cidr(&l->from[j], src, sizeof(src)));
+		text_printf(f, "%s\n", l->n_from ? "" : "any source the link carries");
+	}
+	if (!p->n_publish && !p->n_listens)
+		text_printf(f, "  inbound    none (nothing is published or listened for)\n");
 	text_printf(f, "  dns        stub at %s:%d (udp, tcp); NXDOMAIN for all but:\n",
 		    DNS_STUB_ADDR, DNS_STUB_PORT);
 	for (size_t i = 0; i < p->n_dns; i++)
@@ -358,6 +388,30 @@ void plan_render_json(const struct plan *p, struct text *f)
 		text_puts(f, ", \"target\": ");
 		text_json_str(f, forward_target(&p->forwards[i], tg, sizeof(tg)));
 		text_puts(f, "}");
+	}
+	text_putc(f, ']');
+	json_key(f, &first, "publish");
+	text_putc(f, '[');
+	for (size_t i = 0; i < p->n_publish; i++) {
+		text_puts(f, i ? ", {\"host\": " : "{\"host\": ");
+		text_json_str(f, addr_format(&p->publish[i].host, ep, sizeof(ep)));
+		text_printf(f, ", \"cage_port\": %u}", p->publish[i].cage_port);
+	}
+	text_putc(f, ']');
+	json_key(f, &first, "listen");
+	text_putc(f, '[');
+	for (size_t i = 0; i < p->n_listens; i++) {
+		const struct listen_rule *l = &p->listens[i];
+		char src[INET6_ADDRSTRLEN + 8];
+
+		text_puts(f, i ? ", {\"endpoint\": " : "{\"endpoint\": ");
+		text_json_str(f, addr_format(&l->ep, ep, sizeof(ep)));
+		text_puts(f, ", \"from\": [");
+		for (size_t j = 0; j < l->n_from; j++) {
+			text_puts(f, j ? ", " : "");
+			text_json_str(f, addr_format_cidr(&l->from[j], src, sizeof(src)));
+		}
+		text_puts(f, "]}");
 	}
 	text_putc(f, ']');
 	json_key(f, &first, "dns");
