@@ -139,3 +139,33 @@ test_named_sigkill_then_gc()
 	[ -e "/run/netns/$NAME" ] && fail "gc left /run/netns/$NAME"
 	same_counts "$base" "a killed named cage, then gc"
 }
+
+# exec from a terminal: the command has a terminal, but not the caller's. A process it leaves
+# behind (one that ignores SIGHUP, and holds the terminal as fd 3: sh gives a background job
+# /dev/null as stdin) reads nothing typed at the caller's terminal after exec
+# has returned; and a signal the cage's own processes send its idle pid 1 does not end it.
+TESTS="$TESTS named_exec_terminal_is_not_the_callers"
+test_named_exec_terminal_is_not_the_callers()
+{
+	next_name
+	up "$NAME" || fail "up: $(cat "$T/out/up.$NAME.err")"
+	: >"$T/out/left"
+	# script(1) gives exec a terminal; what is typed at it 2 s later, exec has returned
+	# and sleep runs in the foreground, not reading it.
+	{ sleep 2; echo sluice-typed-later; sleep 3; } |
+		timeout 20 nsenter --net=/run/netns/$W script -qec "$SLUICE exec $NAME -- /bin/sh -c '
+			tty; trap \"\" HUP; exec 3<&0
+			(sleep 1; cat <&3; echo left=\$?) >>$T/out/left 2>&1 &
+			' >$T/out/tty; sleep 4" /dev/null >"$T/out/script" 2>&1
+	grep -q '^/dev/pts/' "$T/out/script" "$T/out/tty" ||
+		fail "exec from a terminal: no terminal: $(cat "$T/out/tty" "$T/out/script")"
+	wait_for 50 grep -q left= "$T/out/left"
+	grep -q sluice-typed-later "$T/out/left" &&
+		fail "a process left behind by exec read the caller's terminal"
+	grep -q left= "$T/out/left" || fail "the left-behind process: $(cat "$T/out/left")"
+
+	sluice_w exec "$NAME" -- /bin/sh -c 'kill -TERM 1; kill -INT 1; kill -HUP 1' 2>&1
+	sleep 0.3
+	sluice_w exec "$NAME" -- /bin/true || fail "the cage's own processes ended its pid 1"
+	sluice_w down "$NAME" || fail "down"
+}

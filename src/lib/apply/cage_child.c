@@ -308,6 +308,11 @@ _Noreturn void cage_child_main(const struct plan *p, enum unix_backstop backstop
 	/* Unprivileged, nothing works in the new user namespace until it is mapped. */
 	if (read(sock, &go, 1) != 1 || go != 'm')
 		_exit(125);
+	/* Named, pid 1 holds the control socket for the cage's life: nothing it starts (the
+	 * command, its user's, runs before cage_init_main) may ptrace it or take it from
+	 * /proc/1/fd. (After the map: the supervisor writes it through this one's /proc.) */
+	if (named && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(125);
 	r = cage_fault("inside");
 	if (r == 0)
 		r = open_inside(p, in, &n_in);

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -65,6 +66,9 @@ static pid_t start(char **argv, char **env, const int fds[3], int *code)
 		for (int i = 0; i < 3; i++)
 			if (dup2(fds[i], i) < 0)
 				goto fail;
+		/* A terminal (sluice exec's pty) is the session's: ^C typed at it is SIGINT here. */
+		if (isatty(STDIN_FILENO))
+			(void)ioctl(STDIN_FILENO, TIOCSCTTY, 0);
 		if (pipefd[1] < 3) /* cannot be: 0-2 are held */
 			goto fail;
 		(void)syscall(SYS_close_range, 3U, (unsigned)pipefd[1] - 1, 0U);
@@ -175,8 +179,10 @@ _Noreturn void cage_init_main(pid_t cmd, int sock, const sigset_t *set)
 		if (!pfd[0].revents || read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo != SIGCHLD) {
-			/* A terminal's signals reach the command's process group directly. */
-			if (si.ssi_code == SI_KERNEL)
+			/* A terminal's signals reach the command's process group directly; and
+			 * what the cage's own processes send pid 1 (ssi_pid is 0 for a sender
+			 * outside its pid namespace, the supervisor) does not end the cage. */
+			if (si.ssi_code == SI_KERNEL || si.ssi_pid != 0)
 				continue;
 			if (cmd > 0)
 				kill(cmd, (int)si.ssi_signo);
