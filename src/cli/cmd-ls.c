@@ -43,12 +43,15 @@ static void list_one(const char *name, bool json, bool *first)
 		return;
 	}
 	if (json)
-		printf("%s{\"name\": \"%s\", \"supervisor_pid\": %d, \"named\": false, "
+		printf("%s{\"name\": \"%s\", \"supervisor_pid\": %d, \"named\": %s, "
 		       "\"alive\": %s}",
-		       *first ? "" : ",\n  ", s.name, (int)s.pid, alive ? "true" : "false");
+		       *first ? "" : ",\n  ", s.name, (int)s.pid, s.bound ? "true" : "false",
+		       alive ? "true" : "false");
 	else
 		printf("%-20s %-8d %-10s %-6s %-6s %s\n", s.name, (int)s.pid, "-", "-", "-",
-		       alive ? "(sluice run)" : "(dead: sluice gc removes it)");
+		       !alive	 ? "(dead: sluice gc removes it)"
+		       : s.bound ? "(named: its supervisor did not answer)"
+				 : "(sluice run)");
 	*first = false;
 }
 

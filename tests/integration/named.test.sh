@@ -169,3 +169,24 @@ test_named_exec_terminal_is_not_the_callers()
 	sluice_w exec "$NAME" -- /bin/true || fail "the cage's own processes ended its pid 1"
 	sluice_w down "$NAME" || fail "down"
 }
+
+# root without capabilities (as a cage's --user root is) may not drive a cage, nor read it
+TESTS="$TESTS named_control_wants_capabilities"
+test_named_control_wants_capabilities()
+{
+	next_name
+	up "$NAME" || fail "up: $(cat "$T/out/up.$NAME.err")"
+	in_world setpriv --bounding-set -all --inh-caps -all "$SLUICE" exec "$NAME" -- /bin/true \
+		</dev/null 2>"$T/out/nocap"
+	rc=$?
+	[ $rc = 125 ] || fail "exec by root without capabilities: status $rc"
+	grep -q 'CAP_SYS_ADMIN' "$T/out/nocap" || fail "exec without capabilities: $(cat "$T/out/nocap")"
+	in_world setpriv --bounding-set -all --inh-caps -all "$SLUICE" ls --json >"$T/out/nocap.ls"
+	python3 - "$NAME" "$T/out/nocap.ls" <<'PY' || fail "ls without capabilities: $(cat "$T/out/nocap.ls")"
+import json, sys
+c = [c for c in json.load(open(sys.argv[2])) if c["name"] == sys.argv[1]]
+assert len(c) == 1 and c[0]["named"] is True and "plan" not in c[0], c
+PY
+	sluice_w exec "$NAME" -- /bin/true || fail "exec as root, after"
+	sluice_w down "$NAME" || fail "down"
+}

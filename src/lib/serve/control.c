@@ -6,7 +6,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -344,6 +346,47 @@ static void on_client(struct loop_source *src, uint32_t events)
 	}
 }
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+/*
+ * Whether the peer may drive the cage: root of this user namespace, holding CAP_SYS_ADMIN,
+ * as sluice exec run by root or through sudo is. A cage's own processes never are (they
+ * have no capabilities, and a rootless cage's root is another user namespace's), so one
+ * that can see this socket still cannot start commands in another cage. The peer's pidfd,
+ * alive after its status was read, says the pid was not reused in between.
+ */
+static bool peer_is_admin(int fd, const struct ucred *cred)
+{
+	_cleanup_close_ int pidfd = -1, sfd = -1;
+	struct stat mine, theirs;
+	socklen_t len = sizeof(pidfd);
+	unsigned long long eff;
+	char path[64], buf[4096];
+	const char *at;
+	ssize_t n;
+
+	if (cred->uid != 0 || cred->pid <= 0)
+		return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 && errno != ENOPROTOOPT)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)cred->pid);
+	if (stat(path, &theirs) < 0 || stat("/proc/self/ns/user", &mine) < 0 ||
+	    theirs.st_ino != mine.st_ino || theirs.st_dev != mine.st_dev)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)cred->pid);
+	sfd = open(path, O_RDONLY | O_CLOEXEC);
+	n = sfd < 0 ? -1 : read(sfd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	at = strstr(buf, "\nCapEff:");
+	if (!at || sscanf(at + 9, "%llx", &eff) != 1 || !(eff & (1ULL << CAP_SYS_ADMIN)))
+		return false;
+	return pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+}
+
 static void on_accept(struct loop_source *src, uint32_t events)
 {
 	struct control *c = container_of(src, struct control, listen);
@@ -357,8 +400,12 @@ static void on_accept(struct loop_source *src, uint32_t events)
 	if (fd < 0)
 		return;
 	/* The socket is root's alone (0600 in a 0755 root directory); the peer is checked as
-	 * well, in case the file's mode was changed. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+	 * well: the file's mode may have been changed, and root without capabilities (a cage's
+	 * --user root) is not root enough. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || !peer_is_admin(fd, &cred)) {
+		const char *no = "F125 only root with CAP_SYS_ADMIN may use a cage's control socket";
+
+		(void)send_packet(fd, no, strlen(no), NULL, 0);
 		close(fd);
 		return;
 	}
@@ -520,7 +567,20 @@ int control_send_exec(int fd, long uid, char *const *argv, char *const *env, con
 	if (r < 0)
 		return r;
 	r = send_packet(fd, t.buf, t.len, stdio, 3);
-	return r < 0 ? err_set(r, "send the command to the cage") : 0;
+	if (r < 0) {
+		/* Refused at once: the supervisor said why before it closed. */
+		char buf[1200];
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+		if (n < 0 && errno == ECONNRESET)
+			n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (n > 5 && buf[0] == 'F') {
+			buf[n] = '\0';
+			return err_set_whole(-EACCES, "%s", buf + 5);
+		}
+		return err_set(r, "send the command to the cage");
+	}
+	return 0;
 }
 
 int control_send_signal(int fd, int sig)
@@ -535,12 +595,19 @@ int control_send_signal(int fd, int sig)
 static ssize_t recv_reply(int fd, char *buf, size_t max)
 {
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	bool reset = false;
 	ssize_t n;
 
+	/* A supervisor that refuses says why and closes before reading the request: the
+	 * reset comes first, then the answer queued before it. */
 	do {
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
 			return negative_errno();
 		n = control_recv(fd, buf, max, NULL, NULL);
+		if (n == -ECONNRESET && !reset) {
+			reset = true;
+			n = -EAGAIN;
+		}
 	} while (n == -EAGAIN || n == -EINTR);
 	return n;
 }
