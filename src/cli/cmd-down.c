@@ -6,6 +6,7 @@
 #include "gc.h"
 #include "log.h"
 #include "named.h"
+#include "policy.h"
 #include "state.h"
 
 static void say_removed(const char *line, void *data)
@@ -26,6 +27,10 @@ int cmd_down(int argc, char **argv)
 			"Stop the cage NAME: its processes end, and its netns, links, rules, hooks'\n"
 			"entries, cgroup and record go. Waits until they have.\n");
 		return help ? 0 : EXIT_SLUICE;
+	}
+	if (policy_check_name(argv[1]) < 0) {
+		log_error("down: %s", err_message(-EINVAL));
+		return EXIT_SLUICE;
 	}
 	if (geteuid() != 0) {
 		log_error("down needs root");

@@ -18,6 +18,7 @@
 #include "control.h"
 #include "log.h"
 #include "named.h"
+#include "policy.h"
 #include "state.h"
 
 static const char exec_help[] =
@@ -224,6 +225,10 @@ int cmd_exec(int argc, char **argv)
 		return help ? 0 : EXIT_SLUICE;
 	}
 	name = argv[1];
+	if (policy_check_name(name) < 0) {
+		log_error("exec: %s", err_message(-EINVAL));
+		return EXIT_SLUICE;
+	}
 	argc--;
 	argv++;
 	opterr = 0;

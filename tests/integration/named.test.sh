@@ -118,6 +118,11 @@ test_named_up_refuses_bad_input()
 	grep -q "/run/netns/$NAME exists" "$T/out/up.$NAME.err" ||
 		fail "up over a taken name: $(cat "$T/out/up.$NAME.err")"
 	same_counts "$base" "refused ups"
+	for cmd in "exec ../x -- /bin/true" "down ../x"; do
+		sluice_w $cmd 2>"$T/out/badname"
+		[ $? = 125 ] && grep -q 'not a valid cage name' "$T/out/badname" ||
+			fail "$cmd: $(cat "$T/out/badname")"
+	done
 	runuser -u nobody -- "$(nobody_sluice)" up "${NAME}x" 2>"$T/out/rootless"
 	[ $? = 125 ] || fail "up as nobody did not exit 125"
 }

@@ -60,7 +60,7 @@ void policy_free(struct policy *p)
 }
 
 /* [A-Za-z0-9][A-Za-z0-9_.-]{0,31}: it becomes part of cgroup, table and file names. */
-int policy_set_name(struct policy *p, const char *v)
+int policy_check_name(const char *v)
 {
 	char e[80];
 	size_t n = strlen(v);
@@ -76,8 +76,16 @@ int policy_set_name(struct policy *p, const char *v)
 		    "\"%s\" is not a valid cage name (1-%d of A-Z a-z 0-9 _ . -, starting "
 		    "with a letter or digit)",
 		    echo(v, e, sizeof(e)), CAGE_NAME_MAX);
-	memcpy(p->name, v, n + 1);
 	return 0;
+}
+
+int policy_set_name(struct policy *p, const char *v)
+{
+	int r = policy_check_name(v);
+
+	if (r == 0)
+		memcpy(p->name, v, strlen(v) + 1);
+	return r;
 }
 
 int policy_set_link(struct policy *p, const char *v)

@@ -132,6 +132,8 @@ void policy_free(struct policy *p);
  * returns -EINVAL with what is wrong recorded (err_message(); without position: the caller
  * adds it with err_wrap()). */
 int policy_set_name(struct policy *p, const char *v);
+/* Whether v is a valid cage name (as policy_set_name takes it); says why not. */
+int policy_check_name(const char *v);
 int policy_set_link(struct policy *p, const char *v);
 int policy_set_proxy(struct policy *p, const char *v);
 int policy_add_allow(struct policy *p, const char *v);
