@@ -489,9 +489,11 @@ int control_new(struct loop *l, const char *path, int pid1_fd, char *const *env,
 		r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 		umask(old);
 	}
-	if (r < 0 || listen(fd, 64) < 0)
+	if (r < 0)
+		return err_set(negative_errno(), "bind %s", path);
+	snprintf(c->path, sizeof(c->path), "%s", path); /* control_free unlinks it from here */
+	if (listen(fd, 64) < 0)
 		return err_set(negative_errno(), "listen on %s", path);
-	snprintf(c->path, sizeof(c->path), "%s", path);
 	r = loop_add(l, &c->listen, fd, EPOLLIN, on_accept);
 	if (r < 0)
 		return err_set(r, "serve %s", path);
