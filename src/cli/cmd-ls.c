@@ -8,10 +8,12 @@
 #include "named.h"
 #include "state.h"
 
-/* One cage: its supervisor's answer (named), else what its record says. */
-static void list_one(const char *name, bool json, bool *first)
+/* One cage: its supervisor's answer (named), else what its record says; a child cage is
+ * indented below its parent. */
+static void list_one(const char *name, unsigned depth, bool json, bool *first)
 {
 	struct cage_state s;
+	char shown[CAGE_NAME_MAX + 2 * 8 + 1];
 	_cleanup_free_ char *info = NULL;
 	_cleanup_close_ int fd = -1;
 	char path[160];
@@ -20,6 +22,7 @@ static void list_one(const char *name, bool json, bool *first)
 	if (state_read(name, &s) < 0)
 		return; /* ended meanwhile, or not a record */
 	alive = state_alive(&s);
+	snprintf(shown, sizeof(shown), "%*s%s", 2 * (int)(depth < 8 ? depth : 8), "", s.name);
 	named_ctl_path(name, path, sizeof(path));
 	if (alive && control_connect(path, &fd) == 0 && control_info(fd, &info) == 0) {
 		/* "<name>\t<pid>\t<link>\t<processes>\t<connections>\n<json>" */
@@ -36,23 +39,44 @@ static void list_one(const char *name, bool json, bool *first)
 
 			for (int i = 0; i < 5 && tok; i++, tok = strtok_r(NULL, "\t", &save))
 				snprintf(f[i], sizeof(f[i]), "%s", tok);
-			printf("%-20s %-8s %-10s %-6s %-6s /run/netns/%s\n", f[0], f[1], f[2], f[3],
+			printf("%-20s %-8s %-10s %-6s %-6s /run/netns/%s\n", shown, f[1], f[2], f[3],
 			       f[4], f[0]);
 		}
 		*first = false;
 		return;
 	}
-	if (json)
+	if (json) {
 		printf("%s{\"name\": \"%s\", \"supervisor_pid\": %d, \"named\": %s, "
-		       "\"alive\": %s}",
+		       "\"alive\": %s, \"parent\": ",
 		       *first ? "" : ",\n  ", s.name, (int)s.pid, s.bound ? "true" : "false",
 		       alive ? "true" : "false");
-	else
-		printf("%-20s %-8d %-10s %-6s %-6s %s\n", s.name, (int)s.pid, "-", "-", "-",
+		printf(s.parent[0] ? "\"%s\"}" : "null}", s.parent);
+	} else
+		printf("%-20s %-8d %-10s %-6s %-6s %s\n", shown, (int)s.pid, "-", "-", "-",
 		       !alive	 ? "(dead: sluice gc removes it)"
 		       : s.bound ? "(named: its supervisor did not answer)"
 				 : "(sluice run)");
 	*first = false;
+}
+
+/* The cages whose parent is parent (NULL: those with none, or whose parent has no record),
+ * each followed by its own children. Records are names of cages: a parent chain cannot loop
+ * but through a record edited by hand, which depth bounds. */
+static void list_tree(char **names, const char *parent, unsigned depth, bool json, bool *first)
+{
+	for (char **n = names; *n; n++) {
+		struct cage_state s, ps;
+		bool root;
+
+		if (state_read(*n, &s) < 0)
+			continue;
+		root = !s.parent[0] || state_read(s.parent, &ps) < 0;
+		if (parent ? root || !streq(s.parent, parent) : !root)
+			continue;
+		list_one(*n, depth, json, first);
+		if (depth < 16)
+			list_tree(names, s.name, depth + 1, json, first);
+	}
 }
 
 int cmd_ls(int argc, char **argv)
@@ -83,8 +107,7 @@ int cmd_ls(int argc, char **argv)
 	else
 		printf("%-20s %-8s %-10s %-6s %-6s %s\n", "NAME", "PID", "LINK", "PROCS", "CONNS",
 		       "NETNS");
-	for (char **n = names; *n; n++)
-		list_one(*n, json, &first);
+	list_tree(names, NULL, 0, json, &first);
 	if (json)
 		printf("%s]\n", first ? "" : "\n");
 	return 0;

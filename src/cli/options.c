@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "nested.h"
 #include "options.h"
 #include "prepare.h"
 
@@ -62,10 +63,12 @@ const char options_help[] =
 	"  -u, --user USER          run the command as USER (default: the user who ran\n"
 	"                           sudo; as plain root, --user root must be given)\n"
 	"      --pool CIDR          IPv4 pool for cage subnets (default 10.200.0.0/16)\n"
+	"      --nest               the cage's processes may make child cages (sluice run\n"
+	"                           or up inside it) that reach only what it reaches\n"
 	"  -v, --verbose            say what is done, step by step\n"
 	"  -h, --help               this help\n";
 
-enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX, OPT_WG_CONFIG, OPT_WG_BACKEND, OPT_SECCOMP, OPT_LISTEN };
+enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX, OPT_WG_CONFIG, OPT_WG_BACKEND, OPT_SECCOMP, OPT_LISTEN, OPT_NEST };
 
 static const struct option longopts[] = {
 	{"profile", required_argument, NULL, 'p'}, {"name", required_argument, NULL, 'n'},
@@ -80,10 +83,43 @@ static const struct option longopts[] = {
 	{"seccomp", required_argument, NULL, OPT_SECCOMP},
 	{"publish", required_argument, NULL, 'P'},
 	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"nest", no_argument, NULL, OPT_NEST},
 	{0},
 };
 
 static const char shortopts[] = "+p:n:a:e:u:f:d:P:vh";
+
+const struct nested *options_nested;
+
+static const char *option_name(int c)
+{
+	for (const struct option *o = longopts; o->name; o++)
+		if (o->val == c)
+			return o->name;
+	return "?";
+}
+
+/* What a child cage's request may say: nothing that names a file of the host (a profile, a
+ * tunnel's configuration, a unix socket), widens (--allow, --publish, --listen, another link)
+ * or changes who runs. The values are checked against the parent's after the plan is made. */
+static bool nested_allows(int c)
+{
+	switch (c) {
+	case 'n':
+	case OPT_PROXY:
+	case 'f':
+	case 'd':
+	case 'e':
+	case OPT_ISOLATE:
+	case OPT_NEST:
+	case OPT_LINK:
+	case 'v':
+	case 'h':
+		return true;
+	default:
+		return false;
+	}
+}
 
 int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 {
@@ -103,6 +139,12 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 			return err_invalid("%s: unknown option, or missing its value",
 					   argv[optind - 1]);
 		}
+		if (options_nested && !nested_allows(c))
+			return err_invalid("--%s: a child cage (in cage \"%s\") takes only --name, "
+					   "--proxy, --forward, --dns, --env, --isolate-streams, "
+					   "--link none, --nest and --verbose; it reaches only what its "
+					   "parent reaches, as its user",
+					   option_name(c), options_nested->parent);
 		if (c != 'p')
 			continue;
 		r = profile_find(optarg, path, sizeof(path));
@@ -181,6 +223,9 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 		case OPT_ISOLATE:
 			p->isolate_streams = true;
 			break;
+		case OPT_NEST:
+			p->nest = true;
+			break;
 		case 'v':
 			p->verbose = true;
 			break;
@@ -192,6 +237,14 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 	}
 
 	*ret_cmd = optind < argc ? &argv[optind] : NULL;
+	if (options_nested) {
+		char uid[16];
+
+		snprintf(uid, sizeof(uid), "%u", (unsigned)options_nested->uid);
+		r = policy_set_user(p, uid);
+		if (r < 0)
+			return r;
+	}
 	return policy_finish(p);
 }
 
@@ -207,6 +260,11 @@ int options_plan(int argc, char **argv, bool need_command, struct plan *ret)
 		if (pol.verbose)
 			log_max_level = LOG_DEBUG;
 		r = plan_prepare(&pol, cmd, need_command, ret);
+		if (r == 0 && options_nested) {
+			r = nested_apply(ret);
+			if (r < 0)
+				plan_free(ret);
+		}
 	}
 	policy_free(&pol);
 	return r;

@@ -511,6 +511,60 @@ static void listen_wg_key_must_be_the_cages_own(void **state)
 	policy_free(&pol);
 }
 
+/* A child cage inside a veth parent that reaches its proxy and 198.51.100.7:443: a forward
+ * to either is within it; anything else, another link, a name it does not resolve are not. */
+static void child_plan_is_checked_against_the_parents_reach(void **state)
+{
+	_cleanup_text_ struct text reach = TEXT_INIT;
+	struct policy pol, cpol;
+	struct plan parent, child;
+	struct host_facts f = {0};
+	char *argv[] = {"actor", NULL};
+	char *env[] = {"PATH=/bin", NULL};
+	struct identity id = {.uid = 1000, .gid = 1000, .user = "dev", .home = "/home/dev"};
+
+	build(&parent, &pol, "http://198.51.100.1:8888", "198.51.100.7:443");
+	plan_render_reach(&parent, &reach);
+	assert_non_null(strstr(text_str(&reach), "tcp 198.51.100.1:8888\n"));
+	assert_non_null(strstr(text_str(&reach), "tcp 198.51.100.7:443\n"));
+
+	policy_init(&cpol);
+	assert_int_equal(policy_set_name(&cpol, "child"), 0);
+	assert_int_equal(policy_set_proxy(&cpol, "http://198.51.100.1:8888"), 0);
+	assert_int_equal(policy_add_forward(&cpol, "443=198.51.100.7:443"), 0);
+	assert_int_equal(policy_finish(&cpol), 0);
+	assert_int_equal(plan_build(&cpol, &f, argv, env, &id, &child), 0);
+	assert_int_equal(plan_check_within(&child, "agent", text_str(&reach)), 0);
+	plan_free(&child);
+	policy_free(&cpol);
+
+	policy_init(&cpol);
+	assert_int_equal(policy_set_name(&cpol, "child"), 0);
+	assert_int_equal(policy_add_forward(&cpol, "80=198.51.100.7:80"), 0);
+	assert_int_equal(policy_finish(&cpol), 0);
+	assert_int_equal(plan_build(&cpol, &f, argv, env, &id, &child), 0);
+	assert_int_equal(plan_check_within(&child, "agent", text_str(&reach)), -EINVAL);
+	assert_non_null(strstr(err_message(-EINVAL), "tcp 198.51.100.7:80: cage \"agent\" does "
+						      "not reach it"));
+	plan_free(&child);
+	policy_free(&cpol);
+
+	policy_init(&cpol);
+	assert_int_equal(policy_set_name(&cpol, "child"), 0);
+	assert_int_equal(policy_add_dns(&cpol, "api.example=198.51.100.7"), 0);
+	assert_int_equal(policy_finish(&cpol), 0);
+	assert_int_equal(plan_build(&cpol, &f, argv, env, &id, &child), 0);
+	assert_int_equal(plan_check_within(&child, "agent", text_str(&reach)), -EINVAL);
+	assert_non_null(strstr(err_message(-EINVAL), "--dns api.example"));
+	plan_free(&child);
+	policy_free(&cpol);
+
+	/* The parent itself, a veth cage, is not a child's plan. */
+	assert_int_equal(plan_check_within(&parent, "agent", text_str(&reach)), -EINVAL);
+	plan_free(&parent);
+	policy_free(&pol);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +589,7 @@ int main(void)
 	    cmocka_unit_test(veth_proxy_on_host_is_routed_and_named),
 	    cmocka_unit_test(unprivileged_plan_has_no_cgroup_and_refuses_veth),
 	    cmocka_unit_test(generated_etc_files_list_the_names),
+	    cmocka_unit_test(child_plan_is_checked_against_the_parents_reach),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

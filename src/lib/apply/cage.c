@@ -33,13 +33,15 @@
 #include "nl.h"
 #include "relay.h"
 #include "state.h"
+#include "nest.h"
 #include "supervise.h"
 #include "unixguard.h"
 #include "wg.h"
 
 const char *const cage_steps[] = {"cgroup",   "clone",	 "bpf",	     "inside",	 "veth",
 				  "host-link", "host-nft", "wireguard", "cage-link", "cage-nft",
-				  "serve",     "start",	 "filter",    "broker",	 "named", NULL};
+				  "serve",     "start",	 "filter",    "broker",	 "nest",
+				  "named",     NULL};
 
 struct cage;
 typedef void (*undo_fn)(struct cage *c);
@@ -75,6 +77,8 @@ struct cage {
 	bool named;        /* sluice up: bound at /run/netns/<name>, served a control socket */
 	unsigned long long bound; /* named: the inode of the netns bound there */
 	struct control *ctl;      /* named: `sluice exec` and `sluice ls` come this way */
+	int nest_fd;              /* --nest: the child cages' listener in pid 1, by its number */
+	struct nest *nest;        /* --nest: child cages are asked for this way */
 	undo_fn undo[16];
 	size_t n_undo;
 };
@@ -690,7 +694,7 @@ static int step_broker(struct cage *c)
 	if (n <= 0)
 		return n == 0 ? child_gone(c) : err_set(negative_errno(), "wait for the cage's filter");
 	msg[n] = '\0';
-	if (msg[0] != 's' || (fd = strtol(msg + 1, NULL, 10)) < -1)
+	if (msg[0] != 's' || sscanf(msg + 1, "%ld %d", &fd, &c->nest_fd) != 2 || fd < -1)
 		return err_set(-EPROTO, "the cage's first process said \"%s\"", msg);
 	if (!p->unix_broker)
 		return 0;
@@ -708,6 +712,63 @@ static int step_broker(struct cage *c)
 	if (r < 0)
 		return r;
 	undo_push(c, undo_broker);
+	return 0;
+}
+
+static void undo_nest(struct cage *c)
+{
+	nest_free(c->nest);
+	c->nest = NULL;
+}
+
+/* A namespace of the cage's first process, checked to be still that process's after. */
+static int open_ns_of_child(struct cage *c, const char *which, int *ret)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)c->pid, which);
+	*ret = open(path, O_RDONLY | O_CLOEXEC);
+	if (*ret < 0)
+		return err_set(negative_errno(), "open %s", path);
+	if (syscall(SYS_pidfd_send_signal, c->pidfd, 0, NULL, 0) < 0) {
+		closep(ret);
+		return child_gone(c);
+	}
+	return 0;
+}
+
+/* --nest: serve the socket pid 1 made for child cages (nest.h). */
+static int step_nest(struct cage *c)
+{
+	const struct plan *p = c->plan;
+	_cleanup_text_ struct text reach = TEXT_INIT;
+	struct nest_config cfg = {.name = p->name, .uid = p->uid, .netns_fd = -1, .mnt_fd = -1};
+	int r;
+
+	if (!p->nest)
+		return 0;
+	plan_render_reach(p, &reach);
+	if (text_error(&reach))
+		return -ENOMEM;
+	cfg.reach = reach.buf ? reach.buf : "";
+	cfg.netns_fd = fcntl(c->cage_netns_fd, F_DUPFD_CLOEXEC, 3);
+	if (cfg.netns_fd < 0)
+		return err_set(negative_errno(), "the cage's netns");
+	r = open_ns_of_child(c, "mnt", &cfg.mnt_fd);
+	if (r == 0) {
+		cfg.listen_fd = (int)syscall(SYS_pidfd_getfd, c->pidfd, c->nest_fd, 0);
+		if (cfg.listen_fd < 0)
+			r = err_set(negative_errno(), "take the cage's %s", NEST_SOCKET);
+	}
+	if (r < 0) {
+		closep(&cfg.netns_fd);
+		closep(&cfg.mnt_fd);
+		return r;
+	}
+	r = nest_new(c->loop, &cfg, &c->nest);
+	if (r < 0)
+		return r;
+	undo_push(c, undo_nest);
 	return 0;
 }
 
@@ -775,8 +836,14 @@ static void cage_info(void *data, struct text *out)
 		    (unsigned long long)rs.refused, (unsigned long long)rs.bytes_up,
 		    (unsigned long long)rs.bytes_down);
 	text_printf(out, "\"denials\": {\"ip_hooks\": %llu, \"unix_hooks\": %llu, "
-		    "\"unix_broker\": %llu}, \"plan\": ",
+		    "\"unix_broker\": %llu}, \"parent\": ",
 		    (unsigned long long)ip, (unsigned long long)ux, (unsigned long long)bs.refused);
+	if (p->parent[0])
+		text_json_str(out, p->parent);
+	else
+		text_puts(out, "null");
+	text_printf(out, ", \"nest\": %s, \"children\": %u, \"plan\": ",
+		    p->nest ? "true" : "false", nest_children(c->nest));
 	plan_render_json(p, out);
 	text_putc(out, '}');
 }
@@ -955,6 +1022,12 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 	if (r < 0)
 		return r;
 
+	r = cage_fault("nest");
+	if (r == 0)
+		r = step_nest(c);
+	if (r < 0)
+		return r;
+
 	if (c->named) {
 		r = cage_fault("named");
 		if (r == 0)
@@ -1033,6 +1106,7 @@ static int cage_serve(const struct plan *p, bool named, void (*ready)(void *data
 		.cage_netns_fd = -1,
 		.pidfd = -1,
 		.sync_fd = -1,
+		.nest_fd = -1,
 		.err_fd = -1,
 		.backstop = p->unix_backstop,
 	};

@@ -115,6 +115,7 @@ int state_from_plan(const struct plan *p, struct cage_state *ret)
 	snprintf(s.host_if, sizeof(s.host_if), "%s", p->host_if);
 	snprintf(s.wg_if, sizeof(s.wg_if), "%s", p->wg_if);
 	snprintf(s.host_table, sizeof(s.host_table), "%s", p->host_table);
+	snprintf(s.parent, sizeof(s.parent), "%s", p->parent);
 	*ret = s;
 	return 0;
 }
@@ -130,9 +131,9 @@ static int write_tmp(const struct cage_state *s, char *tmp, size_t len)
 	snprintf(tmp, len, STATE_DIR "/.%s.%d", s->name, (int)getpid());
 	n = snprintf(rec, sizeof(rec),
 		     "pid=%d\nstart=%llu\nnetns=%llu\ncgroup=%s\nhost_if=%s\nhost_table=%s\n"
-		     "wg_if=%s\nbound=%llu\n",
+		     "wg_if=%s\nbound=%llu\nparent=%s\n",
 		     (int)s->pid, s->start, s->netns, s->cgroup, s->host_if, s->host_table,
-		     s->wg_if, s->bound);
+		     s->wg_if, s->bound, s->parent);
 	if (n < 0 || (size_t)n >= sizeof(rec))
 		return err_set(-ENAMETOOLONG, "the record of %s", s->name);
 	/* The name is this pid's: one left by an earlier boot's (/run on a disk) is truncated. */
@@ -215,6 +216,8 @@ static int read_record(const char *path, struct cage_state *s)
 			 sscanf(line, "netns=%llu", &s->netns) == 1 ||
 			 sscanf(line, "bound=%llu", &s->bound) == 1)
 			continue;
+		else if (startswith(line, "parent="))
+			snprintf(s->parent, sizeof(s->parent), "%s", line + 7);
 		else if (startswith(line, "cgroup="))
 			snprintf(s->cgroup, sizeof(s->cgroup), "%s", line + 7);
 		else if (startswith(line, "host_if="))

@@ -20,6 +20,7 @@ struct cage_state {
 	char host_table[PLAN_TABLE_MAX];
 	unsigned long long bound; /* a named cage: the inode of its netns, bound at
 				   * /run/netns/<name> (named.h); 0 if none */
+	char parent[CAGE_NAME_MAX + 1]; /* a child cage: its parent's name (nest.h) */
 };
 
 /* Fill a record for this process and the plan. */

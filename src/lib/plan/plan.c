@@ -408,6 +408,8 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 
 	snprintf(p.name, sizeof(p.name), "%s", pol->name);
 	p.link = pol->link;
+	p.nest = pol->nest;
+	p.nest_mnt_fd = -1;
 	p.userns = facts->unprivileged;
 	if (p.userns && p.link != LINK_NONE)
 		return err_invalid("link %s needs root (CAP_NET_ADMIN in this host's network "
@@ -415,6 +417,9 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 				   "with forwards, which works without",
 				   p.link == LINK_VETH ? "veth" : "wireguard",
 				   p.link == LINK_VETH ? "pair and its rules" : "tunnel");
+	if (p.userns && p.nest)
+		return err_invalid("--nest needs root: the supervisor makes each child cage, in "
+				   "this cage's namespaces");
 	if (!p.userns)
 		snprintf(p.cgroup, sizeof(p.cgroup), "sluice/%s", p.name);
 	snprintf(p.cage_table, sizeof(p.cage_table), "sluice");

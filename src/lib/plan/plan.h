@@ -124,6 +124,15 @@ struct plan {
 	char cage_table[32];		 /* "sluice" (family inet) in the cage netns */
 	char host_table[PLAN_TABLE_MAX]; /* "sluice_<name>_<hash>" (inet) in the host netns */
 
+	/* --nest: the cage's supervisor makes child cages on its processes' request (nest.h) */
+	bool nest;
+	/* A child cage, made on its parent's request: the parent's name; the parent's mount
+	 * namespace, which this one's copies; and the directory its first process starts in (a
+	 * path of the parent's). -1 and empty for any other cage. */
+	char parent[CAGE_NAME_MAX + 1];
+	int nest_mnt_fd;
+	char nest_cwd[4096];
+
 	/* the process */
 	char **argv; /* the command, NULL-terminated */
 	char **env;  /* full environment for the command, NULL-terminated */
@@ -197,6 +206,13 @@ int plan_wg_check_allowed(const struct plan *p, const struct wg_config *wg);
 
 /* The plan as `sluice check` shows it (names, addresses, routes, nft text, hooks, env). */
 void plan_render(const struct plan *p, struct text *f);
+/* What the cage's processes reach, a line each ("tcp ADDR:PORT", "udp ...", "dns NAME"):
+ * what a child cage made inside it (nest.h) is checked against. */
+void plan_render_reach(const struct plan *p, struct text *f);
+/* Whether child plan p asks only for what its parent (reach, as plan_render_reach() gave
+ * it) reaches: its link none, its forwards' targets among the parent's, its names the
+ * parent's; -EINVAL naming the first that is not. */
+int plan_check_within(const struct plan *p, const char *parent, const char *reach);
 /* The same plan as one JSON object (check --json): name, cgroup, link and its addresses,
  * allowed endpoints, forwards, DNS names, the layers' lines, user, command, env, and the
  * nftables text. */

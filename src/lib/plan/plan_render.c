@@ -2,6 +2,7 @@
  * (also what run -v reports); the cage's /etc/hosts and /etc/resolv.conf. */
 #include "bpf.h"
 #include "nft.h"
+#include "nest.h"
 #include "plan.h"
 #include "unixguard.h"
 #include <arpa/inet.h>
@@ -264,6 +265,13 @@ void plan_render(const struct plan *p, struct text *f)
 	}
 	if (!p->n_publish && !p->n_listens)
 		text_printf(f, "  inbound    none (nothing is published or listened for)\n");
+	if (p->nest)
+		text_printf(f, "  nest       child cages on request at %s: link none, reaching only "
+			       "what this cage reaches, as its user\n",
+			    NEST_SOCKET);
+	if (p->parent[0])
+		text_printf(f, "  parent     cage %s (this one reaches only what it reaches)\n",
+			    p->parent);
 	text_printf(f, "  dns        stub at %s:%d (udp, tcp); NXDOMAIN for all but:\n",
 		    DNS_STUB_ADDR, DNS_STUB_PORT);
 	for (size_t i = 0; i < p->n_dns; i++)
@@ -414,6 +422,8 @@ void plan_render_json(const struct plan *p, struct text *f)
 		text_puts(f, "]}");
 	}
 	text_putc(f, ']');
+	json_key(f, &first, "nest");
+	text_puts(f, p->nest ? "true" : "false");
 	json_key(f, &first, "dns");
 	text_putc(f, '{');
 	for (size_t i = 0; i < p->n_dns; i++) {

@@ -123,6 +123,7 @@ struct policy {
 	struct pool pool;
 	bool has_pool;
 	bool verbose;
+	bool nest; /* --nest, nest: the cage may ask for child cages (nest.h) */
 };
 
 void policy_init(struct policy *p);

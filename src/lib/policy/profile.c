@@ -540,6 +540,7 @@ enum key {
 	KEY_WIREGUARD,
 	KEY_PUBLISH,
 	KEY_LISTEN,
+	KEY_NEST,
 	_KEY_MAX,
 };
 
@@ -562,6 +563,7 @@ static const char *const key_names[_KEY_MAX] = {
     [KEY_WIREGUARD] = "wireguard",
     [KEY_PUBLISH] = "publish",
     [KEY_LISTEN] = "listen",
+    [KEY_NEST] = "nest",
 };
 
 static int load_key(struct loader *l, enum key key, yaml_node_t *v)
@@ -603,6 +605,8 @@ static int load_key(struct loader *l, enum key key, yaml_node_t *v)
 		return load_strings(l, "publish", v, policy_add_publish);
 	case KEY_LISTEN:
 		return load_strings(l, "listen", v, policy_add_listen);
+	case KEY_NEST:
+		return load_bool(l, "nest", v, &l->p->nest);
 	default:
 		return -EINVAL;
 	}

@@ -110,7 +110,7 @@ int control_put_lists(struct text *out, char *const *argv, char *const *env, siz
 }
 
 /* One packet, with fds if n_fds. */
-static int send_packet(int fd, const void *buf, size_t len, const int *fds, size_t n_fds)
+int control_send_packet(int fd, const void *buf, size_t len, const int *fds, size_t n_fds)
 {
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	union {
@@ -208,7 +208,7 @@ static void session_end(struct session *s)
 static void session_reply(struct session *s, const char *msg)
 {
 	if (s->fd >= 0)
-		(void)send_packet(s->fd, msg, strlen(msg), NULL, 0);
+		(void)control_send_packet(s->fd, msg, strlen(msg), NULL, 0);
 	session_end(s);
 }
 
@@ -277,7 +277,7 @@ static int start_exec(struct session *s, const char *body, size_t len, const int
 		return err_invalid("the command and its environment exceed %d bytes", CTL_MSG_MAX);
 	if (r < 0)
 		return r;
-	r = send_packet(c->pid1.fd, t.buf, t.len, fds, 3);
+	r = control_send_packet(c->pid1.fd, t.buf, t.len, fds, 3);
 	if (r < 0)
 		return err_set(r, "hand the command to the cage");
 	s->running = true;
@@ -305,7 +305,7 @@ static void on_client(struct loop_source *src, uint32_t events)
 			char k[32];
 
 			snprintf(k, sizeof(k), "K%u %d", s->id, SIGHUP);
-			(void)send_packet(s->ctl->pid1.fd, k, strlen(k), NULL, 0);
+			(void)control_send_packet(s->ctl->pid1.fd, k, strlen(k), NULL, 0);
 			loop_del(s->ctl->loop, &s->src);
 			close(s->fd);
 			s->fd = -1;
@@ -325,7 +325,7 @@ static void on_client(struct loop_source *src, uint32_t events)
 
 		if (sig > 0 && sig < 65) {
 			snprintf(k, sizeof(k), "K%u %d", s->id, sig);
-			(void)send_packet(s->ctl->pid1.fd, k, strlen(k), NULL, 0);
+			(void)control_send_packet(s->ctl->pid1.fd, k, strlen(k), NULL, 0);
 		}
 	} else if (buf[0] == 'I' && !s->running) {
 		_cleanup_text_ struct text t = TEXT_INIT;
@@ -333,7 +333,7 @@ static void on_client(struct loop_source *src, uint32_t events)
 		text_putc(&t, 'I');
 		s->ctl->info(s->ctl->info_data, &t);
 		if (text_error(&t) == 0 && t.len <= CTL_MSG_MAX)
-			(void)send_packet(s->fd, t.buf, t.len, NULL, 0);
+			(void)control_send_packet(s->fd, t.buf, t.len, NULL, 0);
 		session_end(s);
 	} else {
 		r = err_invalid("an unknown request");
@@ -405,7 +405,7 @@ static void on_accept(struct loop_source *src, uint32_t events)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || !peer_is_admin(fd, &cred)) {
 		const char *no = "F125 only root with CAP_SYS_ADMIN may use a cage's control socket";
 
-		(void)send_packet(fd, no, strlen(no), NULL, 0);
+		(void)control_send_packet(fd, no, strlen(no), NULL, 0);
 		close(fd);
 		return;
 	}
@@ -415,7 +415,7 @@ static void on_accept(struct loop_source *src, uint32_t events)
 	if (!s) {
 		const char *busy = "F125 the cage runs as many exec'd commands as it takes";
 
-		(void)send_packet(fd, busy, strlen(busy), NULL, 0);
+		(void)control_send_packet(fd, busy, strlen(busy), NULL, 0);
 		close(fd);
 		return;
 	}
@@ -516,7 +516,7 @@ void control_free(struct control *c)
 			c->sessions[i] = NULL;
 			loop_del(c->loop, &s->src);
 			if (s->fd >= 0) {
-				(void)send_packet(s->fd, "F125 the cage went down", 23, NULL, 0);
+				(void)control_send_packet(s->fd, "F125 the cage went down", 23, NULL, 0);
 				close(s->fd);
 			}
 			free(s);
@@ -568,7 +568,7 @@ int control_send_exec(int fd, long uid, char *const *argv, char *const *env, con
 		return err_invalid("the command and its environment exceed %d bytes", CTL_MSG_MAX);
 	if (r < 0)
 		return r;
-	r = send_packet(fd, t.buf, t.len, stdio, 3);
+	r = control_send_packet(fd, t.buf, t.len, stdio, 3);
 	if (r < 0) {
 		/* Refused at once: the supervisor said why before it closed. */
 		char buf[1200];
@@ -590,7 +590,7 @@ int control_send_signal(int fd, int sig)
 	char k[16];
 
 	snprintf(k, sizeof(k), "K%d", sig);
-	return send_packet(fd, k, strlen(k), NULL, 0);
+	return control_send_packet(fd, k, strlen(k), NULL, 0);
 }
 
 /* Block until a packet arrives (the socket is blocking on the client side). */
@@ -641,7 +641,7 @@ int control_info(int fd, char **ret)
 
 	if (!buf)
 		return -ENOMEM;
-	if (send_packet(fd, "I", 1, NULL, 0) < 0)
+	if (control_send_packet(fd, "I", 1, NULL, 0) < 0)
 		return negative_errno();
 	n = recv_reply(fd, buf, CTL_MSG_MAX);
 	if (n < 0)

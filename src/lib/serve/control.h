@@ -51,6 +51,8 @@ int control_parse_lists(const char *buf, size_t len, char ***ret_argv, char ***r
 /* Append argv and env to out as <lists>. -E2BIG if out would be longer than max. */
 int control_put_lists(struct text *out, char *const *argv, char *const *env, size_t max);
 
+/* Send one packet, with up to 3 fds. */
+int control_send_packet(int fd, const void *buf, size_t len, const int *fds, size_t n_fds);
 /* One packet into buf (NUL-terminated after what came; buf has max + 1 bytes), without
  * waiting; up to 3 fds into fds (NULL: none are taken). Returns its length, 0 at EOF,
  * -EAGAIN if none is there, -EMSGSIZE (nothing kept) if it or its fds did not fit. */
