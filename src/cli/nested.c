@@ -126,8 +126,9 @@ static bool is_ns(int fd, int nstype)
 	return ioctl(fd, NS_GET_NSTYPE) == nstype;
 }
 
-/* The asker's environment, NUL-separated at fd 4: the child command's, and ours from now on
- * (so the plan takes it), with SLUICE_NESTED* gone. */
+/* The asker's environment, NUL-separated at fd 4: the child command's is made from it. Not
+ * this process's own: it runs as root, and the asker's LD_*, TZ, HOSTALIASES and the like
+ * are not its to say. */
 static int take_environment(void)
 {
 	_cleanup_close_ int fd = 4;
@@ -162,9 +163,9 @@ static int take_environment(void)
 		return -ENOMEM;
 	n = 0;
 	for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
-		if (strchr(buf + i, '=') && !startswith(buf + i, "SLUICE_NESTED"))
+		if (strchr(buf + i, '='))
 			env[n++] = buf + i;
-	environ = env;
+	nested.env = env;
 	buf = NULL; /* env points into it: ours until exit */
 	return 0;
 }
@@ -174,16 +175,19 @@ int nested_enter(void)
 	const char *v = getenv("SLUICE_NESTED"), *reach = getenv("SLUICE_NESTED_REACH"),
 		   *cwd = getenv("SLUICE_NESTED_CWD"), *colon;
 	char *end;
-	unsigned long uid;
+	unsigned long uid, depth;
 	int r;
 
 	if (!v)
 		return 0;
-	colon = strrchr(v, ':');
+	colon = strchr(v, ':');
 	if (!colon || colon == v || (size_t)(colon - v) > CAGE_NAME_MAX || !reach || !cwd)
 		return err_invalid("SLUICE_NESTED=%s: not a child cage's request", v);
 	uid = strtoul(colon + 1, &end, 10);
-	if (*end || end == colon + 1)
+	if (*end != ':' || end == colon + 1)
+		return err_invalid("SLUICE_NESTED=%s: not a child cage's request", v);
+	depth = strtoul(end + 1, &end, 10);
+	if (*end || depth < 1 || depth > NEST_DEPTH_MAX)
 		return err_invalid("SLUICE_NESTED=%s: not a child cage's request", v);
 	if (!is_ns(3, CLONE_NEWNS))
 		return err_invalid("a child cage's request comes with its parent's mount "
@@ -192,6 +196,7 @@ int nested_enter(void)
 	parent[colon - v] = '\0';
 	nested.parent = parent;
 	nested.uid = (uid_t)uid;
+	nested.depth = (unsigned)depth;
 	nested.reach = strdup(reach);
 	nested.cwd = strdup(cwd);
 	if (!nested.reach || !nested.cwd)
@@ -212,5 +217,6 @@ int nested_apply(struct plan *p)
 	snprintf(p->parent, sizeof(p->parent), "%s", nested.parent);
 	snprintf(p->nest_cwd, sizeof(p->nest_cwd), "%s", nested.cwd);
 	p->nest_mnt_fd = 3;
+	p->depth = nested.depth;
 	return 0;
 }

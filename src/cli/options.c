@@ -9,6 +9,8 @@
 #include "options.h"
 #include "prepare.h"
 
+extern char **environ;
+
 const char options_help[] =
 	"  -p, --profile FILE|NAME  read a profile (NAME: ./profiles/NAME.yaml, then\n"
 	"                           /etc/sluice/NAME.yaml); options given here override it\n"
@@ -259,7 +261,8 @@ int options_plan(int argc, char **argv, bool need_command, struct plan *ret)
 	if (r == 0) {
 		if (pol.verbose)
 			log_max_level = LOG_DEBUG;
-		r = plan_prepare(&pol, cmd, need_command, ret);
+		r = plan_prepare(&pol, cmd, need_command,
+				 options_nested ? options_nested->env : environ, ret);
 		if (r == 0 && options_nested) {
 			r = nested_apply(ret);
 			if (r < 0)

@@ -24,7 +24,9 @@ extern const char options_help[];
 struct nested {
 	const char *parent;
 	uid_t uid;
+	unsigned depth;    /* the child's: 1 below a cage made on the host */
 	const char *reach; /* what the parent reaches (plan_render_reach()) */
 	const char *cwd;   /* the asker's working directory, a path of the parent's */
+	char **env;        /* the asker's environment: the child command's is made from it */
 };
 extern const struct nested *options_nested;

@@ -742,7 +742,8 @@ static int step_nest(struct cage *c)
 {
 	const struct plan *p = c->plan;
 	_cleanup_text_ struct text reach = TEXT_INIT;
-	struct nest_config cfg = {.name = p->name, .uid = p->uid, .netns_fd = -1, .mnt_fd = -1};
+	struct nest_config cfg = {
+	    .name = p->name, .uid = p->uid, .depth = p->depth, .netns_fd = -1, .mnt_fd = -1};
 	int r;
 
 	if (!p->nest)
@@ -842,8 +843,8 @@ static void cage_info(void *data, struct text *out)
 		text_json_str(out, p->parent);
 	else
 		text_puts(out, "null");
-	text_printf(out, ", \"nest\": %s, \"children\": %u, \"plan\": ",
-		    p->nest ? "true" : "false", nest_children(c->nest));
+	text_printf(out, ", \"depth\": %u, \"nest\": %s, \"children\": %u, \"plan\": ",
+		    p->depth, p->nest ? "true" : "false", nest_children(c->nest));
 	plan_render_json(p, out);
 	text_putc(out, '}');
 }

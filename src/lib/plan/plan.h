@@ -130,6 +130,7 @@ struct plan {
 	 * namespace, which this one's copies; and the directory its first process starts in (a
 	 * path of the parent's). -1 and empty for any other cage. */
 	char parent[CAGE_NAME_MAX + 1];
+	unsigned depth; /* 0 for a cage made on the host; its children's 1, and so on */
 	int nest_mnt_fd;
 	char nest_cwd[4096];
 

@@ -31,6 +31,7 @@ struct nest {
 	struct loop_source listen;
 	char name[64];
 	uid_t uid;
+	unsigned depth;
 	int netns_fd, mnt_fd;
 	char *reach;
 	struct nest_session *sessions[NEST_SESSIONS_MAX];
@@ -107,7 +108,8 @@ static _Noreturn void child_exec(struct nest *n, const char *cwd, char **argv, i
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	/* Its own environment is this, not the asker's: the program runs as root here. */
-	snprintf(nested, sizeof(nested), "SLUICE_NESTED=%s:%u", n->name, (unsigned)n->uid);
+	snprintf(nested, sizeof(nested), "SLUICE_NESTED=%s:%u:%u", n->name, (unsigned)n->uid,
+		 n->depth + 1);
 	text_printf(&reach, "SLUICE_NESTED_REACH=%s", n->reach);
 	text_printf(&dir, "SLUICE_NESTED_CWD=%s", cwd);
 	if (text_error(&reach) || text_error(&dir))
@@ -169,6 +171,9 @@ static int start(struct nest_session *s, const char *body, size_t len, const int
 	if (!streq(argv[0], "run") && !streq(argv[0], "up"))
 		return err_invalid("a child cage is made by sluice run or sluice up, not %s",
 				   argv[0]);
+	if (s->n->depth >= NEST_DEPTH_MAX)
+		return err_invalid("cage \"%s\" is %u levels deep already: no child cage below it",
+				   s->n->name, s->n->depth);
 	env_fd = env_memfd(env);
 	if (env_fd < 0)
 		return err_set(env_fd, "the child cage's environment");
@@ -302,6 +307,7 @@ int nest_new(struct loop *l, const struct nest_config *cfg, struct nest **ret)
 	n->loop = l;
 	snprintf(n->name, sizeof(n->name), "%s", cfg->name);
 	n->uid = cfg->uid;
+	n->depth = cfg->depth;
 	n->netns_fd = cfg->netns_fd;
 	n->mnt_fd = cfg->mnt_fd;
 	n->listen.fd = -1;

@@ -19,7 +19,8 @@
  *   supervisor -> asker   X<status>   the child ended: sluice's status for it
  *                         F<code> <message>   it could not be started
  * The program started gets, besides fds 0-3, the asker's environment at fd 4 (NUL-separated) and
- * SLUICE_NESTED=<parent>:<uid>, SLUICE_NESTED_CWD, SLUICE_NESTED_REACH in its own.
+ * SLUICE_NESTED=<parent>:<uid>:<the child's depth>, SLUICE_NESTED_CWD, SLUICE_NESTED_REACH in
+ * its own.
  */
 #pragma once
 
@@ -29,10 +30,12 @@
 
 #define NEST_SOCKET	  "/run/sluice.nest"
 #define NEST_SESSIONS_MAX 64 /* child cages asked for at once */
+#define NEST_DEPTH_MAX	  8  /* levels of cages below one made on the host */
 
 struct nest_config {
 	const char *name;  /* the parent cage's */
 	uid_t uid;         /* its user: every asker is it */
+	unsigned depth;    /* its plan's */
 	int listen_fd;     /* NEST_SOCKET's listener (taken) */
 	int netns_fd;      /* the cage's namespaces (taken) */
 	int mnt_fd;
