@@ -176,6 +176,7 @@ int nested_enter(void)
 		   *cwd = getenv("SLUICE_NESTED_CWD"), *colon;
 	char *end;
 	unsigned long uid, depth;
+	struct stat st;
 	int r;
 
 	if (!v)
@@ -189,9 +190,9 @@ int nested_enter(void)
 	depth = strtoul(end + 1, &end, 10);
 	if (*end || depth < 1 || depth > NEST_DEPTH_MAX)
 		return err_invalid("SLUICE_NESTED=%s: not a child cage's request", v);
-	if (!is_ns(3, CLONE_NEWNS))
+	if (!is_ns(3, CLONE_NEWNS) || fstat(5, &st) < 0 || !S_ISFIFO(st.st_mode))
 		return err_invalid("a child cage's request comes with its parent's mount "
-				   "namespace at fd 3");
+				   "namespace at fd 3 and its lifeline at fd 5");
 	memcpy(parent, v, (size_t)(colon - v));
 	parent[colon - v] = '\0';
 	nested.parent = parent;
@@ -217,6 +218,7 @@ int nested_apply(struct plan *p)
 	snprintf(p->parent, sizeof(p->parent), "%s", nested.parent);
 	snprintf(p->nest_cwd, sizeof(p->nest_cwd), "%s", nested.cwd);
 	p->nest_mnt_fd = 3;
+	p->nest_lifeline_fd = 5;
 	p->depth = nested.depth;
 	return 0;
 }

@@ -136,3 +136,32 @@ test_nest_needs_the_parents_consent()
 	[ $? = 125 ] && grep -q -- "--nest needs root" "$T/out/rl" ||
 		fail "rootless --nest: $(cat "$T/out/rl")"
 }
+
+# a standing child (sluice up inside the cage) is the parent's too: it ends with it
+TESTS="$TESTS nest_standing_child_ends_with_its_parent"
+test_nest_standing_child_ends_with_its_parent()
+{
+	base=$(counts)
+	next_name
+	sluice_w up "$NAME" --link veth --proxy "$PROXY_URL" --nest --user root \
+		>/dev/null 2>"$T/out/up.err" || fail "up: $(cat "$T/out/up.err")"
+	sluice_w exec "$NAME" -- "$SLUICE" up "${NAME}c" --proxy "$PROXY_URL" \
+		>"$T/out/upc" 2>&1 || fail "up inside the cage: $(cat "$T/out/upc")"
+	[ -e "/run/netns/${NAME}c" ] || fail "no /run/netns/${NAME}c"
+	# from the host: exec into the child, which reaches the proxy at its forward only
+	sluice_w exec "${NAME}c" -- /bin/sh -c 'p=$1
+		printf "proxy "; $p connect tcp 127.0.0.1 '"$PROXY_PORT"'
+		printf "net "; $p connect tcp '"$NET_IP"' 80' sh "$PROBE" >"$T/out/pc" 2>&1
+	OUT=$T/out/pc
+	allowed proxy
+	denied net
+	sluice_w ls --json | python3 -c '
+import json, sys
+c = {c["name"]: c for c in json.load(sys.stdin)}
+assert c[sys.argv[1] + "c"]["parent"] == sys.argv[1] and c[sys.argv[1] + "c"]["depth"] == 1
+' "$NAME" || fail "ls does not show ${NAME}c under $NAME"
+	kill -KILL "$(sed -n 's/^pid=//p' "/run/sluice/$NAME")"
+	wait_for 100 sh -c "[ ! -e /run/sluice/${NAME}c ]" || fail "the standing child outlived its parent"
+	sluice_w gc >"$T/out/gc" 2>&1 || fail "gc: $(cat "$T/out/gc")"
+	same_counts "$base" "a standing child whose parent was killed, then gc"
+}

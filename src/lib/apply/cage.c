@@ -78,8 +78,9 @@ struct cage {
 	unsigned long long bound; /* named: the inode of the netns bound there */
 	struct control *ctl;      /* named: `sluice exec` and `sluice ls` come this way */
 	int nest_fd;              /* --nest: the child cages' listener in pid 1, by its number */
+	struct loop_source lifeline; /* a child cage: its parent's supervisor's pipe */
 	struct nest *nest;        /* --nest: child cages are asked for this way */
-	undo_fn undo[16];
+	undo_fn undo[24];
 	size_t n_undo;
 };
 
@@ -715,6 +716,22 @@ static int step_broker(struct cage *c)
 	return 0;
 }
 
+/* The parent's supervisor is gone: so is this child cage, at once (its processes first; the
+ * supervisor then undoes the rest as after any end). */
+static void on_lifeline(struct loop_source *src, uint32_t events)
+{
+	struct cage *c = container_of(src, struct cage, lifeline);
+
+	log_debug("the parent cage %s is gone: ending this one", c->plan->parent);
+	(void)syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+	loop_del(c->loop, src);
+}
+
+static void undo_lifeline(struct cage *c)
+{
+	loop_del(c->loop, &c->lifeline);
+}
+
 static void undo_nest(struct cage *c)
 {
 	nest_free(c->nest);
@@ -746,6 +763,12 @@ static int step_nest(struct cage *c)
 	    .name = p->name, .uid = p->uid, .depth = p->depth, .netns_fd = -1, .mnt_fd = -1};
 	int r;
 
+	if (p->nest_lifeline_fd >= 0) {
+		r = loop_add(c->loop, &c->lifeline, p->nest_lifeline_fd, EPOLLIN, on_lifeline);
+		if (r < 0)
+			return err_set(r, "watch the parent cage");
+		undo_push(c, undo_lifeline);
+	}
 	if (!p->nest)
 		return 0;
 	plan_render_reach(p, &reach);
@@ -1108,6 +1131,7 @@ static int cage_serve(const struct plan *p, bool named, void (*ready)(void *data
 		.pidfd = -1,
 		.sync_fd = -1,
 		.nest_fd = -1,
+		.lifeline = {.fd = -1},
 		.err_fd = -1,
 		.backstop = p->unix_backstop,
 	};

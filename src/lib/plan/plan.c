@@ -409,7 +409,7 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	snprintf(p.name, sizeof(p.name), "%s", pol->name);
 	p.link = pol->link;
 	p.nest = pol->nest;
-	p.nest_mnt_fd = -1;
+	p.nest_mnt_fd = p.nest_lifeline_fd = -1;
 	p.userns = facts->unprivileged;
 	if (p.userns && p.link != LINK_NONE)
 		return err_invalid("link %s needs root (CAP_NET_ADMIN in this host's network "

@@ -132,6 +132,8 @@ struct plan {
 	char parent[CAGE_NAME_MAX + 1];
 	unsigned depth; /* 0 for a cage made on the host; its children's 1, and so on */
 	int nest_mnt_fd;
+	int nest_lifeline_fd; /* the read end of a pipe the parent's supervisor holds: at its
+			       * hangup the parent is gone, and so is this cage */
 	char nest_cwd[4096];
 
 	/* the process */

@@ -33,6 +33,7 @@ struct nest {
 	uid_t uid;
 	unsigned depth;
 	int netns_fd, mnt_fd;
+	int life[2]; /* every child has the read end; this process alone the write end */
 	char *reach;
 	struct nest_session *sessions[NEST_SESSIONS_MAX];
 };
@@ -78,12 +79,12 @@ static void on_child_exit(struct loop_source *src, uint32_t events)
 	session_end(s);
 }
 
-/* In the child: stdio, the parent's mount namespace at 3, the environment at 4; nothing
- * else. */
+/* In the child: stdio, the parent's mount namespace at 3, the environment at 4, the
+ * lifeline at 5; nothing else. */
 static _Noreturn void child_exec(struct nest *n, const char *cwd, char **argv, int env_fd,
 				 const int fds[3])
 {
-	int keep[5] = {fds[0], fds[1], fds[2], n->mnt_fd, env_fd};
+	int keep[6] = {fds[0], fds[1], fds[2], n->mnt_fd, env_fd, n->life[0]};
 	char nested[96], *envp[5], *cmd[CTL_ARGS_MAX + 2];
 	_cleanup_text_ struct text reach = TEXT_INIT, dir = TEXT_INIT;
 	size_t argc = 0;
@@ -92,16 +93,16 @@ static _Noreturn void child_exec(struct nest *n, const char *cwd, char **argv, i
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || setsid() < 0 ||
 	    setns(n->netns_fd, CLONE_NEWNET) < 0)
 		_exit(125);
-	/* Out of the way of 0-4 first, then into place. */
-	for (int i = 0; i < 5; i++) {
+	/* Out of the way of 0-5 first, then into place. */
+	for (int i = 0; i < 6; i++) {
 		keep[i] = fcntl(keep[i], F_DUPFD, 10);
 		if (keep[i] < 0)
 			_exit(125);
 	}
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		if (dup2(keep[i], i) < 0)
 			_exit(125);
-	(void)syscall(SYS_close_range, 5U, ~0U, 0U);
+	(void)syscall(SYS_close_range, 6U, ~0U, 0U);
 	for (int sig = 1; sig < _NSIG; sig++)
 		signal(sig, SIG_DFL);
 	sigemptyset(&none);
@@ -311,6 +312,11 @@ int nest_new(struct loop *l, const struct nest_config *cfg, struct nest **ret)
 	n->netns_fd = cfg->netns_fd;
 	n->mnt_fd = cfg->mnt_fd;
 	n->listen.fd = -1;
+	if (pipe2(n->life, O_CLOEXEC) < 0) {
+		n->life[0] = n->life[1] = -1;
+		close(cfg->listen_fd);
+		return err_set(negative_errno(), "the child cages' lifeline");
+	}
 	(void)fcntl(cfg->listen_fd, F_SETFL, O_NONBLOCK);
 	r = loop_add(l, &n->listen, cfg->listen_fd, EPOLLIN, on_accept);
 	if (r < 0) {
@@ -354,6 +360,10 @@ void nest_free(struct nest *n)
 		close(n->netns_fd);
 	if (n->mnt_fd >= 0)
 		close(n->mnt_fd);
+	if (n->life[0] >= 0)
+		close(n->life[0]);
+	if (n->life[1] >= 0)
+		close(n->life[1]);
 	free(n->reach);
 	free(n);
 }

@@ -7,9 +7,9 @@
  * child's mount namespace is a copy of the parent's (handed over as fd 3), so it sees no
  * file the parent does not; it runs as the parent's user; what it may ask for is checked
  * against what the parent reaches (plan_check_within(), the parent's reach in
- * SLUICE_NESTED_REACH) before anything is made. A child's supervisor gets SIGTERM when its
- * parent's goes (PR_SET_PDEATHSIG), and is stopped and waited for when the parent ends, so
- * a tree comes down from any level, leaving nothing.
+ * SLUICE_NESTED_REACH) before anything is made. A child's supervisor is stopped and waited
+ * for when the parent ends, and ends its cage when the parent's supervisor is gone however
+ * it went (the lifeline below), so a tree comes down from any level, leaving nothing.
  *
  * Every message is one SOCK_SEQPACKET packet of at most CTL_MSG_MAX bytes:
  *   asker -> supervisor   N<cwd>\0<lists> with SCM_RIGHTS: stdin, stdout, stderr; argv[0]
@@ -18,7 +18,9 @@
  *                         K<signal>   to the child's supervisor (as to `sluice run`)
  *   supervisor -> asker   X<status>   the child ended: sluice's status for it
  *                         F<code> <message>   it could not be started
- * The program started gets, besides fds 0-3, the asker's environment at fd 4 (NUL-separated) and
+ * The program started gets, besides fds 0-3, the asker's environment at fd 4 (NUL-separated),
+ * the read end of a pipe only this supervisor writes at fd 5 (its hangup: the parent is gone,
+ * and the child, run or up, ends at once) and
  * SLUICE_NESTED=<parent>:<uid>:<the child's depth>, SLUICE_NESTED_CWD, SLUICE_NESTED_REACH in
  * its own.
  */
