@@ -165,3 +165,35 @@ assert c[sys.argv[1] + "c"]["parent"] == sys.argv[1] and c[sys.argv[1] + "c"]["d
 	sluice_w gc >"$T/out/gc" 2>&1 || fail "gc: $(cat "$T/out/gc")"
 	same_counts "$base" "a standing child whose parent was killed, then gc"
 }
+
+# contrib/actors/sluice_spawn.py: a root actor spawns a subtree into a child cage, and is
+# told (SluiceRefused) when it asks for more than its cage reaches
+TESTS="$TESTS nest_python_helper_spawns_children"
+test_nest_python_helper_spawns_children()
+{
+	base=$(counts)
+	next_name
+	sluice_w up "$NAME" --link veth --proxy "$PROXY_URL" --nest --user nobody \
+		>/dev/null 2>"$T/out/up.err" || fail "up: $(cat "$T/out/up.err")"
+	cat >"$T/nest-actor.py" <<PY
+import subprocess, sys
+sys.path.insert(0, "$ROOT/contrib/actors")
+import sluice_spawn as ss
+ss.SLUICE = "$SLUICE"
+with ss.child_cage(["$PROBE", "connect", "tcp", "127.0.0.1", "$PROXY_PORT"],
+                   name="${NAME}a", proxy="$PROXY_URL", stdout=subprocess.PIPE) as p:
+    print("child", p.stdout.read().decode().split()[0], p.wait())
+try:
+    with ss.child_cage(["/bin/true"], forwards=["80=$NET_IP:80"], stderr=subprocess.PIPE):
+        print("widened")
+except ss.SluiceRefused as e:
+    print("refused", e)
+PY
+	sluice_w exec "$NAME" -- python3 "$T/nest-actor.py" >"$T/out/py" 2>&1 ||
+		fail "the actor: $(cat "$T/out/py")"
+	grep -qx "child ok 0" "$T/out/py" || fail "the child actor: $(cat "$T/out/py")"
+	grep -q "^refused sluice: tcp $NET_IP:80: cage \"$NAME\" does not reach it" "$T/out/py" ||
+		fail "the widening child: $(cat "$T/out/py")"
+	sluice_w down "$NAME" || fail "down"
+	same_counts "$base" "children spawned by the Python helper"
+}
