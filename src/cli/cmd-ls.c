@@ -93,8 +93,9 @@ int cmd_ls(int argc, char **argv)
 		fprintf(help ? stdout : stderr,
 			"Usage: sluice ls [--json]\n"
 			"List the cages on this host: name, supervisor pid, link, processes,\n"
-			"connections served, and where a named cage's netns is. --json: an array\n"
-			"of objects (see sluice(1), LS JSON).\n");
+			"connections served, and where a named cage's netns is; a child cage is\n"
+			"indented under its parent. --json: an array of objects (see sluice(1),\n"
+			"LS JSON).\n");
 		return help ? 0 : EXIT_SLUICE;
 	}
 	r = state_list(&names);
