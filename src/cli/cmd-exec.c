@@ -198,6 +198,13 @@ static int wait_relaying(int fd, struct term *t, int *ret_status, bool *ret_fail
 	return r;
 }
 
+int exec_wait(int fd, int *ret_status, bool *ret_failed)
+{
+	struct term none = {.master = -1, .slave = -1};
+
+	return wait_relaying(fd, &none, ret_status, ret_failed);
+}
+
 int cmd_exec(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"env", required_argument, NULL, 'e'},

@@ -7,12 +7,9 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/nsfs.h>
-#include <poll.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -44,38 +41,6 @@ bool nested_in_cage(void)
 	return syscall(SYS_capget, &h, d) == 0 && !(d[0].effective & (1U << CAP_SYS_ADMIN));
 }
 
-static int wait_relaying(int fd, int *ret_status, bool *ret_failed)
-{
-	_cleanup_close_ int sfd = -1;
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (sfd < 0)
-		return negative_errno();
-	for (;;) {
-		struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
-		struct signalfd_siginfo si;
-
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		if (pfd[1].revents && read(sfd, &si, sizeof(si)) == sizeof(si))
-			(void)control_send_signal(fd, (int)si.ssi_signo);
-		if (pfd[0].revents)
-			return control_wait_exec(fd, ret_status, ret_failed);
-	}
-}
-
 int nested_ask(int argc, char **argv)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = NEST_SOCKET};
@@ -104,7 +69,7 @@ int nested_ask(int argc, char **argv)
 	if (r == 0)
 		r = control_send_packet(fd, t.buf, t.len, stdio, 3);
 	if (r == 0)
-		r = wait_relaying(fd, &status, &failed);
+		r = exec_wait(fd, &status, &failed);
 	if (r == -EPIPE) {
 		log_error("the cage's supervisor went away");
 		return EXIT_SLUICE;
