@@ -138,7 +138,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c
 FUZZ_SRC := $(addprefix src/lib/,policy/addr.c policy/policy.c policy/profile.c \
 	    policy/wgconf.c base/log.c base/util.c base/text.c serve/dns.c serve/dns_wire.c \
 	    serve/socks5.c \
-	    serve/loop.c serve/broker.c serve/unixpath.c kernel/nl.c)
+	    serve/loop.c serve/broker.c serve/unixpath.c serve/control.c kernel/nl.c)
 # fuzz_wgconf includes wgconf.c itself (for its static helpers)
 $(B)/fuzz/fuzz_wgconf: FUZZ_SRC := $(filter-out %/wgconf.c,$(FUZZ_SRC))
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC)

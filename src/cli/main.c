@@ -4,6 +4,7 @@
 
 #include "cmds.h"
 #include "log.h"
+#include "nested.h"
 #include "options.h"
 #include "util.h"
 
@@ -13,6 +14,10 @@ static const struct {
 	const char *description;
 } subcommands[] = {
 	{"run", cmd_run, "run a command in a cage whose one way out is the declared endpoint"},
+	{"up", cmd_up, "build a named cage and leave it standing"},
+	{"exec", cmd_exec, "run a command in a named cage"},
+	{"down", cmd_down, "stop a named cage"},
+	{"ls", cmd_ls, "list the cages on this host"},
 	{"check", cmd_check, "validate options and profile, then print the plan"},
 	{"gc", cmd_gc, "remove what crashed runs left behind"},
 	{"maddr", cmd_maddr, "parse multiaddrs, convert WireGuard keys, verify a key"},
@@ -63,6 +68,18 @@ int main(int argc, char **argv)
 	if (streq(argv[1], "--version")) {
 		printf("sluice %s\n", SLUICE_VERSION);
 		return 0;
+	}
+	/* Inside a --nest cage, run and up ask its supervisor for a child cage; run for the
+	 * asker by that supervisor, they make it. */
+	if (streq(argv[1], "run") || streq(argv[1], "up")) {
+		int r = nested_enter();
+
+		if (r < 0) {
+			log_error("%s", err_message(r));
+			return EXIT_SLUICE;
+		}
+		if (!options_nested && nested_in_cage())
+			return nested_ask(argc - 1, argv + 1);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++)
 		if (streq(argv[1], subcommands[i].name))

@@ -5,8 +5,11 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "nested.h"
 #include "options.h"
 #include "prepare.h"
+
+extern char **environ;
 
 const char options_help[] =
 	"  -p, --profile FILE|NAME  read a profile (NAME: ./profiles/NAME.yaml, then\n"
@@ -30,6 +33,17 @@ const char options_help[] =
 	"                           [::1]:PORT) by connecting to TARGET from here:\n"
 	"                           host:port, [v6]:port, /path/to/unix.sock, or\n"
 	"                           socks5h://host:port[,isolate_streams] (repeatable)\n"
+	"  -P, --publish [HOSTADDR:]PORT[=CAGEPORT]\n"
+	"                           a service of the cage: the supervisor listens at\n"
+	"                           HOSTADDR:PORT here (default 127.0.0.1) and joins each\n"
+	"                           connection to 127.0.0.1:CAGEPORT in the cage (default\n"
+	"                           PORT); any link (repeatable)\n"
+	"      --listen ENDPOINT[@SOURCE[,SOURCE...]]\n"
+	"                           link veth or wireguard: accept TCP on the cage's link\n"
+	"                           to ENDPOINT (PORT, ADDR:PORT or /ip4/A/tcp/P, with\n"
+	"                           /wg/uKEY the cage's own key) from SOURCEs (ADDR or\n"
+	"                           ADDR/PREFIX; default: whatever the link carries);\n"
+	"                           nothing else comes in (repeatable)\n"
 	"      --isolate-streams    give each connection through the socks5 proxy fresh\n"
 	"                           credentials (Tor's per-stream circuits)\n"
 	"  -d, --dns NAME=ADDR      NAME resolves to ADDR in the cage (repeatable); all\n"
@@ -51,10 +65,12 @@ const char options_help[] =
 	"  -u, --user USER          run the command as USER (default: the user who ran\n"
 	"                           sudo; as plain root, --user root must be given)\n"
 	"      --pool CIDR          IPv4 pool for cage subnets (default 10.200.0.0/16)\n"
+	"      --nest               the cage's processes may make child cages (sluice run\n"
+	"                           or up inside it) that reach only what it reaches\n"
 	"  -v, --verbose            say what is done, step by step\n"
 	"  -h, --help               this help\n";
 
-enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX, OPT_WG_CONFIG, OPT_WG_BACKEND, OPT_SECCOMP };
+enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX, OPT_WG_CONFIG, OPT_WG_BACKEND, OPT_SECCOMP, OPT_LISTEN, OPT_NEST };
 
 static const struct option longopts[] = {
 	{"profile", required_argument, NULL, 'p'}, {"name", required_argument, NULL, 'n'},
@@ -67,10 +83,45 @@ static const struct option longopts[] = {
 	{"wg-config", required_argument, NULL, OPT_WG_CONFIG},
 	{"wg-backend", required_argument, NULL, OPT_WG_BACKEND},
 	{"seccomp", required_argument, NULL, OPT_SECCOMP},
+	{"publish", required_argument, NULL, 'P'},
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"nest", no_argument, NULL, OPT_NEST},
 	{0},
 };
 
-static const char shortopts[] = "+p:n:a:e:u:f:d:vh";
+static const char shortopts[] = "+p:n:a:e:u:f:d:P:vh";
+
+const struct nested *options_nested;
+
+static const char *option_name(int c)
+{
+	for (const struct option *o = longopts; o->name; o++)
+		if (o->val == c)
+			return o->name;
+	return "?";
+}
+
+/* What a child cage's request may say: nothing that names a file of the host (a profile, a
+ * tunnel's configuration, a unix socket), widens (--allow, --publish, --listen, another link)
+ * or changes who runs. The values are checked against the parent's after the plan is made. */
+static bool nested_allows(int c)
+{
+	switch (c) {
+	case 'n':
+	case OPT_PROXY:
+	case 'f':
+	case 'd':
+	case 'e':
+	case OPT_ISOLATE:
+	case OPT_NEST:
+	case OPT_LINK:
+	case 'v':
+	case 'h':
+		return true;
+	default:
+		return false;
+	}
+}
 
 int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 {
@@ -90,6 +141,12 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 			return err_invalid("%s: unknown option, or missing its value",
 					   argv[optind - 1]);
 		}
+		if (options_nested && !nested_allows(c))
+			return err_invalid("--%s: a child cage (in cage \"%s\") takes only --name, "
+					   "--proxy, --forward, --dns, --env, --isolate-streams, "
+					   "--link none, --nest and --verbose; it reaches only what its "
+					   "parent reaches, as its user",
+					   option_name(c), options_nested->parent);
 		if (c != 'p')
 			continue;
 		r = profile_find(optarg, path, sizeof(path));
@@ -141,6 +198,14 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 			what = "--dns";
 			r = policy_add_dns(p, optarg);
 			break;
+		case 'P':
+			what = "--publish";
+			r = policy_add_publish(p, optarg);
+			break;
+		case OPT_LISTEN:
+			what = "--listen";
+			r = policy_add_listen(p, optarg);
+			break;
 		case OPT_WG_CONFIG:
 			what = "--wg-config";
 			r = policy_set_wg_config(p, optarg);
@@ -160,6 +225,9 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 		case OPT_ISOLATE:
 			p->isolate_streams = true;
 			break;
+		case OPT_NEST:
+			p->nest = true;
+			break;
 		case 'v':
 			p->verbose = true;
 			break;
@@ -171,6 +239,14 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 	}
 
 	*ret_cmd = optind < argc ? &argv[optind] : NULL;
+	if (options_nested) {
+		char uid[16];
+
+		snprintf(uid, sizeof(uid), "%u", (unsigned)options_nested->uid);
+		r = policy_set_user(p, uid);
+		if (r < 0)
+			return r;
+	}
 	return policy_finish(p);
 }
 
@@ -185,7 +261,13 @@ int options_plan(int argc, char **argv, bool need_command, struct plan *ret)
 	if (r == 0) {
 		if (pol.verbose)
 			log_max_level = LOG_DEBUG;
-		r = plan_prepare(&pol, cmd, need_command, ret);
+		r = plan_prepare(&pol, cmd, need_command,
+				 options_nested ? options_nested->env : environ, ret);
+		if (r == 0 && options_nested) {
+			r = nested_apply(ret);
+			if (r < 0)
+				plan_free(ret);
+		}
 	}
 	policy_free(&pol);
 	return r;

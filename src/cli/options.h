@@ -17,3 +17,16 @@ int options_plan(int argc, char **argv, bool need_command, struct plan *ret);
 
 /* The option lines for --help and the man page's synopsis. */
 extern const char options_help[];
+
+/* Set while a child cage's request is run (sluice run or up inside a cage with --nest, run
+ * here for it by the parent's supervisor): options_parse() takes only the options a child
+ * may give, its link is none and its user the parent's. */
+struct nested {
+	const char *parent;
+	uid_t uid;
+	unsigned depth;    /* the child's: 1 below a cage made on the host */
+	const char *reach; /* what the parent reaches (plan_render_reach()) */
+	const char *cwd;   /* the asker's working directory, a path of the parent's */
+	char **env;        /* the asker's environment: the child command's is made from it */
+};
+extern const struct nested *options_nested;

@@ -44,7 +44,8 @@ test_nothing_left_after_each_injected_failure()
 	steps=$(sed -n 's/.*no such setup step (the steps: \(.*\))$/\1/p' "$ERR")
 	[ -n "$steps" ] || fail "SLUICE_FAIL_AT=no-such-step: the steps are not listed: $(said)"
 	hit=
-	for link in veth none wireguard; do
+	# "named": sluice up, a veth cage left standing (its own step binds it and serves it)
+	for link in veth none wireguard named; do
 		[ $link = wireguard ] && wg_world_up
 		for step in $steps; do
 			marker=$T/out/ran.$link.$step
@@ -57,6 +58,16 @@ test_nothing_left_after_each_injected_failure()
 					--wg-config "$T/client.conf" --user root -- \
 					/bin/sh -c ': >"$1"' sh "$marker" >"$OUT" 2>"$ERR"
 				RC=$?
+			elif [ $link = named ]; then
+				next_name
+				OUT=$T/out.$NAME
+				ERR=$T/err.$NAME
+				SLUICE_FAIL_AT=$step sluice_w up "$NAME" --link veth --proxy "$PROXY_URL" \
+					--user root -- /bin/sh -c ': >"$1"' sh "$marker" >"$OUT" 2>"$ERR"
+				RC=$?
+				# up returns once the cage is ready; it ends with its command
+				[ "$RC" = 0 ] && { wait_for 100 test -e "$marker"
+					wait_for 100 sh -c "[ ! -e /run/netns/$NAME ]"; }
 			else
 				LINK=$link SLUICE_FAIL_AT=$step cage root -- /bin/sh -c ': >"$1"' sh "$marker"
 			fi

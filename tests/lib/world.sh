@@ -189,6 +189,10 @@ cages_scrub() {
 	for d in /run/sluice/$CAGE_PREFIX* /run/sluice/.$CAGE_PREFIX*; do
 		[ -e "$d" ] && rm -rf "$d"
 	done
+	# named cages' netns binds
+	for d in /run/netns/$CAGE_PREFIX*; do
+		[ -e "$d" ] && { umount -l "$d" 2>/dev/null; rm -f "$d"; }
+	done
 	true
 }
 

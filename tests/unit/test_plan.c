@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "plan.h"
+#include "wgconf.h"
 
 static struct pool pool16(void)
 {
@@ -421,9 +422,155 @@ static void ipv6_endpoint_turns_ipv6_on(void **state)
 	policy_free(&pol);
 }
 
+#define ALICE_PRIV    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo="
+#define ALICE_PUB_MA  "uhSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"
+#define BOB_PUB	      "3p7bfXt9wbTTW2HC7OQ1Nz+DQ8hbeGdNrfx+FG+IK08="
+#define BOB_PUB_MA    "u3p7bfXt9wbTTW2HC7OQ1Nz-DQ8hbeGdNrfx-FG-IK08"
+
+/* A plan with one listen rule, veth or wireguard (Alice's tunnel at 10.0.11.1/24, Bob's peer
+ * at 10.0.11.2): plan_build's result. */
+static int build_listen(struct plan *p, struct policy *pol, enum link_mode link, const char *listen)
+{
+	static const char conf[] = "[Interface]\nPrivateKey = " ALICE_PRIV "\n"
+				   "Address = 10.0.11.1/24\n"
+				   "[Peer]\nPublicKey = " BOB_PUB "\nAllowedIPs = 10.0.11.2/32\n";
+	struct wg_config wg;
+	struct host_facts f = {.wg = &wg};
+	char *argv[] = {"registrar", NULL};
+	char *env[] = {"PATH=/bin", NULL};
+	struct identity id = {.uid = 1000, .gid = 1000, .user = "dev", .home = "/home/dev"};
+	int r;
+
+	assert_int_equal(wgconf_parse(conf, strlen(conf), "t.conf", &wg), 0);
+	policy_init(pol);
+	pol->link = link;
+	if (link == LINK_WIREGUARD)
+		assert_int_equal(policy_set_wg_config(pol, "/t.conf"), 0);
+	assert_int_equal(policy_set_name(pol, "registrar"), 0);
+	assert_int_equal(policy_add_listen(pol, listen), 0);
+	assert_int_equal(policy_finish(pol), 0);
+	r = plan_build(pol, &f, argv, env, &id, p);
+	wg_config_free(&wg);
+	return r;
+}
+
+static void listen_port_alone_is_each_address_of_the_link(void **state)
+{
+	struct policy pol;
+	struct plan p;
+	char a[ADDR_STR_MAX];
+
+	assert_int_equal(build_listen(&p, &pol, LINK_VETH, "1616@198.51.100.0/24"), 0);
+	assert_int_equal(p.n_listens, 1);
+	assert_int_equal(p.listens[0].ep.family, AF_INET);
+	assert_int_equal(p.listens[0].ep.ip.v4.s_addr, p.cage_v4.s_addr);
+	assert_int_equal(p.listens[0].n_from, 1);
+	plan_free(&p);
+	policy_free(&pol);
+
+	assert_int_equal(build_listen(&p, &pol, LINK_WIREGUARD, "1616"), 0);
+	assert_int_equal(p.n_listens, 1);
+	assert_string_equal(addr_format(&p.listens[0].ep, a, sizeof(a)), "tcp 10.0.11.1:1616");
+	plan_free(&p);
+	policy_free(&pol);
+}
+
+static void listen_on_another_address_is_refused(void **state)
+{
+	struct policy pol;
+	struct plan p;
+
+	assert_int_equal(build_listen(&p, &pol, LINK_WIREGUARD, "10.0.11.9:1616"), -EINVAL);
+	assert_string_equal(err_message(-EINVAL),
+			    "listen tcp 10.0.11.9:1616: not an address of the cage's link");
+	policy_free(&pol);
+	assert_int_equal(build_listen(&p, &pol, LINK_VETH, "10.0.11.1:1616"), -EINVAL);
+	policy_free(&pol);
+}
+
+static void listen_wg_key_must_be_the_cages_own(void **state)
+{
+	struct policy pol;
+	struct plan p;
+
+	assert_int_equal(build_listen(&p, &pol, LINK_WIREGUARD,
+				      "/ip4/10.0.11.1/tcp/1616/wg/" ALICE_PUB_MA "@10.0.11.2"),
+			 0);
+	assert_int_equal(p.n_listens, 1);
+	plan_free(&p);
+	policy_free(&pol);
+	assert_int_equal(build_listen(&p, &pol, LINK_WIREGUARD,
+				      "/ip4/10.0.11.1/tcp/1616/wg/" BOB_PUB_MA),
+			 -EINVAL);
+	assert_non_null(strstr(err_message(-EINVAL), "the /wg/ key is not the cage's own (its "
+						     "tunnel's public key is hSDwCYkwp1R0"));
+	policy_free(&pol);
+	assert_int_equal(build_listen(&p, &pol, LINK_VETH, "/ip4/10.0.11.1/tcp/1616/wg/" ALICE_PUB_MA),
+			 -EINVAL);
+	assert_non_null(strstr(err_message(-EINVAL), "the cage's link is not wireguard"));
+	policy_free(&pol);
+}
+
+/* A child cage inside a veth parent that reaches its proxy and 198.51.100.7:443: a forward
+ * to either is within it; anything else, another link, a name it does not resolve are not. */
+static void child_plan_is_checked_against_the_parents_reach(void **state)
+{
+	_cleanup_text_ struct text reach = TEXT_INIT;
+	struct policy pol, cpol;
+	struct plan parent, child;
+	struct host_facts f = {0};
+	char *argv[] = {"actor", NULL};
+	char *env[] = {"PATH=/bin", NULL};
+	struct identity id = {.uid = 1000, .gid = 1000, .user = "dev", .home = "/home/dev"};
+
+	build(&parent, &pol, "http://198.51.100.1:8888", "198.51.100.7:443");
+	plan_render_reach(&parent, &reach);
+	assert_non_null(strstr(text_str(&reach), "tcp 198.51.100.1:8888\n"));
+	assert_non_null(strstr(text_str(&reach), "tcp 198.51.100.7:443\n"));
+
+	policy_init(&cpol);
+	assert_int_equal(policy_set_name(&cpol, "child"), 0);
+	assert_int_equal(policy_set_proxy(&cpol, "http://198.51.100.1:8888"), 0);
+	assert_int_equal(policy_add_forward(&cpol, "443=198.51.100.7:443"), 0);
+	assert_int_equal(policy_finish(&cpol), 0);
+	assert_int_equal(plan_build(&cpol, &f, argv, env, &id, &child), 0);
+	assert_int_equal(plan_check_within(&child, "agent", text_str(&reach)), 0);
+	plan_free(&child);
+	policy_free(&cpol);
+
+	policy_init(&cpol);
+	assert_int_equal(policy_set_name(&cpol, "child"), 0);
+	assert_int_equal(policy_add_forward(&cpol, "80=198.51.100.7:80"), 0);
+	assert_int_equal(policy_finish(&cpol), 0);
+	assert_int_equal(plan_build(&cpol, &f, argv, env, &id, &child), 0);
+	assert_int_equal(plan_check_within(&child, "agent", text_str(&reach)), -EINVAL);
+	assert_non_null(strstr(err_message(-EINVAL), "tcp 198.51.100.7:80: cage \"agent\" does "
+						      "not reach it"));
+	plan_free(&child);
+	policy_free(&cpol);
+
+	policy_init(&cpol);
+	assert_int_equal(policy_set_name(&cpol, "child"), 0);
+	assert_int_equal(policy_add_dns(&cpol, "api.example=198.51.100.7"), 0);
+	assert_int_equal(policy_finish(&cpol), 0);
+	assert_int_equal(plan_build(&cpol, &f, argv, env, &id, &child), 0);
+	assert_int_equal(plan_check_within(&child, "agent", text_str(&reach)), -EINVAL);
+	assert_non_null(strstr(err_message(-EINVAL), "--dns api.example"));
+	plan_free(&child);
+	policy_free(&cpol);
+
+	/* The parent itself, a veth cage, is not a child's plan. */
+	assert_int_equal(plan_check_within(&parent, "agent", text_str(&reach)), -EINVAL);
+	plan_free(&parent);
+	policy_free(&pol);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(listen_port_alone_is_each_address_of_the_link),
+	    cmocka_unit_test(listen_on_another_address_is_refused),
+	    cmocka_unit_test(listen_wg_key_must_be_the_cages_own),
 	    cmocka_unit_test(subnet_is_stable_and_in_pool),
 	    cmocka_unit_test(different_names_spread),
 	    cmocka_unit_test(subnet_avoids_taken_address_and_route),
@@ -442,6 +589,7 @@ int main(void)
 	    cmocka_unit_test(veth_proxy_on_host_is_routed_and_named),
 	    cmocka_unit_test(unprivileged_plan_has_no_cgroup_and_refuses_veth),
 	    cmocka_unit_test(generated_etc_files_list_the_names),
+	    cmocka_unit_test(child_plan_is_checked_against_the_parents_reach),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -572,10 +572,113 @@ static void free_accepts_null_and_empty(void **state)
 	policy_free(&p);
 }
 
+static void publish_parses_host_and_cage_ports(void **state)
+{
+	struct policy p;
+	char a[ADDR_STR_MAX];
+
+	policy_init(&p);
+	set_ok(&p, policy_add_publish, "8080");
+	set_ok(&p, policy_add_publish, "8081=80");
+	set_ok(&p, policy_add_publish, "0.0.0.0:8082=8000");
+	set_ok(&p, policy_add_publish, "[::1]:8083");
+	assert_int_equal(p.n_publish, 4);
+	assert_string_equal(addr_format(&p.publish[0].host, a, sizeof(a)), "tcp 127.0.0.1:8080");
+	assert_int_equal(p.publish[0].cage_port, 8080);
+	assert_int_equal(p.publish[1].cage_port, 80);
+	assert_string_equal(addr_format(&p.publish[2].host, a, sizeof(a)), "tcp 0.0.0.0:8082");
+	assert_int_equal(p.publish[2].cage_port, 8000);
+	assert_string_equal(addr_format(&p.publish[3].host, a, sizeof(a)), "tcp [::1]:8083");
+	assert_int_equal(policy_add_publish(&p, "127.0.0.1:8080=9"), -EINVAL);
+	assert_non_null(strstr(err_message(-EINVAL), "tcp 127.0.0.1:8080 is published twice"));
+	policy_free(&p);
+}
+
+static void publish_refusals_say_why(void **state)
+{
+	assert_set_fails(policy_add_publish, "", "empty address");
+	assert_set_fails(policy_add_publish, "8080=0", "a port is 1..65535");
+	assert_set_fails(policy_add_publish, "8080=x", "a port is 1..65535");
+	assert_set_fails(policy_add_publish, "8080=70000", "a port is 1..65535");
+	assert_set_fails(policy_add_publish, "udp:127.0.0.1:53", "a published port is TCP");
+	assert_set_fails(policy_add_publish, "http://127.0.0.1:80", "a published port is TCP");
+	assert_set_fails(policy_add_publish, "localhost:80", "not resolved");
+}
+
+static void publish_on_the_stub_or_a_forward_is_refused(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_add_publish, "5353=53");
+	assert_finish_fails(&p, "publish: 127.0.0.1:53 in the cage is its DNS stub");
+	policy_free(&p);
+	policy_init(&p);
+	set_ok(&p, policy_add_forward, "9000=10.0.0.1:80");
+	set_ok(&p, policy_add_publish, "9001=9000");
+	assert_finish_fails(&p, "publish: 127.0.0.1:9000 in the cage is a forward's");
+	policy_free(&p);
+}
+
+static void listen_parses_endpoints_and_sources(void **state)
+{
+	struct policy p;
+	char a[ADDR_STR_MAX], c[64];
+
+	policy_init(&p);
+	set_ok(&p, policy_add_listen, "1616");
+	set_ok(&p, policy_add_listen, "10.0.11.1:1616@10.0.11.2,10.0.12.0/24");
+	set_ok(&p, policy_add_listen, "/ip4/10.0.11.1/tcp/1617@0.0.0.0/0");
+	set_ok(&p, policy_add_listen, "[fd00::1]:80@fd00::/64");
+	assert_int_equal(p.n_listen, 4);
+	assert_int_equal(p.listen[0].ep.family, 0);
+	assert_int_equal(p.listen[0].ep.port, 1616);
+	assert_int_equal(p.listen[0].n_from, 0);
+	assert_string_equal(addr_format(&p.listen[1].ep, a, sizeof(a)), "tcp 10.0.11.1:1616");
+	assert_int_equal(p.listen[1].n_from, 2);
+	assert_string_equal(addr_format_cidr(&p.listen[1].from[0], c, sizeof(c)), "10.0.11.2/32");
+	assert_string_equal(addr_format_cidr(&p.listen[1].from[1], c, sizeof(c)), "10.0.12.0/24");
+	assert_int_equal(p.listen[2].from[0].len, 0);
+	assert_string_equal(addr_format_cidr(&p.listen[3].from[0], c, sizeof(c)), "fd00::/64");
+	policy_free(&p);
+}
+
+static void listen_refusals_say_why(void **state)
+{
+	assert_set_fails(policy_add_listen, "0", "a port is 1..65535");
+	assert_set_fails(policy_add_listen, "udp:10.0.0.1:53", "a cage listens on TCP");
+	assert_set_fails(policy_add_listen, "1616@", "nothing after");
+	assert_set_fails(policy_add_listen, "1616@10.0.0.1,", "nothing after");
+	assert_set_fails(policy_add_listen, "1616@10.0.0.1/24", "host bits are set");
+	assert_set_fails(policy_add_listen, "1616@10.0.0.0/33", "a prefix length is 0..32");
+	assert_set_fails(policy_add_listen, "1616@10.0.0.0/024", "a prefix length is 0..32");
+	assert_set_fails(policy_add_listen, "1616@host", "not an IPv4 or IPv6 address");
+	assert_set_fails(policy_add_listen, "10.0.0.1:80@fd00::1", "another address family");
+	assert_set_fails(policy_add_listen, "1@1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5,6.6.6.6,"
+					    "7.7.7.7,8.8.8.8,9.9.9.9",
+			 "at most 8 sources");
+}
+
+static void listen_needs_a_link(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_add_listen, "1616");
+	assert_finish_fails(&p, "link none has none: publish a port instead (--publish)");
+	policy_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(name_accepts_valid_names),
+	    cmocka_unit_test(publish_parses_host_and_cage_ports),
+	    cmocka_unit_test(publish_refusals_say_why),
+	    cmocka_unit_test(publish_on_the_stub_or_a_forward_is_refused),
+	    cmocka_unit_test(listen_parses_endpoints_and_sources),
+	    cmocka_unit_test(listen_refusals_say_why),
+	    cmocka_unit_test(listen_needs_a_link),
 	    cmocka_unit_test(name_refuses_bad_names),
 	    cmocka_unit_test(link_none_veth_and_wireguard_are_available),
 	    cmocka_unit_test(proxy_takes_a_url_and_later_wins),

@@ -10,6 +10,8 @@
 #include "sluice.h"
 #include "text.h"
 
+extern char **environ;
+
 struct sluice_policy {
 	struct policy pol;
 };
@@ -79,7 +81,7 @@ int sluice_plan_new(struct sluice_policy *p, char *const *argv, struct sluice_pl
 
 	err_clear();
 	if (r == 0)
-		r = plan_prepare(&p->pol, (char **)argv, argv != NULL, &pl->plan);
+		r = plan_prepare(&p->pol, (char **)argv, argv != NULL, environ, &pl->plan);
 	sluice_policy_free(p);
 	if (r < 0) {
 		free(pl);

@@ -24,19 +24,24 @@
 #include "cage.h"
 #include "cage_child.h"
 #include "cgroup.h"
+#include "control.h"
 #include "dns.h"
+#include "inward.h"
 #include "log.h"
+#include "named.h"
 #include "nft.h"
 #include "nl.h"
 #include "relay.h"
 #include "state.h"
+#include "nest.h"
 #include "supervise.h"
 #include "unixguard.h"
 #include "wg.h"
 
 const char *const cage_steps[] = {"cgroup",   "clone",	 "bpf",	     "inside",	 "veth",
 				  "host-link", "host-nft", "wireguard", "cage-link", "cage-nft",
-				  "serve",     "start",	 "filter",    "broker",	 NULL};
+				  "serve",     "start",	 "filter",    "broker",	 "nest",
+				  "named",     NULL};
 
 struct cage;
 typedef void (*undo_fn)(struct cage *c);
@@ -61,6 +66,7 @@ struct cage {
 	struct loop *loop;
 	struct relay *relay;
 	struct dns *dns;
+	struct inward *inward; /* published ports: makes their sockets in the cage's netns */
 	struct broker *broker; /* the cage's seccomp notifications */
 	enum unix_backstop backstop; /* the plan's, unless the kernel turned out not to have it */
 	struct wggo wggo;   /* link wireguard, userspace: the wireguard-go process */
@@ -68,7 +74,13 @@ struct cage {
 	bool reaped; /* the cage's first process has exited and been waited for */
 	bool host_table_made; /* link veth: the host's table is loaded, to go once all is over */
 	bool pipe_default; /* SIGPIPE was at its default when sluice started: the command's too */
-	undo_fn undo[16];
+	bool named;        /* sluice up: bound at /run/netns/<name>, served a control socket */
+	unsigned long long bound; /* named: the inode of the netns bound there */
+	struct control *ctl;      /* named: `sluice exec` and `sluice ls` come this way */
+	int nest_fd;              /* --nest: the child cages' listener in pid 1, by its number */
+	struct loop_source lifeline; /* a child cage: its parent's supervisor's pipe */
+	struct nest *nest;        /* --nest: child cages are asked for this way */
+	undo_fn undo[24];
 	size_t n_undo;
 };
 
@@ -238,8 +250,10 @@ static void undo_serve(struct cage *c)
 {
 	relay_free(c->relay);
 	dns_free(c->dns);
+	inward_free(c->inward);
 	c->relay = NULL;
 	c->dns = NULL;
+	c->inward = NULL;
 }
 
 static void undo_veth(struct cage *c)
@@ -325,7 +339,8 @@ static int step_clone(struct cage *c, const sigset_t *oldmask)
 		/* The cage's first process: it never returns here, so none of the cleanups run. */
 		close(sync_fd);
 		close(err_rd);
-		cage_child_main(c->plan, c->backstop, c->pipe_default, child_sync, err_wr, oldmask);
+		cage_child_main(c->plan, c->backstop, c->pipe_default, c->named, child_sync, err_wr,
+				oldmask);
 	}
 
 	/* The child's ends are its own now; ours go to the cage. */
@@ -531,6 +546,76 @@ static int step_cage_link(struct cage *c)
 	return r;
 }
 
+/* A published port's listener, here (where sluice runs). */
+static int publish_listen(const struct publish *pub, int *ret)
+{
+	struct sockaddr_storage ss = {0};
+	_cleanup_close_ int fd = -1;
+	socklen_t len;
+	int one = 1;
+	char a[ADDR_STR_MAX];
+
+	if (pub->host.family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(pub->host.port);
+		sin->sin_addr = pub->host.ip.v4;
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(pub->host.port);
+		sin6->sin6_addr = pub->host.ip.v6;
+		len = sizeof(*sin6);
+	}
+	fd = socket(pub->host.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return err_set(negative_errno(), "publish %s",
+			       addr_format(&pub->host, a, sizeof(a)));
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (pub->host.family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0)
+		return err_set(negative_errno(), "publish %s",
+			       addr_format(&pub->host, a, sizeof(a)));
+	*ret = TAKE_FD(fd);
+	return 0;
+}
+
+/* The published ports: listeners here, and the maker of their sockets in the cage's netns
+ * (unprivileged, it joins the cage's user namespace first). */
+static int step_publish(struct cage *c)
+{
+	const struct plan *p = c->plan;
+	_cleanup_close_ int userns = -1, netns = -1;
+	char path[64];
+	int r;
+
+	if (p->userns) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)c->pid);
+		userns = open(path, O_RDONLY | O_CLOEXEC);
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)c->pid);
+		netns = open(path, O_RDONLY | O_CLOEXEC);
+		if (userns < 0 || netns < 0)
+			return err_set(negative_errno(), "open the cage's namespaces");
+	}
+	r = inward_start(userns, p->userns ? netns : c->cage_netns_fd, &c->inward);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < p->n_publish; i++) {
+		int fd = -1;
+
+		r = publish_listen(&p->publish[i], &fd);
+		if (r == 0)
+			r = relay_add_publish(c->relay, fd, &p->publish[i], c->inward);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* The forwards and the DNS stub, on the loop the supervisor runs while the cage lives. */
 static int step_serve(struct cage *c)
 {
@@ -553,7 +638,7 @@ static int step_serve(struct cage *c)
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return p->n_publish ? step_publish(c) : 0;
 }
 
 /* Where the broker's performers go. As root, a cgroup of their own below the cage's: the peer
@@ -610,7 +695,7 @@ static int step_broker(struct cage *c)
 	if (n <= 0)
 		return n == 0 ? child_gone(c) : err_set(negative_errno(), "wait for the cage's filter");
 	msg[n] = '\0';
-	if (msg[0] != 's' || (fd = strtol(msg + 1, NULL, 10)) < -1)
+	if (msg[0] != 's' || sscanf(msg + 1, "%ld %d", &fd, &c->nest_fd) != 2 || fd < -1)
 		return err_set(-EPROTO, "the cage's first process said \"%s\"", msg);
 	if (!p->unix_broker)
 		return 0;
@@ -629,6 +714,189 @@ static int step_broker(struct cage *c)
 		return r;
 	undo_push(c, undo_broker);
 	return 0;
+}
+
+/* The parent's supervisor is gone: so is this child cage, at once (its processes first; the
+ * supervisor then undoes the rest as after any end). */
+static void on_lifeline(struct loop_source *src, uint32_t events)
+{
+	struct cage *c = container_of(src, struct cage, lifeline);
+
+	log_debug("the parent cage %s is gone: ending this one", c->plan->parent);
+	(void)syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+	loop_del(c->loop, src);
+}
+
+static void undo_lifeline(struct cage *c)
+{
+	loop_del(c->loop, &c->lifeline);
+}
+
+static void undo_nest(struct cage *c)
+{
+	nest_free(c->nest);
+	c->nest = NULL;
+}
+
+/* A namespace of the cage's first process, checked to be still that process's after. */
+static int open_ns_of_child(struct cage *c, const char *which, int *ret)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)c->pid, which);
+	*ret = open(path, O_RDONLY | O_CLOEXEC);
+	if (*ret < 0)
+		return err_set(negative_errno(), "open %s", path);
+	if (syscall(SYS_pidfd_send_signal, c->pidfd, 0, NULL, 0) < 0) {
+		closep(ret);
+		return child_gone(c);
+	}
+	return 0;
+}
+
+/* --nest: serve the socket pid 1 made for child cages (nest.h). */
+static int step_nest(struct cage *c)
+{
+	const struct plan *p = c->plan;
+	_cleanup_text_ struct text reach = TEXT_INIT;
+	struct nest_config cfg = {
+	    .name = p->name, .uid = p->uid, .depth = p->depth, .netns_fd = -1, .mnt_fd = -1};
+	int r;
+
+	if (p->nest_lifeline_fd >= 0) {
+		r = loop_add(c->loop, &c->lifeline, p->nest_lifeline_fd, EPOLLIN, on_lifeline);
+		if (r < 0)
+			return err_set(r, "watch the parent cage");
+		undo_push(c, undo_lifeline);
+	}
+	if (!p->nest)
+		return 0;
+	plan_render_reach(p, &reach);
+	if (text_error(&reach))
+		return -ENOMEM;
+	cfg.reach = reach.buf ? reach.buf : "";
+	cfg.netns_fd = fcntl(c->cage_netns_fd, F_DUPFD_CLOEXEC, 3);
+	if (cfg.netns_fd < 0)
+		return err_set(negative_errno(), "the cage's netns");
+	r = open_ns_of_child(c, "mnt", &cfg.mnt_fd);
+	if (r == 0) {
+		cfg.listen_fd = (int)syscall(SYS_pidfd_getfd, c->pidfd, c->nest_fd, 0);
+		if (cfg.listen_fd < 0)
+			r = err_set(negative_errno(), "take the cage's %s", NEST_SOCKET);
+	}
+	if (r < 0) {
+		closep(&cfg.netns_fd);
+		closep(&cfg.mnt_fd);
+		return r;
+	}
+	r = nest_new(c->loop, &cfg, &c->nest);
+	if (r < 0)
+		return r;
+	undo_push(c, undo_nest);
+	return 0;
+}
+
+static void undo_named(struct cage *c)
+{
+	control_free(c->ctl);
+	c->ctl = NULL;
+	if (c->bound)
+		(void)named_unbind_netns(c->plan->name, c->bound);
+	c->bound = 0;
+}
+
+/* How many processes the cage runs: the lines of its cgroup's cgroup.procs (the broker's
+ * performers are in a cgroup of their own below it). */
+static unsigned count_processes(const struct cage *c)
+{
+	_cleanup_close_ int fd = openat(c->cgroup_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	char buf[4096];
+	unsigned n = 0;
+	ssize_t got;
+
+	while (fd >= 0 && (got = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < got; i++)
+			n += buf[i] == '\n';
+	return n;
+}
+
+/* What `sluice ls` is told: a line of tab-separated fields (name, supervisor pid, link,
+ * processes, connections), then the cage as a JSON object (see sluice(1), LS JSON). */
+static void cage_info(void *data, struct text *out)
+{
+	static const char *const links[] = {
+	    [LINK_NONE] = "none", [LINK_VETH] = "veth", [LINK_WIREGUARD] = "wireguard"};
+	const struct cage *c = data;
+	const struct plan *p = c->plan;
+	struct relay_stats rs = {0};
+	struct broker_stats bs = {0};
+	uint64_t ip = 0, ux = 0;
+	unsigned procs = count_processes(c);
+	char netns[160];
+
+	snprintf(netns, sizeof(netns), NETNS_DIR "/%s", p->name);
+	relay_get_stats(c->relay, &rs);
+	if (c->broker)
+		broker_get_stats(c->broker, &bs);
+	(void)bpf_cage_denied(c->bpf, &ip);
+	if (c->ug)
+		{
+		size_t n;
+
+		(void)unixguard_denied(c->ug, &ux, NULL, 0, &n);
+	}
+	text_printf(out, "%s\t%d\t%s\t%u\t%llu\n", p->name, (int)getpid(), links[p->link], procs,
+		    (unsigned long long)rs.accepted);
+	text_puts(out, "{\"name\": ");
+	text_json_str(out, p->name);
+	text_printf(out, ", \"supervisor_pid\": %d, \"named\": true, \"netns\": ", (int)getpid());
+	text_json_str(out, netns);
+	text_printf(out, ", \"netns_inode\": %llu, \"link\": \"%s\", \"uid\": %u, "
+		    "\"processes\": %u, ",
+		    c->bound, links[p->link], (unsigned)p->uid, procs);
+	text_printf(out, "\"forwards\": {\"accepted\": %llu, \"open\": %llu, \"refused\": %llu, "
+		    "\"bytes_up\": %llu, \"bytes_down\": %llu}, ",
+		    (unsigned long long)rs.accepted, (unsigned long long)rs.open,
+		    (unsigned long long)rs.refused, (unsigned long long)rs.bytes_up,
+		    (unsigned long long)rs.bytes_down);
+	text_printf(out, "\"denials\": {\"ip_hooks\": %llu, \"unix_hooks\": %llu, "
+		    "\"unix_broker\": %llu}, \"parent\": ",
+		    (unsigned long long)ip, (unsigned long long)ux, (unsigned long long)bs.refused);
+	if (p->parent[0])
+		text_json_str(out, p->parent);
+	else
+		text_puts(out, "null");
+	text_printf(out, ", \"depth\": %u, \"nest\": %s, \"children\": %u, \"plan\": ",
+		    p->depth, p->nest ? "true" : "false", nest_children(c->nest));
+	plan_render_json(p, out);
+	text_putc(out, '}');
+}
+
+/* sluice up: the cage's netns bound at /run/netns/<name> (its inode recorded first, so gc
+ * unbinds what a crash leaves, and only that), and its control socket beside its record. */
+static int step_named(struct cage *c)
+{
+	const struct plan *p = c->plan;
+	struct cage_state st;
+	struct stat sb;
+	char path[160];
+	int r;
+
+	if (fstat(c->cage_netns_fd, &sb) < 0)
+		return err_set(negative_errno(), "the cage's netns");
+	r = state_read(p->name, &st);
+	if (r < 0)
+		return err_set(r, "read the record of %s", p->name);
+	st.bound = (unsigned long long)sb.st_ino;
+	r = state_rewrite(&st);
+	if (r < 0)
+		return r;
+	undo_push(c, undo_named);
+	r = named_bind_netns(p->name, c->cage_netns_fd, &c->bound);
+	if (r < 0)
+		return r;
+	named_ctl_path(p->name, path, sizeof(path));
+	return control_new(c->loop, path, c->sync_fd, p->env, p->uid, cage_info, c, &c->ctl);
 }
 
 /* The layers as they were made: the plan's, with what the kernel turned out to have. */
@@ -778,6 +1046,20 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 	if (r < 0)
 		return r;
 
+	r = cage_fault("nest");
+	if (r == 0)
+		r = step_nest(c);
+	if (r < 0)
+		return r;
+
+	if (c->named) {
+		r = cage_fault("named");
+		if (r == 0)
+			r = step_named(c);
+		if (r < 0)
+			return r;
+	}
+
 	/* Everything holds: say what does (-v), and let the cage's first process go on. */
 	if (log_max_level >= LOG_DEBUG)
 		log_layers(c);
@@ -837,15 +1119,19 @@ static void drop_host_nft(struct cage *c)
 	c->nft_host = NULL;
 }
 
-int cage_run(const struct plan *p, int *ret_status)
+static int cage_serve(const struct plan *p, bool named, void (*ready)(void *data), void *data,
+		      int *ret_status)
 {
 	struct cage c = {
 		.plan = p,
+		.named = named,
 		.cgroup_fd = -1,
 		.parent_fd = -1,
 		.cage_netns_fd = -1,
 		.pidfd = -1,
 		.sync_fd = -1,
+		.nest_fd = -1,
+		.lifeline = {.fd = -1},
 		.err_fd = -1,
 		.backstop = p->unix_backstop,
 	};
@@ -888,6 +1174,8 @@ int cage_run(const struct plan *p, int *ret_status)
 	sigprocmask(SIG_BLOCK, &set, &oldmask);
 
 	r = apply(&c, &oldmask);
+	if (r == 0 && ready)
+		ready(data);
 	if (r == 0) {
 		r = supervise(c.loop, c.pidfd, c.err_fd, ret_status, &rep, &reported);
 		if (r == 0) {
@@ -924,4 +1212,17 @@ out:
 		log_debug("%lu line(s) could not be written to stderr", log_dropped());
 	sigaction(SIGPIPE, &old_pipe, NULL);
 	return r;
+}
+
+int cage_run(const struct plan *p, int *ret_status)
+{
+	return cage_serve(p, false, NULL, NULL, ret_status);
+}
+
+int cage_up(const struct plan *p, void (*ready)(void *data), void *data, int *ret_status)
+{
+	if (p->userns)
+		return err_invalid("a named cage needs root (its netns is bound at %s/%s)",
+				   NETNS_DIR, p->name);
+	return cage_serve(p, true, ready, data, ret_status);
 }

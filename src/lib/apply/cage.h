@@ -19,3 +19,11 @@ int cage_check_fault_env(void);
  */
 int cage_run(const struct plan *p, int *ret_status);
 
+
+/*
+ * The same cage, named (sluice up): its netns bound at /run/netns/<name> and a control socket
+ * beside its record, through which `sluice exec` runs commands in it and `sluice ls` asks
+ * what it is. p->argv NULL: an idle first process, which ends on SIGTERM. ready(data) is
+ * called once the cage is up; cage_up returns when it ends, as cage_run does. Root only.
+ */
+int cage_up(const struct plan *p, void (*ready)(void *data), void *data, int *ret_status);

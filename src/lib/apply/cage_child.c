@@ -4,12 +4,15 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <libmnl/libmnl.h>
@@ -19,6 +22,7 @@
 #include "caps.h"
 #include "landlock.h"
 #include "log.h"
+#include "nest.h"
 #include "nl.h"
 #include "ns.h"
 #include "supervise.h"
@@ -287,26 +291,59 @@ int cage_recv_fds(int sock, int *fds, size_t want)
 	return 0;
 }
 
+/* --nest: the socket the cage's processes ask for child cages on, in the cage's own /run
+ * (so in its netns, and any of its users may connect); the supervisor takes it and serves
+ * it (nest.h). */
+static int nest_listen(int *ret)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = NEST_SOCKET};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(NEST_SOCKET, 0666) < 0 || listen(fd, 64) < 0) {
+		int r = err_set(negative_errno(), "listen on %s", NEST_SOCKET);
+
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	*ret = fd;
+	return 0;
+}
+
 /* The cage's pid 1: opens the cage's sockets and hands them over, sets up the mount side,
  * starts the command, forwards signals to it and reaps orphans, then exits with the
  * command's status (everything else in the pid namespace dies with it). */
 _Noreturn void cage_child_main(const struct plan *p, enum unix_backstop backstop, bool pipe_default,
-			       int sock, int err_wr, const sigset_t *oldmask)
+			       bool named, int sock, int err_wr, const sigset_t *oldmask)
 {
 	int in[IN_MAX];
 	size_t n_in = 0;
 	sigset_t set;
-	pid_t cmd;
-	char go, msg[16];
-	int r, code, listener = -1;
+	pid_t cmd = -1;
+	char go, msg[32];
+	int r, code, listener = -1, nest = -1;
 
 	/* If the supervisor dies, so does the cage. Closing the socket covers a death before
 	 * this line: the reads below then see EOF instead of "m" or "g". */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(125);
+	/* A child cage sees its parent's files, and no more: its mount namespace is a copy of
+	 * the parent's, made here before the fds go, and it starts where its asker was. */
+	if (p->nest_mnt_fd >= 0) {
+		if (setns(p->nest_mnt_fd, CLONE_NEWNS) < 0 || unshare(CLONE_NEWNS) < 0)
+			child_fail(err_wr, 125, err_set(negative_errno(), "enter the parent's mounts"));
+		if (!p->nest_cwd[0] || chdir(p->nest_cwd) < 0)
+			(void)!chdir("/");
+	}
 	close_all_but(sock, err_wr);
 	/* Unprivileged, nothing works in the new user namespace until it is mapped. */
 	if (read(sock, &go, 1) != 1 || go != 'm')
+		_exit(125);
+	/* Named, pid 1 holds the control socket for the cage's life: nothing it starts (the
+	 * command, its user's, runs before cage_init_main) may ptrace it or take it from
+	 * /proc/1/fd. (After the map: the supervisor writes it through this one's /proc.) */
+	if (named && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		_exit(125);
 	r = cage_fault("inside");
 	if (r == 0)
@@ -322,6 +359,8 @@ _Noreturn void cage_child_main(const struct plan *p, enum unix_backstop backstop
 	r = cage_fault("start");
 	if (r == 0)
 		r = ns_setup_cage(p);
+	if (r == 0 && p->nest)
+		r = nest_listen(&nest);
 	if (r < 0)
 		child_fail(err_wr, 125, r);
 	log_trace("mounted");
@@ -337,11 +376,13 @@ _Noreturn void cage_child_main(const struct plan *p, enum unix_backstop backstop
 		r = sysfilter_install(&p->filter, &listener);
 	if (r < 0)
 		child_fail(err_wr, 125, r);
-	snprintf(msg, sizeof(msg), "s%d", listener);
+	snprintf(msg, sizeof(msg), "s%d %d", listener, nest);
 	if (write(sock, msg, strlen(msg)) < 0 || read(sock, &go, 1) != 1 || go != 'g')
 		_exit(125);
 	if (listener >= 0)
 		close(listener);
+	if (nest >= 0)
+		close(nest);
 
 	supervise_signals(&set);
 	sigaddset(&set, SIGCHLD);
@@ -355,33 +396,16 @@ _Noreturn void cage_child_main(const struct plan *p, enum unix_backstop backstop
 		child_fail(err_wr, 125, r);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || peer_gone(sock))
 		_exit(125);
-	close(sock);
 
-	r = spawn_command(p, oldmask, pipe_default, err_wr, &cmd, &code);
-	if (r < 0)
-		child_fail(err_wr, code, r);
-	close(err_wr);
+	/* Named, pid 1 keeps its end: what `sluice exec` asks for comes that way. */
+	if (!named)
+		closep(&sock);
 
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
-		int status;
-		pid_t w;
-
-		if (sig < 0)
-			continue;
-		if (sig != SIGCHLD) {
-			/* A terminal's signals reach the command's process group directly. */
-			if (si.si_code != SI_KERNEL)
-				kill(cmd, sig);
-			continue;
-		}
-		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
-			if (w != cmd)
-				continue;
-			if (WIFEXITED(status))
-				_exit(WEXITSTATUS(status));
-			_exit(128 + WTERMSIG(status));
-		}
+	if (p->argv && p->argv[0]) {
+		r = spawn_command(p, oldmask, pipe_default, err_wr, &cmd, &code);
+		if (r < 0)
+			child_fail(err_wr, code, r);
 	}
+	close(err_wr);
+	cage_init_main(cmd, sock, &set);
 }

@@ -15,9 +15,14 @@ enum { IN_RT, IN_NFT, IN_DIAG, IN_DNS_UDP, IN_DNS_TCP, IN_FORWARD };
 #define IN_MAX (IN_FORWARD + 64)
 
 /* The cage's first process, from clone to its end: sock is its end of the supervisor's
- * socket pair, err_wr where a failure before exec is reported. Never returns. */
+ * socket pair (kept when named: `sluice exec` comes that way), err_wr where a failure before
+ * exec is reported. Never returns. */
 _Noreturn void cage_child_main(const struct plan *p, enum unix_backstop backstop, bool pipe_default,
-			       int sock, int err_wr, const sigset_t *oldmask);
+			       bool named, int sock, int err_wr, const sigset_t *oldmask);
+/* Its loop once the cage runs (cage_init.c): passes signals on to cmd (-1: none, an idle
+ * named cage, which ends on SIGTERM), reaps orphans, ends with cmd; serves exec requests on
+ * sock (-1: not named). set: the signals to take, blocked already. */
+_Noreturn void cage_init_main(pid_t cmd, int sock, const sigset_t *set);
 /* Receive want fds sent over sock (SCM_RIGHTS, possibly in several messages). */
 int cage_recv_fds(int sock, int *fds, size_t want);
 int cage_write_sysctl(const char *path, const char *value);

@@ -14,6 +14,7 @@
 #include "cgroup.h"
 #include "gc.h"
 #include "log.h"
+#include "named.h"
 #include "nft.h"
 #include "nl.h"
 #include "state.h"
@@ -308,6 +309,18 @@ static int remove_leftovers(const struct cage_state *s, const char *cgroup_mount
 	r = s->cgroup[0] ? cgroup_destroy(cgroup_mount, s->cgroup, 0) : 0;
 	if (r < 0 && r != -ENOENT)
 		ret = r;
+	/* A named cage's: its netns's bind (only if it still is that netns: a name taken since
+	 * by someone else's is left alone) and its control socket. */
+	if (s->bound) {
+		char ctl[160];
+
+		r = named_unbind_netns(s->name, s->bound);
+		if (r < 0 && ret == 0)
+			ret = r;
+		named_ctl_path(s->name, ctl, sizeof(ctl));
+		if (unlink(ctl) < 0 && errno != ENOENT && ret == 0)
+			ret = err_set(negative_errno(), "remove %s", ctl);
+	}
 
 	/* Links and tables live in the netns the run was started from, and are removed from
 	 * there. From elsewhere, a record goes if the cage made none (link none), or if that

@@ -12,7 +12,9 @@
 #include "log.h"
 #include "state.h"
 
-static int proc_starttime(pid_t pid, unsigned long long *ret)
+/* Field 22 of /proc/PID/stat, its start time; *ret_state (if not NULL) field 3, its state
+ * ('Z' a zombie). */
+static int proc_starttime(pid_t pid, unsigned long long *ret, char *ret_state)
 {
 	char path[64], buf[1024];
 	_cleanup_close_ int fd = -1;
@@ -29,8 +31,10 @@ static int proc_starttime(pid_t pid, unsigned long long *ret)
 	buf[n] = '\0';
 	/* comm (field 2) may hold spaces and parentheses: count fields after the last ')'. */
 	p = strrchr(buf, ')');
-	if (!p)
+	if (!p || p[1] != ' ' || !p[2])
 		return -EIO;
+	if (ret_state)
+		*ret_state = p[2];
 	for (int field = 2; field < 22; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
@@ -103,7 +107,7 @@ int state_from_plan(const struct plan *p, struct cage_state *ret)
 
 	snprintf(s.name, sizeof(s.name), "%s", p->name);
 	s.pid = getpid();
-	r = proc_starttime(s.pid, &s.start);
+	r = proc_starttime(s.pid, &s.start, NULL);
 	if (r < 0)
 		return err_set(r, "read /proc/self/stat");
 	s.netns = state_current_netns();
@@ -111,27 +115,25 @@ int state_from_plan(const struct plan *p, struct cage_state *ret)
 	snprintf(s.host_if, sizeof(s.host_if), "%s", p->host_if);
 	snprintf(s.wg_if, sizeof(s.wg_if), "%s", p->wg_if);
 	snprintf(s.host_table, sizeof(s.host_table), "%s", p->host_table);
+	snprintf(s.parent, sizeof(s.parent), "%s", p->parent);
 	*ret = s;
 	return 0;
 }
 
-/* The record is written whole under a name of this process's own, then linked to its final
- * name: link() fails if that exists, so a record appears complete or not at all, and two
- * runs of one name cannot both have it. A file, not a directory: removing a directory on
- * a disk filesystem (where /run is not a tmpfs) waits for its block to be discarded. */
-int state_create(const struct cage_state *s)
+/* The record's text, written whole under a name of this process's own: *tmp. */
+static int write_tmp(const struct cage_state *s, char *tmp, size_t len)
 {
-	char tmp[160], path[160], rec[1024];
+	char rec[1024];
 	int fd, n, r = 0;
 
 	if (mkdir(STATE_DIR, 0755) < 0 && errno != EEXIST)
 		return err_set(negative_errno(), "create %s", STATE_DIR);
-	snprintf(tmp, sizeof(tmp), STATE_DIR "/.%s.%d", s->name, (int)getpid());
-	snprintf(path, sizeof(path), STATE_DIR "/%s", s->name);
-	n = snprintf(
-	    rec, sizeof(rec),
-	    "pid=%d\nstart=%llu\nnetns=%llu\ncgroup=%s\nhost_if=%s\nhost_table=%s\nwg_if=%s\n",
-	    (int)s->pid, s->start, s->netns, s->cgroup, s->host_if, s->host_table, s->wg_if);
+	snprintf(tmp, len, STATE_DIR "/.%s.%d", s->name, (int)getpid());
+	n = snprintf(rec, sizeof(rec),
+		     "pid=%d\nstart=%llu\nnetns=%llu\ncgroup=%s\nhost_if=%s\nhost_table=%s\n"
+		     "wg_if=%s\nbound=%llu\nparent=%s\n",
+		     (int)s->pid, s->start, s->netns, s->cgroup, s->host_if, s->host_table,
+		     s->wg_if, s->bound, s->parent);
 	if (n < 0 || (size_t)n >= sizeof(rec))
 		return err_set(-ENAMETOOLONG, "the record of %s", s->name);
 	/* The name is this pid's: one left by an earlier boot's (/run on a disk) is truncated. */
@@ -142,9 +144,43 @@ int state_create(const struct cage_state *s)
 		r = err_set(negative_errno(), "write %s", tmp);
 	if (close(fd) < 0 && r == 0)
 		r = err_set(negative_errno(), "write %s", tmp);
-	if (r == 0 && link(tmp, path) < 0)
+	if (r < 0)
+		(void)unlink(tmp);
+	return r;
+}
+
+/* The record is written whole under a name of this process's own, then linked to its final
+ * name: link() fails if that exists, so a record appears complete or not at all, and two
+ * runs of one name cannot both have it. A file, not a directory: removing a directory on
+ * a disk filesystem (where /run is not a tmpfs) waits for its block to be discarded. */
+int state_create(const struct cage_state *s)
+{
+	char tmp[160], path[160];
+	int r;
+
+	r = write_tmp(s, tmp, sizeof(tmp));
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), STATE_DIR "/%s", s->name);
+	if (link(tmp, path) < 0)
 		r = errno == EEXIST ? -EEXIST : err_set(negative_errno(), "write %s", path);
 	(void)unlink(tmp);
+	return r;
+}
+
+int state_rewrite(const struct cage_state *s)
+{
+	char tmp[160], path[160];
+	int r;
+
+	r = write_tmp(s, tmp, sizeof(tmp));
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), STATE_DIR "/%s", s->name);
+	if (rename(tmp, path) < 0) {
+		r = err_set(negative_errno(), "write %s", path);
+		(void)unlink(tmp);
+	}
 	return r;
 }
 
@@ -177,8 +213,11 @@ static int read_record(const char *path, struct cage_state *s)
 		if (sscanf(line, "pid=%d", &pid) == 1)
 			s->pid = pid;
 		else if (sscanf(line, "start=%llu", &s->start) == 1 ||
-			 sscanf(line, "netns=%llu", &s->netns) == 1)
+			 sscanf(line, "netns=%llu", &s->netns) == 1 ||
+			 sscanf(line, "bound=%llu", &s->bound) == 1)
 			continue;
+		else if (startswith(line, "parent="))
+			snprintf(s->parent, sizeof(s->parent), "%s", line + 7);
 		else if (startswith(line, "cgroup="))
 			snprintf(s->cgroup, sizeof(s->cgroup), "%s", line + 7);
 		else if (startswith(line, "host_if="))
@@ -277,14 +316,18 @@ int state_list(char ***ret)
 bool state_alive(const struct cage_state *s)
 {
 	unsigned long long start;
+	char state = '?';
 	int r;
 
 	if (s->pid <= 0)
 		return false;
-	r = proc_starttime(s->pid, &start);
-	/* Only a pid that is gone, or another process under it now, is a dead supervisor:
-	 * anything else (out of fds, say) must not make gc remove a live cage. */
+	r = proc_starttime(s->pid, &start, &state);
+	/* Only a pid that is gone, a zombie (killed, not yet reaped: it undoes nothing now), or
+	 * another process under it now, is a dead supervisor: anything else (out of fds, say)
+	 * must not make gc remove a live cage. */
 	if (r == -ENOENT || r == -ESRCH)
+		return false;
+	if (r == 0 && start == s->start && (state == 'Z' || state == 'X'))
 		return false;
 	return r < 0 || start == s->start;
 }

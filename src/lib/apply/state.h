@@ -18,6 +18,9 @@ struct cage_state {
 	char host_if[IFNAMSIZ];
 	char wg_if[IFNAMSIZ]; /* made in the host netns before it is moved into the cage's */
 	char host_table[PLAN_TABLE_MAX];
+	unsigned long long bound; /* a named cage: the inode of its netns, bound at
+				   * /run/netns/<name> (named.h); 0 if none */
+	char parent[CAGE_NAME_MAX + 1]; /* a child cage: its parent's name (nest.h) */
 };
 
 /* Fill a record for this process and the plan. */
@@ -27,6 +30,8 @@ int state_create(const struct cage_state *s);
 /* -ENOENT if there is none; -ENODATA for an older sluice's record cut short by a crash;
  * -ENAMETOOLONG, -EBADF for what is not a record. */
 int state_read(const char *name, struct cage_state *ret);
+/* Replace the record of s->name with s, atomically (the record must be this process's). */
+int state_rewrite(const struct cage_state *s);
 int state_remove(const char *name);
 /* Remove the records that runs killed while writing them left half made; how many. Each one
  * removed is told to removed (if not NULL) by its file name in STATE_DIR. */

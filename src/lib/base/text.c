@@ -79,3 +79,23 @@ void text_free(struct text *t)
 	free(t->buf);
 	*t = (struct text)TEXT_INIT;
 }
+
+void text_json_str(struct text *f, const char *s)
+{
+	text_putc(f, '"');
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			text_printf(f, "\\%c", c);
+		else if (c == '\n')
+			text_puts(f, "\\n");
+		else if (c == '\t')
+			text_puts(f, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			text_printf(f, "\\u%04x", c);
+		else
+			text_putc(f, (char)c);
+	}
+	text_putc(f, '"');
+}

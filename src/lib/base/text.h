@@ -21,6 +21,8 @@ struct text {
 
 void text_printf(struct text *t, const char *fmt, ...) _printf_(2, 3);
 void text_puts(struct text *t, const char *s);
+/* s as a JSON string, quoted and escaped (NULL: ""). */
+void text_json_str(struct text *t, const char *s);
 void text_putc(struct text *t, char c);
 /* The text so far ("" if none). */
 const char *text_str(const struct text *t);

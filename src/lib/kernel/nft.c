@@ -70,6 +70,7 @@ struct rs_match {
 		struct in_addr v4;
 		struct in6_addr v6;
 	} ip;
+	unsigned plen; /* RS_SADDR, RS_DADDR: a prefix's length; 0 the whole address */
 	uint8_t proto; /* RS_L4PROTO, RS_DPORT */
 	uint16_t port; /* RS_DPORT, host byte order */
 	uint8_t icmp_type;
@@ -257,6 +258,43 @@ static void add_allow(struct ruleset *rs, const struct rs_chain *c, const char *
 	match_endpoint(r, &a->ep);
 }
 
+/* Inbound TCP to a listen rule's address and port, from each of its sources (any: one rule
+ * without a source match), arriving on iifname (cage side) or leaving by oifname (host side). */
+static void add_listen(struct ruleset *rs, const struct rs_chain *c, enum rs_match_kind ifkind,
+		       const char *ifname, const struct listen_rule *l)
+{
+	char ep[ADDR_STR_MAX], src[INET6_ADDRSTRLEN + 8];
+	size_t n = l->n_from ? l->n_from : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct cidr *from = l->n_from ? &l->from[i] : NULL;
+		struct rs_rule *r;
+
+		r = rs_add(rs, c, true, RS_ACCEPT, "listen %s from %s",
+			   ep_str(&l->ep, ep, sizeof(ep)),
+			   from ? addr_format_cidr(from, src, sizeof(src)) : "any");
+		match_ifname(r, ifkind, false, ifname);
+		match_endpoint(r, &l->ep);
+		if (from && from->len) {
+			struct rs_match *m;
+
+			match_addr(r, RS_SADDR, from->family, &from->ip);
+			m = &r->match[r->n_match - 1];
+			m->plen = from->len == (from->family == AF_INET ? 32U : 128U) ? 0 : from->len;
+		}
+	}
+}
+
+/* Rules one listen rule adds to a chain. */
+static size_t listen_rules(const struct plan *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_listens; i++)
+		n += p->listens[i].n_from ? p->listens[i].n_from : 1;
+	return n;
+}
+
 static int check_allowed(const struct plan *p)
 {
 	for (size_t i = 0; i < p->n_allowed; i++) {
@@ -289,7 +327,7 @@ static int ruleset_new(const struct plan *p, const char *table, const struct rs_
 	rs->n_chains = n_chains;
 	/* each allowed endpoint adds at most one rule per chain, and no chain has more than
 	 * eight others */
-	rs->max_rules = n_chains * (p->n_allowed + 8);
+	rs->max_rules = n_chains * (p->n_allowed + listen_rules(p) + 8);
 	rs->rules = calloc(rs->max_rules, sizeof(*rs->rules));
 	if (!rs->rules)
 		return -ENOMEM;
@@ -311,6 +349,8 @@ static int cage_ruleset(const struct plan *p, struct ruleset **ret)
 	add_established(rs, in);
 	if (p->ipv6)
 		add_nd(rs, in);
+	for (size_t i = 0; i < p->n_listens; i++)
+		add_listen(rs, in, RS_IIFNAME, p->cage_if, &p->listens[i]);
 	add_tcp_reset(rs, in);
 	rs_add(rs, in, true, RS_NONE, "count the rest");
 
@@ -357,8 +397,16 @@ static int host_ruleset(const struct plan *p, struct ruleset **ret)
 	for (size_t i = 0; i < p->n_allowed; i++)
 		if (!p->allowed[i].on_host)
 			add_allow(rs, fwd, p->host_if, &p->allowed[i]);
+	if (p->n_listens) {
+		/* replies of what the cage accepted from beyond this host */
+		rule = rs_add(rs, fwd, false, RS_ACCEPT, "established from the cage");
+		match_ifname(rule, RS_IIFNAME, false, p->host_if);
+		rs_match(rule, RS_CT_EST);
+	}
 	match_ifname(rs_add(rs, fwd, true, RS_DROP, "drop the rest from the cage"), RS_IIFNAME,
 		     false, p->host_if);
+	for (size_t i = 0; i < p->n_listens; i++)
+		add_listen(rs, fwd, RS_OIFNAME, p->host_if, &p->listens[i]);
 	rule = rs_add(rs, fwd, false, RS_ACCEPT, "established to the cage");
 	match_ifname(rule, RS_OIFNAME, false, p->host_if);
 	rs_match(rule, RS_CT_EST);
@@ -443,6 +491,8 @@ static void render_match(const struct rs_match *m, struct text *f)
 		text_printf(f, "%s %s %s", m->family == AF_INET6 ? "ip6" : "ip",
 			    m->kind == RS_SADDR ? "saddr" : "daddr",
 			    ip_str(m->family, &m->ip, ip, sizeof(ip)));
+		if (m->plen)
+			text_printf(f, "/%u", m->plen);
 		break;
 	case RS_L4PROTO:
 		text_printf(f, "meta l4proto %s", proto_str(m->proto));
@@ -655,6 +705,23 @@ static int build_match(struct nftnl_rule *rule, const struct rs_match *m)
 					 v6 ? (m->kind == RS_SADDR ? 8 : 24)
 					    : (m->kind == RS_SADDR ? 12 : 16),
 					 v6 ? 16 : 4);
+		if (r >= 0 && m->plen) {
+			/* a prefix: the address masked first, as nft does for ADDR/LEN */
+			_cleanup_(nftnl_expr_freep) struct nftnl_expr *bw =
+			    nftnl_expr_alloc("bitwise");
+			uint8_t mask[16] = {0}, zero[16] = {0};
+
+			for (unsigned b = 0; b < m->plen; b++)
+				mask[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+			if (bw) {
+				nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+				nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+				nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_LEN, v6 ? 16 : 4);
+				nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_MASK, mask, v6 ? 16 : 4);
+				nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, zero, v6 ? 16 : 4);
+			}
+			r = add_expr(rule, &bw);
+		}
 		if (r >= 0)
 			r = expr_cmp(rule, m->neq, &m->ip, v6 ? 16 : 4);
 		break;

@@ -310,6 +310,94 @@ static int plan_unix(struct plan *p, const struct host_facts *facts)
 	return 0;
 }
 
+/* Whether ip (of family) is one of the cage's own addresses on its link. */
+static bool cage_has_addr(const struct plan *p, const struct wg_config *wg, int family,
+			  const void *ip)
+{
+	size_t n = family == AF_INET ? 4 : 16;
+
+	if (p->link == LINK_VETH)
+		return family == AF_INET ? !memcmp(ip, &p->cage_v4, n)
+					 : p->ipv6 && !memcmp(ip, &p->cage_v6, n);
+	for (size_t i = 0; wg && i < wg->n_addresses; i++)
+		if (wg->addresses[i].family == family && !memcmp(ip, &wg->addresses[i].ip, n))
+			return true;
+	return false;
+}
+
+/* The listen rules, checked against the cage's link: each address one of the cage's, a
+ * /wg/u<key> the cage's own key; a port alone becomes one rule per address of the link. */
+static int plan_listens(struct plan *p, const struct policy *pol, const struct wg_config *wg)
+{
+	char a[ADDR_STR_MAX];
+
+	p->listens = calloc(pol->n_listen * (wg ? wg->n_addresses + 2 : 2) + 1,
+			    sizeof(*p->listens));
+	if (!p->listens)
+		return -ENOMEM;
+	for (size_t i = 0; i < pol->n_listen; i++) {
+		const struct listen_rule *l = &pol->listen[i];
+
+		if (l->ep.has_wg) {
+			uint8_t own[WG_KEY_LEN];
+			char k[WG_KEY_B64_LEN + 1];
+
+			if (p->link != LINK_WIREGUARD)
+				return err_invalid("listen %s: a /wg/ key, but the cage's link is "
+						   "not wireguard",
+						   addr_format(&l->ep, a, sizeof(a)));
+			if (wg_public_key(own, wg->private_key) < 0 ||
+			    memcmp(own, l->ep.wg_key, WG_KEY_LEN) != 0) {
+				wg_key_b64_encode(own, k);
+				return err_invalid("listen %s: the /wg/ key is not the cage's own "
+						   "(its tunnel's public key is %s)",
+						   addr_format(&l->ep, a, sizeof(a)), k);
+			}
+		}
+		if (l->ep.family) {
+			if (!cage_has_addr(p, wg, l->ep.family, &l->ep.ip))
+				return err_invalid(
+				    "listen %s: not an address of the cage's link%s",
+				    addr_format(&l->ep, a, sizeof(a)),
+				    p->link == LINK_VETH && l->ep.family == AF_INET6 && !p->ipv6
+					? " (it has no IPv6: no allowed endpoint is IPv6)"
+					: "");
+			p->listens[p->n_listens++] = *l;
+			continue;
+		}
+		/* A port alone: every address of the link, of the sources' family if they
+		 * have one. */
+		for (int k = 0; k < 2; k++) {
+			int family = k ? AF_INET6 : AF_INET;
+			size_t n = p->link == LINK_VETH ? 1 : wg ? wg->n_addresses : 0;
+
+			for (size_t j = 0; j < n; j++) {
+				struct listen_rule one = *l;
+				bool fits = true;
+
+				if (p->link == LINK_VETH) {
+					if (family == AF_INET6 && !p->ipv6)
+						continue;
+					if (family == AF_INET)
+						one.ep.ip.v4 = p->cage_v4;
+					else
+						one.ep.ip.v6 = p->cage_v6;
+				} else {
+					if (wg->addresses[j].family != family)
+						continue;
+					memcpy(&one.ep.ip, &wg->addresses[j].ip, sizeof(one.ep.ip));
+				}
+				one.ep.family = family;
+				for (size_t s = 0; s < l->n_from; s++)
+					fits &= l->from[s].family == family;
+				if (fits)
+					p->listens[p->n_listens++] = one;
+			}
+		}
+	}
+	return 0;
+}
+
 int plan_build(const struct policy *pol, const struct host_facts *facts, char *const *argv,
 	       char *const *environ_in, const struct identity *id, struct plan *ret)
 {
@@ -320,6 +408,8 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 
 	snprintf(p.name, sizeof(p.name), "%s", pol->name);
 	p.link = pol->link;
+	p.nest = pol->nest;
+	p.nest_mnt_fd = p.nest_lifeline_fd = -1;
 	p.userns = facts->unprivileged;
 	if (p.userns && p.link != LINK_NONE)
 		return err_invalid("link %s needs root (CAP_NET_ADMIN in this host's network "
@@ -327,6 +417,9 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 				   "with forwards, which works without",
 				   p.link == LINK_VETH ? "veth" : "wireguard",
 				   p.link == LINK_VETH ? "pair and its rules" : "tunnel");
+	if (p.userns && p.nest)
+		return err_invalid("--nest needs root: the supervisor makes each child cage, in "
+				   "this cage's namespaces");
 	if (!p.userns)
 		snprintf(p.cgroup, sizeof(p.cgroup), "sluice/%s", p.name);
 	snprintf(p.cage_table, sizeof(p.cage_table), "sluice");
@@ -408,6 +501,16 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 				   "sluice does not turn it on for the host");
 	for (size_t i = 0; i < pol->n_forward; i++)
 		p.forwards[p.n_forwards++] = pol->forward[i];
+	if (pol->n_publish) {
+		p.publish = calloc(pol->n_publish, sizeof(*p.publish));
+		if (!p.publish)
+			return -ENOMEM;
+		memcpy(p.publish, pol->publish, pol->n_publish * sizeof(*p.publish));
+		p.n_publish = pol->n_publish;
+	}
+	r = plan_listens(&p, pol, p.link == LINK_WIREGUARD ? facts->wg : NULL);
+	if (r < 0)
+		return r;
 	/* IPv6 off where nothing needs it: "default" covers the link that arrives later; "all"
 	 * would take ::1 from lo too, which a [::1] forward needs. With no link at all, IPv6 on
 	 * lo goes nowhere and stays, as /etc/hosts' ::1 localhost expects. glibc's getaddrinfo()
@@ -460,6 +563,8 @@ void plan_free(struct plan *p)
 {
 	free(p->allowed);
 	free(p->forwards);
+	free(p->publish);
+	free(p->listens);
 	free(p->dns);
 	free(p->unix_allow);
 	wg_config_free(&p->wg);

@@ -98,6 +98,13 @@ struct plan {
 	/* forwards (the proxy's first, if it has one), served by the supervisor */
 	struct forward *forwards;
 	size_t n_forwards;
+	/* services: ports the supervisor listens on here and joins to 127.0.0.1:cage_port in
+	 * the cage (any link), and TCP the cage accepts on its link (veth, wireguard), each
+	 * listen rule's address one of the cage's own (a port alone was made one per address) */
+	struct publish *publish;
+	size_t n_publish;
+	struct listen_rule *listens;
+	size_t n_listens;
 	/* what the DNS stub answers: proxy.internal (when there is a proxy), then the policy's */
 	struct dns_entry *dns;
 	size_t n_dns;
@@ -116,6 +123,18 @@ struct plan {
 	/* the nftables tables, by name */
 	char cage_table[32];		 /* "sluice" (family inet) in the cage netns */
 	char host_table[PLAN_TABLE_MAX]; /* "sluice_<name>_<hash>" (inet) in the host netns */
+
+	/* --nest: the cage's supervisor makes child cages on its processes' request (nest.h) */
+	bool nest;
+	/* A child cage, made on its parent's request: the parent's name; the parent's mount
+	 * namespace, which this one's copies; and the directory its first process starts in (a
+	 * path of the parent's). -1 and empty for any other cage. */
+	char parent[CAGE_NAME_MAX + 1];
+	unsigned depth; /* 0 for a cage made on the host; its children's 1, and so on */
+	int nest_mnt_fd;
+	int nest_lifeline_fd; /* the read end of a pipe the parent's supervisor holds: at its
+			       * hangup the parent is gone, and so is this cage */
+	char nest_cwd[4096];
 
 	/* the process */
 	char **argv; /* the command, NULL-terminated */
@@ -190,6 +209,13 @@ int plan_wg_check_allowed(const struct plan *p, const struct wg_config *wg);
 
 /* The plan as `sluice check` shows it (names, addresses, routes, nft text, hooks, env). */
 void plan_render(const struct plan *p, struct text *f);
+/* What the cage's processes reach, a line each ("tcp ADDR:PORT", "udp ...", "dns NAME"):
+ * what a child cage made inside it (nest.h) is checked against. */
+void plan_render_reach(const struct plan *p, struct text *f);
+/* Whether child plan p asks only for what its parent (reach, as plan_render_reach() gave
+ * it) reaches: its link none, its forwards' targets among the parent's, its names the
+ * parent's; -EINVAL naming the first that is not. */
+int plan_check_within(const struct plan *p, const char *parent, const char *reach);
 /* The same plan as one JSON object (check --json): name, cgroup, link and its addresses,
  * allowed endpoints, forwards, DNS names, the layers' lines, user, command, env, and the
  * nftables text. */

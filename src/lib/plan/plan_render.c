@@ -2,6 +2,7 @@
  * (also what run -v reports); the cage's /etc/hosts and /etc/resolv.conf. */
 #include "bpf.h"
 #include "nft.h"
+#include "nest.h"
 #include "plan.h"
 #include "unixguard.h"
 #include <arpa/inet.h>
@@ -50,6 +51,20 @@ void plan_render_layers(const struct plan *p, struct text *f, const char *indent
 			    indent, p->cage_table, p->host_table);
 	else
 		text_printf(f, "%snftables: table inet %s in the cage\n", indent, p->cage_table);
+	if (p->n_listens)
+		text_printf(f,
+			    "%sinbound: the cage's input chain accepts TCP on %s to the %zu listen "
+			    "rule(s) from their sources%s, and refuses the rest\n",
+			    indent, p->cage_if, p->n_listens,
+			    p->link == LINK_VETH ? " (the host's forward chain likewise)" : "");
+	else
+		text_printf(f, "%sinbound: the cage's input chain accepts no new connection from its link%s\n",
+			    indent, p->link == LINK_NONE ? " (it has none)" : "");
+	if (p->n_publish)
+		text_printf(f,
+			    "%spublished: %zu port(s) the supervisor listens on here, each joined to "
+			    "the cage's loopback; nothing else reaches in\n",
+			    indent, p->n_publish);
 	if (p->userns)
 		text_printf(f,
 			    "%seBPF: off: cgroup hooks need root (CAP_BPF, CAP_NET_ADMIN and a "
@@ -234,6 +249,29 @@ void plan_render(const struct plan *p, struct text *f)
 			    addr_format(&p->forwards[i].listen, ep, sizeof(ep)),
 			    forward_target(&p->forwards[i], tg, sizeof(tg)),
 			    p->forwards[i].is_proxy ? " (proxy)" : "");
+	for (size_t i = 0; i < p->n_publish; i++)
+		text_printf(f, "  %-10s %s here -> 127.0.0.1:%u in the cage\n", i ? "" : "publish",
+			    addr_format(&p->publish[i].host, ep, sizeof(ep)), p->publish[i].cage_port);
+	for (size_t i = 0; i < p->n_listens; i++) {
+		const struct listen_rule *l = &p->listens[i];
+		char src[INET6_ADDRSTRLEN + 8];
+
+		text_printf(f, "  %-10s %s on %s from ", i ? "" : "listen",
+			    addr_format(&l->ep, ep, sizeof(ep)), p->cage_if);
+		for (size_t j = 0; j < l->n_from; j++)
+			text_printf(f, "%s%s", j ? ", " : "",
+				    addr_format_cidr(&l->from[j], src, sizeof(src)));
+		text_printf(f, "%s\n", l->n_from ? "" : "any source the link carries");
+	}
+	if (!p->n_publish && !p->n_listens)
+		text_printf(f, "  inbound    none (nothing is published or listened for)\n");
+	if (p->nest)
+		text_printf(f, "  nest       child cages on request at %s: link none, reaching only "
+			       "what this cage reaches, as its user\n",
+			    NEST_SOCKET);
+	if (p->parent[0])
+		text_printf(f, "  parent     cage %s (this one reaches only what it reaches)\n",
+			    p->parent);
 	text_printf(f, "  dns        stub at %s:%d (udp, tcp); NXDOMAIN for all but:\n",
 		    DNS_STUB_ADDR, DNS_STUB_PORT);
 	for (size_t i = 0; i < p->n_dns; i++)
@@ -265,31 +303,11 @@ void plan_render(const struct plan *p, struct text *f)
 }
 
 /* A JSON string: the escapes RFC 8259 requires, control characters as \u00XX. */
-static void json_str(struct text *f, const char *s)
-{
-	text_putc(f, '"');
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			text_printf(f, "\\%c", c);
-		else if (c == '\n')
-			text_puts(f, "\\n");
-		else if (c == '\t')
-			text_puts(f, "\\t");
-		else if (c < 0x20 || c == 0x7f)
-			text_printf(f, "\\u%04x", c);
-		else
-			text_putc(f, (char)c);
-	}
-	text_putc(f, '"');
-}
-
 static void json_key(struct text *f, bool *first, const char *key)
 {
 	text_puts(f, *first ? "\n  " : ",\n  ");
 	*first = false;
-	json_str(f, key);
+	text_json_str(f, key);
 	text_puts(f, ": ");
 }
 
@@ -309,7 +327,7 @@ static void json_lines(struct text *f, const char *s)
 		snprintf(line, sizeof(line), "%.*s", (int)n, s);
 		text_puts(f, first ? "" : ", ");
 		first = false;
-		json_str(f, line);
+		text_json_str(f, line);
 		s = *nl ? nl + 1 : nl;
 	}
 	text_putc(f, ']');
@@ -325,22 +343,22 @@ void plan_render_json(const struct plan *p, struct text *f)
 
 	text_putc(f, '{');
 	json_key(f, &first, "name");
-	json_str(f, p->name);
+	text_json_str(f, p->name);
 	json_key(f, &first, "cgroup");
 	if (p->userns)
 		text_puts(f, "null");
 	else
-		json_str(f, p->cgroup);
+		text_json_str(f, p->cgroup);
 	json_key(f, &first, "user_namespace");
 	text_puts(f, p->userns ? "true" : "false");
 	json_key(f, &first, "link");
-	json_str(f, links[p->link]);
+	text_json_str(f, links[p->link]);
 	if (p->link == LINK_VETH) {
 		json_key(f, &first, "veth");
 		text_puts(f, "{\"host_if\": ");
-		json_str(f, p->host_if);
+		text_json_str(f, p->host_if);
 		text_puts(f, ", \"cage_if\": ");
-		json_str(f, p->cage_if);
+		text_json_str(f, p->cage_if);
 		text_printf(f, ", \"host_v4\": \"%s/%u\", \"cage_v4\": \"%s/%u\"",
 			    inet_ntop(AF_INET, &p->host_v4, a, sizeof(a)), p->v4_prefix,
 			    inet_ntop(AF_INET, &p->cage_v4, b, sizeof(b)), p->v4_prefix);
@@ -352,9 +370,9 @@ void plan_render_json(const struct plan *p, struct text *f)
 	} else if (p->link == LINK_WIREGUARD) {
 		json_key(f, &first, "wireguard");
 		text_puts(f, "{\"wg_if\": ");
-		json_str(f, p->wg_if);
+		text_json_str(f, p->wg_if);
 		text_puts(f, ", \"cage_if\": ");
-		json_str(f, p->cage_if);
+		text_json_str(f, p->cage_if);
 		text_printf(f, ", \"backend\": \"%s\"}",
 			    p->wg_backend == WG_BACKEND_KERNEL ? "kernel" : "wireguard-go");
 	}
@@ -364,7 +382,7 @@ void plan_render_json(const struct plan *p, struct text *f)
 	text_putc(f, '[');
 	for (size_t i = 0; i < p->n_allowed; i++) {
 		text_puts(f, i ? ", {\"endpoint\": " : "{\"endpoint\": ");
-		json_str(f, addr_format(&p->allowed[i].ep, ep, sizeof(ep)));
+		text_json_str(f, addr_format(&p->allowed[i].ep, ep, sizeof(ep)));
 		text_printf(f, ", \"proxy\": %s, \"on_host\": %s}",
 			    p->allowed[i].is_proxy ? "true" : "false",
 			    p->allowed[i].on_host ? "true" : "false");
@@ -374,19 +392,45 @@ void plan_render_json(const struct plan *p, struct text *f)
 	text_putc(f, '[');
 	for (size_t i = 0; i < p->n_forwards; i++) {
 		text_puts(f, i ? ", {\"listen\": " : "{\"listen\": ");
-		json_str(f, addr_format(&p->forwards[i].listen, ep, sizeof(ep)));
+		text_json_str(f, addr_format(&p->forwards[i].listen, ep, sizeof(ep)));
 		text_puts(f, ", \"target\": ");
-		json_str(f, forward_target(&p->forwards[i], tg, sizeof(tg)));
+		text_json_str(f, forward_target(&p->forwards[i], tg, sizeof(tg)));
 		text_puts(f, "}");
 	}
 	text_putc(f, ']');
+	json_key(f, &first, "publish");
+	text_putc(f, '[');
+	for (size_t i = 0; i < p->n_publish; i++) {
+		text_puts(f, i ? ", {\"host\": " : "{\"host\": ");
+		text_json_str(f, addr_format(&p->publish[i].host, ep, sizeof(ep)));
+		text_printf(f, ", \"cage_port\": %u}", p->publish[i].cage_port);
+	}
+	text_putc(f, ']');
+	json_key(f, &first, "listen");
+	text_putc(f, '[');
+	for (size_t i = 0; i < p->n_listens; i++) {
+		const struct listen_rule *l = &p->listens[i];
+		char src[INET6_ADDRSTRLEN + 8];
+
+		text_puts(f, i ? ", {\"endpoint\": " : "{\"endpoint\": ");
+		text_json_str(f, addr_format(&l->ep, ep, sizeof(ep)));
+		text_puts(f, ", \"from\": [");
+		for (size_t j = 0; j < l->n_from; j++) {
+			text_puts(f, j ? ", " : "");
+			text_json_str(f, addr_format_cidr(&l->from[j], src, sizeof(src)));
+		}
+		text_puts(f, "]}");
+	}
+	text_putc(f, ']');
+	json_key(f, &first, "nest");
+	text_puts(f, p->nest ? "true" : "false");
 	json_key(f, &first, "dns");
 	text_putc(f, '{');
 	for (size_t i = 0; i < p->n_dns; i++) {
 		text_puts(f, i ? ", " : "");
-		json_str(f, p->dns[i].name);
+		text_json_str(f, p->dns[i].name);
 		text_puts(f, ": ");
-		json_str(f, inet_ntop(p->dns[i].family, &p->dns[i].ip, a, sizeof(a)));
+		text_json_str(f, inet_ntop(p->dns[i].family, &p->dns[i].ip, a, sizeof(a)));
 	}
 	text_putc(f, '}');
 	json_key(f, &first, "layers");
@@ -396,7 +440,7 @@ void plan_render_json(const struct plan *p, struct text *f)
 	json_key(f, &first, "user");
 	if (p->user && *p->user) {
 		text_puts(f, "{\"name\": ");
-		json_str(f, p->user);
+		text_json_str(f, p->user);
 		text_printf(f, ", \"uid\": %u, \"gid\": %u}", (unsigned)p->uid, (unsigned)p->gid);
 	} else {
 		text_puts(f, "null");
@@ -405,25 +449,25 @@ void plan_render_json(const struct plan *p, struct text *f)
 	text_putc(f, '[');
 	for (char **v = p->argv; v && *v; v++) {
 		text_puts(f, v == p->argv ? "" : ", ");
-		json_str(f, *v);
+		text_json_str(f, *v);
 	}
 	text_putc(f, ']');
 	json_key(f, &first, "env");
 	text_putc(f, '[');
 	for (char **v = p->env; v && *v; v++) {
 		text_puts(f, v == p->env ? "" : ", ");
-		json_str(f, *v);
+		text_json_str(f, *v);
 	}
 	text_putc(f, ']');
 	json_key(f, &first, "nftables");
 	text_puts(f, "{\"cage\": ");
 	nft_render_cage(p, &sub);
-	json_str(f, text_str(&sub));
+	text_json_str(f, text_str(&sub));
 	text_free(&sub);
 	if (p->link == LINK_VETH) {
 		text_puts(f, ", \"host\": ");
 		nft_render_host(p, &sub);
-		json_str(f, text_str(&sub));
+		text_json_str(f, text_str(&sub));
 	}
 	text_puts(f, "}\n}\n");
 }

@@ -17,7 +17,7 @@
 #include "state.h"
 #include "sysfilter.h"
 
-extern char **environ;
+
 
 struct ident_store {
 	struct identity id;
@@ -194,7 +194,8 @@ static int load_wg(struct policy *pol, struct wg_config *ret)
 	return r < 0 ? err_wrap(r, "WireGuard peers from --allow") : 0;
 }
 
-int plan_prepare(struct policy *pol_in, char **cmd, bool need_command, struct plan *ret)
+int plan_prepare(struct policy *pol_in, char **cmd, bool need_command, char *const *env,
+		 struct plan *ret)
 {
 	struct policy pol = *pol_in; /* ours now: freed here, whatever happens */
 	struct wg_config wg = {0};
@@ -235,7 +236,7 @@ int plan_prepare(struct policy *pol_in, char **cmd, bool need_command, struct pl
 			goto out;
 		}
 	}
-	r = plan_build(&pol, &facts, cmd, environ, &ident.id, ret);
+	r = plan_build(&pol, &facts, cmd, env, &ident.id, ret);
 	if (r == 0 && pol.link == LINK_WIREGUARD) {
 		ret->wg = wg; /* the plan owns the configuration now */
 		memset(&wg, 0, sizeof(wg));

@@ -7,6 +7,8 @@
 #include "policy.h"
 
 /* cmd: the command and its arguments (NULL if none). need_command: for `run` (a command and
- * root are required; `check` needs neither). The policy is taken (and left empty, as
- * policy_init() leaves it). Returns 0 or a negative errno with the error recorded. */
-int plan_prepare(struct policy *pol, char **cmd, bool need_command, struct plan *ret);
+ * root are required; `check` needs neither). env: the environment the command's is made
+ * from (this process's, usually). The policy is taken (and left empty, as policy_init()
+ * leaves it). Returns 0 or a negative errno with the error recorded. */
+int plan_prepare(struct policy *pol, char **cmd, bool need_command, char *const *env,
+		 struct plan *ret);

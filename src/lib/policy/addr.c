@@ -517,3 +517,57 @@ bool addr_equal(const struct endpoint *a, const struct endpoint *b)
 		return a->ip.v4.s_addr == b->ip.v4.s_addr;
 	return IN6_ARE_ADDR_EQUAL(&a->ip.v6, &b->ip.v6);
 }
+
+int addr_parse_cidr(const char *s, struct cidr *ret)
+{
+	struct cidr c = {0};
+	char buf[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned max;
+	const uint8_t *b;
+
+	if (n == 0 || n >= sizeof(buf))
+		return err_invalid("\"%.64s\": expected an address or ADDR/PREFIX", s);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, &c.ip.v4) == 1)
+		c.family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, &c.ip.v6) == 1)
+		c.family = AF_INET6;
+	else
+		return err_invalid("\"%.64s\": not an IPv4 or IPv6 address (names are not "
+				   "resolved)",
+				   s);
+	if (c.family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&c.ip.v6))
+		return err_invalid("\"%.64s\": an IPv4-mapped address: give the IPv4 one", s);
+	max = c.family == AF_INET ? 32 : 128;
+	c.len = max;
+	if (slash) {
+		char *end;
+		unsigned long l;
+
+		if (!isdigit((unsigned char)slash[1]))
+			return err_invalid("\"%.64s\": a prefix length is digits", s);
+		l = strtoul(slash + 1, &end, 10);
+		if (*end || l > max || (slash[1] == '0' && slash[2]))
+			return err_invalid("\"%.64s\": a prefix length is 0..%u", s, max);
+		c.len = (unsigned)l;
+	}
+	b = (const uint8_t *)&c.ip;
+	for (unsigned bit = c.len; bit < max; bit++)
+		if (b[bit / 8] & (0x80 >> (bit % 8)))
+			return err_invalid("\"%.64s\": host bits are set (say %s/%u's network)", s,
+					   buf, c.len);
+	*ret = c;
+	return 0;
+}
+
+const char *addr_format_cidr(const struct cidr *c, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(c->family, &c->ip, ip, sizeof(ip));
+	snprintf(buf, len, "%s/%u", ip, c->len);
+	return buf;
+}

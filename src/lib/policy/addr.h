@@ -74,6 +74,21 @@ const char *addr_format_url(const struct endpoint *e, char *buf, size_t len);
 int addr_wg_key_decode(const char *s, size_t n, uint8_t key[32]);
 void addr_wg_key_encode(const uint8_t key[32], char out[45]);
 
+/* An address with a prefix length: 10.0.11.0/24, fd00::/64, or a bare address (its full
+ * length). Host bits must be zero. */
+struct cidr {
+	int family;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} ip;
+	unsigned len;
+};
+/* 0 or -EINVAL with the reason recorded. IPv4-mapped IPv6 is refused (say the IPv4). */
+int addr_parse_cidr(const char *s, struct cidr *ret);
+/* "10.0.11.0/24". buf of at least INET6_ADDRSTRLEN + 4. */
+const char *addr_format_cidr(const struct cidr *c, char *buf, size_t len);
+
 bool addr_is_loopback(const struct endpoint *e);
 bool addr_equal(const struct endpoint *a, const struct endpoint *b);
 

@@ -16,6 +16,8 @@
 #define POLICY_ENV_ENTRY_MAX 32768
 #define POLICY_USER_MAX	     255
 #define POLICY_FORWARD_MAX   64
+#define POLICY_PUBLISH_MAX   32
+#define POLICY_LISTEN_MAX    32
 #define POLICY_DNS_MAX	     256
 
 #define DEFAULT_POOL	 "10.200.0.0"
@@ -45,6 +47,8 @@ void policy_free(struct policy *p)
 		return;
 	free(p->allow);
 	free(p->forward);
+	free(p->publish);
+	free(p->listen);
 	free(p->dns);
 	free(p->allow_unix);
 	free(p->wg_config);
@@ -56,7 +60,7 @@ void policy_free(struct policy *p)
 }
 
 /* [A-Za-z0-9][A-Za-z0-9_.-]{0,31}: it becomes part of cgroup, table and file names. */
-int policy_set_name(struct policy *p, const char *v)
+int policy_check_name(const char *v)
 {
 	char e[80];
 	size_t n = strlen(v);
@@ -72,8 +76,16 @@ int policy_set_name(struct policy *p, const char *v)
 		    "\"%s\" is not a valid cage name (1-%d of A-Z a-z 0-9 _ . -, starting "
 		    "with a letter or digit)",
 		    echo(v, e, sizeof(e)), CAGE_NAME_MAX);
-	memcpy(p->name, v, n + 1);
 	return 0;
+}
+
+int policy_set_name(struct policy *p, const char *v)
+{
+	int r = policy_check_name(v);
+
+	if (r == 0)
+		memcpy(p->name, v, strlen(v) + 1);
+	return r;
 }
 
 int policy_set_link(struct policy *p, const char *v)
@@ -453,6 +465,132 @@ int policy_add_forward(struct policy *p, const char *v)
 	return policy_add_forward_parts(p, listen, target, iso);
 }
 
+static bool all_digits(const char *v)
+{
+	if (!*v)
+		return false;
+	for (; *v; v++)
+		if (!isdigit((unsigned char)*v))
+			return false;
+	return true;
+}
+
+static int parse_port(const char *v, uint16_t *ret)
+{
+	char e[80];
+	unsigned long n;
+
+	if (!all_digits(v) || strlen(v) > 5 || (n = strtoul(v, NULL, 10)) == 0 || n > 65535)
+		return err_invalid("\"%s\": a port is 1..65535", echo(v, e, sizeof(e)));
+	*ret = (uint16_t)n;
+	return 0;
+}
+
+int policy_add_publish(struct policy *p, const char *v)
+{
+	_cleanup_free_ char *host = strdup(v);
+	struct publish pub = {0}, *n;
+	char *eq, e[80], buf[80];
+	int r;
+
+	if (!host)
+		return -ENOMEM;
+	eq = strrchr(host, '=');
+	if (eq)
+		*eq = '\0';
+	if (all_digits(host) && strlen(host) <= 5) {
+		snprintf(buf, sizeof(buf), "127.0.0.1:%s", host);
+		r = addr_parse(buf, &pub.host);
+	} else {
+		r = addr_parse(host, &pub.host);
+	}
+	if (r < 0)
+		return r;
+	if (pub.host.scheme != SCHEME_NONE || pub.host.proto != IPPROTO_TCP || pub.host.has_wg)
+		return err_invalid("\"%s\": a published port is TCP: [HOSTADDR:]PORT[=CAGEPORT]",
+				   echo(v, e, sizeof(e)));
+	pub.cage_port = pub.host.port;
+	if (eq) {
+		r = parse_port(eq + 1, &pub.cage_port);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < p->n_publish; i++)
+		if (addr_equal(&p->publish[i].host, &pub.host))
+			return err_invalid("%s is published twice",
+					   addr_format(&pub.host, buf, sizeof(buf)));
+	if (p->n_publish >= POLICY_PUBLISH_MAX)
+		return err_invalid("too many published ports (at most %d)", POLICY_PUBLISH_MAX);
+	n = realloc(p->publish, (p->n_publish + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n[p->n_publish++] = pub;
+	p->publish = n;
+	return 0;
+}
+
+int policy_add_listen(struct policy *p, const char *v)
+{
+	_cleanup_free_ char *ep = strdup(v);
+	struct listen_rule l = {0}, *n;
+	char *at, e[80];
+	int r;
+
+	if (!ep)
+		return -ENOMEM;
+	at = strchr(ep, '@');
+	if (at)
+		*at++ = '\0';
+	if (all_digits(ep)) {
+		r = parse_port(ep, &l.ep.port);
+		l.ep.proto = IPPROTO_TCP;
+	} else {
+		r = addr_parse(ep, &l.ep);
+		if (r == 0 && (l.ep.scheme != SCHEME_NONE || l.ep.proto != IPPROTO_TCP))
+			r = err_invalid("\"%s\": a cage listens on TCP: PORT, ADDR:PORT or "
+					"/ip4/ADDR/tcp/PORT",
+					echo(v, e, sizeof(e)));
+		if (r == 0 && l.ep.has_bearer)
+			r = err_invalid("\"%s\": a listen address has no bearer: "
+					"/ip4/ADDR/tcp/PORT/wg/u<key>",
+					echo(v, e, sizeof(e)));
+	}
+	if (r < 0)
+		return r;
+	while (at && *at) {
+		char *comma = strchr(at, ',');
+
+		if (comma)
+			*comma = '\0';
+		if (l.n_from >= LISTEN_FROM_MAX)
+			return err_invalid("\"%s\": at most %d sources", echo(v, e, sizeof(e)),
+					   LISTEN_FROM_MAX);
+		r = addr_parse_cidr(at, &l.from[l.n_from]);
+		if (r < 0)
+			return r;
+		if (l.ep.family && l.from[l.n_from].family != l.ep.family)
+			return err_invalid("\"%s\": a source of another address family than the "
+					   "address it may reach",
+					   echo(v, e, sizeof(e)));
+		l.n_from++;
+		at = comma ? comma + 1 : NULL;
+		if (!at)
+			break;
+	}
+	if (at && !*at)
+		return err_invalid("\"%s\": nothing after \"@\" or \",\" (sources: ADDR or "
+				   "ADDR/PREFIX)",
+				   echo(v, e, sizeof(e)));
+	if (p->n_listen >= POLICY_LISTEN_MAX)
+		return err_invalid("too many listen rules (at most %d)", POLICY_LISTEN_MAX);
+	n = realloc(p->listen, (p->n_listen + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n[p->n_listen++] = l;
+	p->listen = n;
+	return 0;
+}
+
 /* RFC 1123 host names: labels of letters, digits and '-' (not first or last; '_' too, which
  * real zones use), 1-63 bytes each, 253 in all; stored lower case without a trailing dot. */
 static bool dns_name_valid(const char *n, size_t len)
@@ -637,6 +775,22 @@ int policy_finish(struct policy *p)
 		    l->ip.v4.s_addr == htonl(INADDR_LOOPBACK))
 			return err_invalid("forward 127.0.0.1:53: that is where the cage's DNS "
 					   "stub listens");
+	}
+
+	if (p->n_listen && p->link == LINK_NONE)
+		return err_invalid("--listen takes inbound on the cage's link, and link none has "
+				   "none: publish a port instead (--publish)");
+	for (size_t i = 0; i < p->n_publish; i++) {
+		uint16_t port = p->publish[i].cage_port;
+
+		if (port == DNS_STUB_PORT)
+			return err_invalid("publish: 127.0.0.1:53 in the cage is its DNS stub");
+		for (size_t j = 0; j < p->n_forward; j++)
+			if (p->forward[j].listen.family == AF_INET &&
+			    p->forward[j].listen.ip.v4.s_addr == htonl(INADDR_LOOPBACK) &&
+			    p->forward[j].listen.port == port)
+				return err_invalid("publish: 127.0.0.1:%u in the cage is a forward's",
+						   port);
 	}
 
 	/* Drop repeats, and entries that are the proxy itself: plan lists the proxy first. */

@@ -47,6 +47,23 @@ struct forward {
 	bool is_proxy;		  /* made for --proxy */
 };
 
+/* A service the cage offers through the supervisor (--publish): it listens at host, in the
+ * netns sluice runs in, and joins each connection to 127.0.0.1:cage_port inside the cage. */
+struct publish {
+	struct endpoint host; /* TCP; 127.0.0.1 unless an address is given */
+	uint16_t cage_port;
+};
+
+/* Inbound the cage accepts on its link (--listen): TCP to ep, one of the cage's own addresses
+ * (family 0: only a port, on every address of its link), from the sources (none: from
+ * whatever the link carries). */
+#define LISTEN_FROM_MAX 8
+struct listen_rule {
+	struct endpoint ep;
+	struct cidr from[LISTEN_FROM_MAX];
+	size_t n_from;
+};
+
 /* A pathname unix socket the cage may connect or send to although no process of the cage
  * serves it (--allow /unix/PATH); PATH ending in '/' allows every socket below it. */
 struct unix_allow {
@@ -90,6 +107,10 @@ struct policy {
 	size_t n_forward;
 	struct dns_entry *dns; /* --dns, dns: */
 	size_t n_dns;
+	struct publish *publish; /* --publish, publish: */
+	size_t n_publish;
+	struct listen_rule *listen; /* --listen, listen: */
+	size_t n_listen;
 	struct unix_allow *allow_unix; /* --allow /unix/PATH */
 	size_t n_allow_unix;
 	enum unix_mode unix_mode;	/* --unix, unix: */
@@ -102,6 +123,7 @@ struct policy {
 	struct pool pool;
 	bool has_pool;
 	bool verbose;
+	bool nest; /* --nest, nest: the cage may ask for child cages (nest.h) */
 };
 
 void policy_init(struct policy *p);
@@ -111,6 +133,8 @@ void policy_free(struct policy *p);
  * returns -EINVAL with what is wrong recorded (err_message(); without position: the caller
  * adds it with err_wrap()). */
 int policy_set_name(struct policy *p, const char *v);
+/* Whether v is a valid cage name (as policy_set_name takes it); says why not. */
+int policy_check_name(const char *v);
 int policy_set_link(struct policy *p, const char *v);
 int policy_set_proxy(struct policy *p, const char *v);
 int policy_add_allow(struct policy *p, const char *v);
@@ -124,6 +148,13 @@ int policy_add_forward(struct policy *p, const char *v);
 /* The same from its parts (a profile's mapping form). */
 int policy_add_forward_parts(struct policy *p, const char *listen, const char *target,
 			     bool isolate_streams);
+/* "[HOSTADDR:]PORT[=CAGEPORT]": HOSTADDR 127.0.0.1 unless given (an IPv4 address, or [v6]);
+ * CAGEPORT PORT unless given. */
+int policy_add_publish(struct policy *p, const char *v);
+/* "ENDPOINT[@SOURCE[,SOURCE...]]": ENDPOINT is PORT, ADDR:PORT, [v6]:PORT or a multiaddr
+ * (/ip4/A/tcp/P, with /wg/u<key> the cage's own WireGuard key), TCP; SOURCE an address or
+ * ADDR/PREFIX, at most LISTEN_FROM_MAX. */
+int policy_add_listen(struct policy *p, const char *v);
 int policy_set_wg_config(struct policy *p, const char *v);
 /* The configuration a profile built (the policy owns it now; an earlier one is freed). */
 void policy_set_wg_built(struct policy *p, struct wg_config *c);
@@ -140,7 +171,8 @@ int policy_add_dns_parts(struct policy *p, const char *name, const char *addr);
 /*
  * Load a profile (YAML, libyaml) into p. Keys: name, link, proxy, allow (list), env (map),
  * user, subnet_pool, verbose, unix (auto, strict), forward (list of "LISTEN=TARGET" or {listen,
- * target, isolate_streams}), dns (map of name to an address or a list of them), isolate_streams.
+ * target, isolate_streams}), dns (map of name to an address or a list of them), isolate_streams,
+ * publish (list of "[HOSTADDR:]PORT[=CAGEPORT]"), listen (list of "ENDPOINT[@SOURCES]").
  * Unknown keys, wrong node types and bad values fail with
  * err_invalid("FILE:LINE:COLUMN: what is wrong") (1-based line and column).
  * Returns 0 or a negative errno (-ENOENT etc. for an unreadable file, via err_set).

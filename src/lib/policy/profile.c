@@ -98,29 +98,32 @@ static int load_string(struct loader *l, const char *key, yaml_node_t *v, setter
 	return 0;
 }
 
-static int load_allow(struct loader *l, yaml_node_t *v)
+/* A list of strings, each given to add: allow, publish, listen. */
+static int load_strings(struct loader *l, const char *key, yaml_node_t *v,
+			int (*add)(struct policy *, const char *))
 {
 	int r;
 
 	if (v->type != YAML_SEQUENCE_NODE)
-		return err_invalid("%s:%u:%u: \"allow\" must be a list", l->path, line_of(v),
-				   col_of(v));
+		return err_invalid("%s:%u:%u: \"%s\" must be a list", l->path, line_of(v),
+				   col_of(v), key);
 	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
 	     i++) {
 		yaml_node_t *item = yaml_document_get_node(l->doc, *i);
 
 		if (!item || item->type != YAML_SCALAR_NODE || is_null(item))
-			return err_invalid("%s:%u:%u: allow: each entry must be an address",
-					   l->path, item ? line_of(item) : line_of(v),
-					   item ? col_of(item) : col_of(v));
+			return err_invalid("%s:%u:%u: %s: each entry must be an address", l->path,
+					   item ? line_of(item) : line_of(v),
+					   item ? col_of(item) : col_of(v), key);
 		r = check_nul(l, item);
 		if (r < 0)
 			return r;
-		r = policy_add_allow(l->p, scalar(item));
+		r = add(l->p, scalar(item));
 		if (r == -EINVAL)
-			return err_wrap(r, "%s:%u:%u: allow", l->path, line_of(item), col_of(item));
+			return err_wrap(r, "%s:%u:%u: %s", l->path, line_of(item), col_of(item),
+					key);
 		if (r < 0)
-			return err_wrap(r, "%s: allow", l->path);
+			return err_wrap(r, "%s: %s", l->path, key);
 	}
 	return 0;
 }
@@ -535,6 +538,9 @@ enum key {
 	KEY_WG_CONFIG,
 	KEY_WG_BACKEND,
 	KEY_WIREGUARD,
+	KEY_PUBLISH,
+	KEY_LISTEN,
+	KEY_NEST,
 	_KEY_MAX,
 };
 
@@ -555,6 +561,9 @@ static const char *const key_names[_KEY_MAX] = {
     [KEY_WG_CONFIG] = "wg_config",
     [KEY_WG_BACKEND] = "wg_backend",
     [KEY_WIREGUARD] = "wireguard",
+    [KEY_PUBLISH] = "publish",
+    [KEY_LISTEN] = "listen",
+    [KEY_NEST] = "nest",
 };
 
 static int load_key(struct loader *l, enum key key, yaml_node_t *v)
@@ -567,7 +576,7 @@ static int load_key(struct loader *l, enum key key, yaml_node_t *v)
 	case KEY_PROXY:
 		return load_string(l, "proxy", v, policy_set_proxy);
 	case KEY_ALLOW:
-		return load_allow(l, v);
+		return load_strings(l, "allow", v, policy_add_allow);
 	case KEY_ENV:
 		return load_env(l, v);
 	case KEY_USER:
@@ -592,6 +601,12 @@ static int load_key(struct loader *l, enum key key, yaml_node_t *v)
 		return load_string(l, "wg_backend", v, policy_set_wg_backend);
 	case KEY_WIREGUARD:
 		return load_wireguard(l, v);
+	case KEY_PUBLISH:
+		return load_strings(l, "publish", v, policy_add_publish);
+	case KEY_LISTEN:
+		return load_strings(l, "listen", v, policy_add_listen);
+	case KEY_NEST:
+		return load_bool(l, "nest", v, &l->p->nest);
 	default:
 		return -EINVAL;
 	}

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 
 #include "addr.h"
+#include "inward.h"
 #include "log.h"
 #include "relay.h"
 #include "socks5.h"
@@ -47,6 +48,7 @@ struct listener {
 	int fd;
 	bool paused;
 	struct forward fwd;
+	struct inward *inward; /* a published port: its targets' sockets are made in the cage */
 	struct sockaddr_storage sa; /* the target, ready for connect() */
 	socklen_t salen;
 	char label[LABEL_MAX]; /* "tcp 127.0.0.1:8888 -> tcp 10.0.0.1:80", for -v */
@@ -395,9 +397,17 @@ static int conn_connect(struct conn *c)
 {
 	const struct listener *lst = c->lst;
 
-	c->target.fd = socket(lst->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->target.fd < 0)
-		return negative_errno();
+	if (lst->inward) {
+		int r = inward_socket(lst->inward, lst->sa.ss_family, &c->target.fd);
+
+		if (r < 0)
+			return r;
+	} else {
+		c->target.fd =
+		    socket(lst->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (c->target.fd < 0)
+			return negative_errno();
+	}
 	c->state = CONN_CONNECTING;
 	if (connect(c->target.fd, (const struct sockaddr *)&lst->sa, lst->salen) == 0)
 		return conn_ready(c);
@@ -785,7 +795,8 @@ static int listener_target(struct listener *lst, const struct forward *f)
 	return 0;
 }
 
-int relay_add_forward(struct relay *r, int listen_fd, const struct forward *f)
+static int add_listener(struct relay *r, int listen_fd, const struct forward *f,
+			struct inward *inward, const char *what)
 {
 	_cleanup_close_ int fd = listen_fd;
 	_cleanup_free_ struct listener *lst = NULL;
@@ -793,23 +804,30 @@ int relay_add_forward(struct relay *r, int listen_fd, const struct forward *f)
 	socklen_t len = sizeof(listening);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0)
-		return err_set(negative_errno(), "forward: listener");
+		return err_set(negative_errno(), "%s: listener", what);
 	if (!listening)
-		return err_invalid("forward: the socket is not listening");
+		return err_invalid("%s: the socket is not listening", what);
 	flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-		return err_set(negative_errno(), "forward: listener flags");
+		return err_set(negative_errno(), "%s: listener flags", what);
 
 	lst = calloc(1, sizeof(*lst));
 	if (!lst)
-		return err_set(-ENOMEM, "forward");
+		return err_set(-ENOMEM, "%s", what);
 	lst->relay = r;
 	lst->fwd = *f;
+	lst->inward = inward;
 	lst->src.fd = -1;
 	e = listener_target(lst, f);
 	if (e < 0)
 		return e;
+	if (inward) {
+		char label[LABEL_MAX];
+
+		snprintf(label, sizeof(label), "publish %s in the cage", lst->label);
+		memcpy(lst->label, label, sizeof(label));
+	}
 	e = loop_add(r->loop, &lst->src, fd, EPOLLIN, on_accept);
 	if (e < 0)
 		return err_wrap(e, "%s: watch listener", lst->label);
@@ -818,6 +836,23 @@ int relay_add_forward(struct relay *r, int listen_fd, const struct forward *f)
 	r->listeners = TAKE_PTR(lst);
 	log_debug("%s: serving", r->listeners->label);
 	return 0;
+}
+
+int relay_add_forward(struct relay *r, int listen_fd, const struct forward *f)
+{
+	return add_listener(r, listen_fd, f, NULL, "forward");
+}
+
+int relay_add_publish(struct relay *r, int listen_fd, const struct publish *pub,
+		      struct inward *inward)
+{
+	struct forward f = {.listen = pub->host, .kind = TARGET_TCP};
+
+	f.target.family = AF_INET;
+	f.target.proto = IPPROTO_TCP;
+	f.target.port = pub->cage_port;
+	f.target.ip.v4.s_addr = htonl(INADDR_LOOPBACK);
+	return add_listener(r, listen_fd, &f, inward, "publish");
 }
 
 void relay_free(struct relay *r)

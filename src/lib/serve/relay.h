@@ -1,6 +1,6 @@
-/* relay.h: the forwards of link mode `none`: listeners made inside the cage netns, served on
- * the supervisor's loop by connecting to each forward's target from the supervisor's own
- * netns and splicing bytes both ways. A forward with isolate_streams speaks SOCKS5 to the
+/* relay.h: the forwards: listeners made inside the cage netns, served on the supervisor's
+ * loop by connecting to each forward's target from the supervisor's own netns and splicing
+ * bytes both ways; and the published ports, the other way round. A forward with isolate_streams speaks SOCKS5 to the
  * in-cage client and gives every connection fresh random credentials upstream. */
 #pragma once
 
@@ -38,6 +38,16 @@ void relay_raise_fd_limit(void);
  * forward the relay cannot serve (isolate_streams needs a TCP socks5/socks5h target).
  */
 int relay_add_forward(struct relay *r, int listen_fd, const struct forward *f);
+
+/*
+ * Serve LISTEN_FD (a listening TCP socket made by the supervisor, where it runs) as the
+ * published port PUB: every accepted connection is joined to 127.0.0.1:PUB->cage_port in the
+ * cage, through a socket INWARD (borrowed: it must outlive the relay) makes in the cage's
+ * netns. LISTEN_FD is the relay's in every case. Returns 0 or a negative errno (err_set).
+ */
+struct inward;
+int relay_add_publish(struct relay *r, int listen_fd, const struct publish *pub,
+		      struct inward *inward);
 
 /* Close every listener and connection (open connections are reset, so a peer never takes
  * a cut stream for a complete one). Call it before loop_free(); NULL is accepted. */
