@@ -42,6 +42,10 @@ class SluiceRefused(RuntimeError):
 def _run_args(name=None, proxy=None, forwards=(), dns=None, env=None, nest=False):
     args = []
     if name:
+        # a child cage is named PARENT.NAME: this cage's name (SLUICE_CAGE) goes first
+        parent = os.environ.get("SLUICE_CAGE")
+        if parent and not name.startswith(parent + "."):
+            name = f"{parent}.{name}"
         args += ["--name", name]
     if proxy:
         args += ["--proxy", proxy]
@@ -88,6 +92,7 @@ def child_cage(cmd, *, name=None, proxy=None, forwards=(), dns=None, env=None, n
                stop_timeout=10.0, refused_within=0.5, **popen_kw):
     """A context manager: cmd (a list) running in a child cage of this cage.
 
+    name: the child's own part of its name (the child is PARENT.name; default PARENT.PID);
     forwards: "LISTEN=TARGET" strings, each TARGET something this cage reaches (one of its
     forwards, 127.0.0.1:PORT, or an endpoint its link allows); proxy: likewise a URL; dns:
     a {name: address} map of names this cage resolves; env: variables for cmd; nest: the

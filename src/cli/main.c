@@ -80,6 +80,12 @@ int main(int argc, char **argv)
 		}
 		if (!options_nested && nested_in_cage())
 			return nested_ask(argc - 1, argv + 1);
+		if (!options_nested && nested_in_plain_cage()) {
+			log_error("this is cage \"%s\", made without --nest: a cage inside it is "
+				  "made by its supervisor, for a cage made with --nest",
+				  getenv("SLUICE_CAGE"));
+			return EXIT_SLUICE;
+		}
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++)
 		if (streq(argv[1], subcommands[i].name))

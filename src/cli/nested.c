@@ -29,16 +29,31 @@ static char parent[CAGE_NAME_MAX + 1];
 
 /* ---- the asking side, in the cage ------------------------------------------------------ */
 
-bool nested_in_cage(void)
+static bool can_make_cages(void)
 {
 	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct d[2] = {{0}};
+
+	return syscall(SYS_capget, &h, d) < 0 || (d[0].effective & (1U << CAP_SYS_ADMIN));
+}
+
+bool nested_in_cage(void)
+{
 	struct stat st;
 
 	/* The socket, and no CAP_SYS_ADMIN to make a cage here: a --nest cage's process. */
-	if (stat(NEST_SOCKET, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return false;
-	return syscall(SYS_capget, &h, d) == 0 && !(d[0].effective & (1U << CAP_SYS_ADMIN));
+	return stat(NEST_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode) && !can_make_cages();
+}
+
+bool nested_in_plain_cage(void)
+{
+	const char *cage = getenv("SLUICE_CAGE");
+	char host[CAGE_NAME_MAX + 2];
+
+	/* A cage's processes have its name in SLUICE_CAGE and as the hostname, and no
+	 * CAP_SYS_ADMIN; only a message hangs on this. */
+	return cage && !can_make_cages() && gethostname(host, sizeof(host)) == 0 &&
+	       streq(host, cage) && !nested_in_cage();
 }
 
 int nested_ask(int argc, char **argv)

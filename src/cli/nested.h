@@ -8,6 +8,8 @@
 
 /* Whether this process is in a --nest cage, where run and up ask for a child cage. */
 bool nested_in_cage(void);
+/* Whether this process is in a cage made without --nest (to say so, not to guess). */
+bool nested_in_plain_cage(void);
 /* Ask for one: run or up with argv (argv[0] is the subcommand); returns the exit status. */
 int nested_ask(int argc, char **argv);
 /* With SLUICE_NESTED set (run by a parent's supervisor): take the request's context, and

@@ -66,7 +66,8 @@ const char options_help[] =
 	"                           sudo; as plain root, --user root must be given)\n"
 	"      --pool CIDR          IPv4 pool for cage subnets (default 10.200.0.0/16)\n"
 	"      --nest               the cage's processes may make child cages (sluice run\n"
-	"                           or up inside it) that reach only what it reaches\n"
+	"                           or up inside it, named PARENT.NAME) that reach only\n"
+	"                           what it reaches; rootless too\n"
 	"  -v, --verbose            say what is done, step by step\n"
 	"  -h, --help               this help\n";
 
@@ -240,12 +241,28 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 
 	*ret_cmd = optind < argc ? &argv[optind] : NULL;
 	if (options_nested) {
-		char uid[16];
+		const char *parent = options_nested->parent;
+		size_t plen = strlen(parent);
+		char uid[16], name[CAGE_NAME_MAX + 16];
 
 		snprintf(uid, sizeof(uid), "%u", (unsigned)options_nested->uid);
 		r = policy_set_user(p, uid);
 		if (r < 0)
 			return r;
+		/* A child's name says whose it is, so that none passes for a cage of the host's
+		 * in ls or takes a name the host's may want: PARENT.NAME, by default
+		 * PARENT.<the child's supervisor's pid>. */
+		if (!p->name[0]) {
+			snprintf(name, sizeof(name), "%s.%d", parent, (int)getpid());
+			r = policy_set_name(p, name);
+			if (r < 0)
+				return err_wrap(r, "a child cage of \"%s\" (give --name %s.NAME)",
+						parent, parent);
+		} else if (strncmp(p->name, parent, plen) != 0 || p->name[plen] != '.' ||
+			   !p->name[plen + 1]) {
+			return err_invalid("a child cage of \"%s\" is named %s.NAME, not \"%s\"",
+					   parent, parent, p->name);
+		}
 	}
 	return policy_finish(p);
 }

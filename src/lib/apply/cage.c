@@ -7,11 +7,13 @@
  * undo; on failure, and at the end of the run, the undo list runs in reverse. The first
  * process itself is cage_child.c; what a dead cage leaves, gc.c removes. */
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/membarrier.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/fsuid.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -22,6 +24,7 @@
 
 #include "broker.h"
 #include "cage.h"
+#include "caps.h"
 #include "cage_child.h"
 #include "cgroup.h"
 #include "control.h"
@@ -295,6 +298,102 @@ static int map_userns(pid_t pid)
 	return cage_write_sysctl(path, map);
 }
 
+/* The asker's working directory, entered with the cage user's rights: one it cannot reach
+ * is not reached this way (as root the check would be root's). Else the parent's "/". */
+static void chdir_as_user(const struct plan *p)
+{
+	bool as_root = !p->userns;
+
+	if (as_root && (setgroups(p->n_groups, p->groups) < 0 || setfsgid(p->gid) < 0 ||
+			setfsuid(p->uid) < 0 || (gid_t)setfsgid((gid_t)-1) != p->gid ||
+			(uid_t)setfsuid((uid_t)-1) != p->uid)) {
+		(void)!chdir("/");
+		return;
+	}
+	if (!p->nest_cwd[0] || chdir(p->nest_cwd) < 0)
+		(void)!chdir("/");
+	if (as_root) {
+		(void)setfsuid(0);
+		(void)setfsgid(0);
+	}
+}
+
+/*
+ * A child cage (nest.h) is made in its parent's mounts: a process of this one's enters them
+ * (which this one, holding the host's or its own, must not), starts where the asker was, and
+ * clones the cage's first process from there as this process's child (CLONE_PARENT), its
+ * mount namespace a copy of the parent's. Unprivileged, entering takes the two capabilities
+ * kept for it across exec (nest.c); they are dropped once the cage's first process exists.
+ */
+static long clone_in_parent_mounts(struct cage *c, struct clone_args *args, int child_sync,
+				   int err_wr, const sigset_t *oldmask, int *ret_pidfd)
+{
+	const struct plan *p = c->plan;
+	struct {
+		long pid;
+		int err;
+	} res = {-1, 0};
+	int rp[2], status, r;
+	pid_t helper;
+
+	if (pipe2(rp, O_CLOEXEC) < 0)
+		return negative_errno();
+	helper = fork();
+	if (helper < 0) {
+		r = negative_errno();
+		close(rp[0]);
+		close(rp[1]);
+		return r;
+	}
+	if (helper == 0) {
+		close(rp[0]);
+		if (setns(p->nest_mnt_fd, CLONE_NEWNS) < 0) {
+			res.err = errno;
+		} else {
+			chdir_as_user(p);
+			args->flags = (args->flags & ~(uint64_t)CLONE_PIDFD) | CLONE_PARENT;
+			args->pidfd = 0;
+			args->exit_signal = 0; /* with CLONE_PARENT, this one's own (SIGCHLD) */
+			res.pid = syscall(SYS_clone3, args, sizeof(*args));
+			if (res.pid == 0) {
+				close(rp[1]);
+				cage_child_main(p, c->backstop, c->pipe_default, c->named, child_sync,
+						err_wr, oldmask);
+			}
+			res.err = errno;
+		}
+		(void)!write(rp[1], &res, sizeof(res));
+		_exit(0);
+	}
+	close(rp[1]);
+	r = (int)read(rp[0], &res, sizeof(res));
+	close(rp[0]);
+	while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r != (int)sizeof(res))
+		return -ECHILD;
+	if (res.pid < 0)
+		return res.err > 0 ? -res.err : -EIO;
+	/* Ours (CLONE_PARENT), and not waited for yet: its pid is still it. */
+	*ret_pidfd = (int)syscall(SYS_pidfd_open, (pid_t)res.pid, 0);
+	if (*ret_pidfd < 0) {
+		r = negative_errno();
+		kill((pid_t)res.pid, SIGKILL);
+		(void)waitpid((pid_t)res.pid, NULL, 0);
+		return r;
+	}
+	if (p->userns) {
+		r = caps_drop();
+		if (r < 0) {
+			(void)syscall(SYS_pidfd_send_signal, *ret_pidfd, SIGKILL, NULL, 0);
+			(void)waitpid((pid_t)res.pid, NULL, 0);
+			closep(ret_pidfd);
+			return r;
+		}
+	}
+	return res.pid;
+}
+
 static int step_clone(struct cage *c, const sigset_t *oldmask)
 {
 	const struct plan *p = c->plan;
@@ -325,7 +424,13 @@ static int step_clone(struct cage *c, const sigset_t *oldmask)
 	args.exit_signal = SIGCHLD;
 	args.cgroup = p->userns ? 0 : (uint64_t)c->cgroup_fd;
 
-	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (p->nest_mnt_fd >= 0) {
+		pid = clone_in_parent_mounts(c, &args, child_sync, err_wr, oldmask, &pidfd);
+		if (pid < 0)
+			errno = (int)-pid;
+	} else {
+		pid = syscall(SYS_clone3, &args, sizeof(args));
+	}
 	if (pid < 0) {
 		int r = negative_errno();
 
@@ -759,8 +864,12 @@ static int step_nest(struct cage *c)
 {
 	const struct plan *p = c->plan;
 	_cleanup_text_ struct text reach = TEXT_INIT;
-	struct nest_config cfg = {
-	    .name = p->name, .uid = p->uid, .depth = p->depth, .netns_fd = -1, .mnt_fd = -1};
+	struct nest_config cfg = {.name = p->name,
+				  .uid = p->uid,
+				  .depth = p->depth,
+				  .userns_fd = -1,
+				  .netns_fd = -1,
+				  .mnt_fd = -1};
 	int r;
 
 	if (p->nest_lifeline_fd >= 0) {
@@ -775,10 +884,12 @@ static int step_nest(struct cage *c)
 	if (text_error(&reach))
 		return -ENOMEM;
 	cfg.reach = reach.buf ? reach.buf : "";
-	cfg.netns_fd = fcntl(c->cage_netns_fd, F_DUPFD_CLOEXEC, 3);
-	if (cfg.netns_fd < 0)
-		return err_set(negative_errno(), "the cage's netns");
+	r = open_ns_of_child(c, "net", &cfg.netns_fd);
+	if (r < 0)
+		return r;
 	r = open_ns_of_child(c, "mnt", &cfg.mnt_fd);
+	if (r == 0 && p->userns)
+		r = open_ns_of_child(c, "user", &cfg.userns_fd);
 	if (r == 0) {
 		cfg.listen_fd = (int)syscall(SYS_pidfd_getfd, c->pidfd, c->nest_fd, 0);
 		if (cfg.listen_fd < 0)
@@ -787,6 +898,7 @@ static int step_nest(struct cage *c)
 	if (r < 0) {
 		closep(&cfg.netns_fd);
 		closep(&cfg.mnt_fd);
+		closep(&cfg.userns_fd);
 		return r;
 	}
 	r = nest_new(c->loop, &cfg, &c->nest);

@@ -328,14 +328,8 @@ _Noreturn void cage_child_main(const struct plan *p, enum unix_backstop backstop
 	 * this line: the reads below then see EOF instead of "m" or "g". */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(125);
-	/* A child cage sees its parent's files, and no more: its mount namespace is a copy of
-	 * the parent's, made here before the fds go, and it starts where its asker was. */
-	if (p->nest_mnt_fd >= 0) {
-		if (setns(p->nest_mnt_fd, CLONE_NEWNS) < 0 || unshare(CLONE_NEWNS) < 0)
-			child_fail(err_wr, 125, err_set(negative_errno(), "enter the parent's mounts"));
-		if (!p->nest_cwd[0] || chdir(p->nest_cwd) < 0)
-			(void)!chdir("/");
-	}
+	/* A child cage's first process was cloned in its parent's mounts, where its asker was
+	 * (cage.c): it sees the parent's files, and no more. */
 	close_all_but(sock, err_wr);
 	/* Unprivileged, nothing works in the new user namespace until it is mapped. */
 	if (read(sock, &go, 1) != 1 || go != 'm')

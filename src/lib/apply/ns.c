@@ -521,7 +521,11 @@ int ns_setup_cage(const struct plan *p)
 	/* A fresh /proc for the new pid namespace: the cage sees only its own processes. */
 	if (mount("proc", "/proc", "proc", MNT_SAFE, NULL) < 0)
 		return err_set(negative_errno(), "mount /proc");
-	r = ro_bind_self("/proc/sys");
+	/* Unprivileged and --nest, /proc/sys is left as it is: a child cage's own user
+	 * namespace may mount a proc only where one is fully visible (the kernel's
+	 * mount_too_revealing()), and the bind would cover part of this one. The cage's
+	 * sysctls are its user namespace's root's, which no process of the cage is. */
+	r = p->userns && p->nest ? 0 : ro_bind_self("/proc/sys");
 	if (r < 0)
 		return r;
 

@@ -45,3 +45,30 @@ int caps_become(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, bool
 		return err_set(negative_errno(), "set no_new_privs");
 	return 0;
 }
+
+int caps_keep_across_exec(const cap_value_t *keep, size_t n)
+{
+	_cleanup_(cap_freep) cap_t caps = cap_get_proc();
+
+	if (!caps)
+		return err_set(negative_errno(), "cap_get_proc");
+	if (cap_set_flag(caps, CAP_INHERITABLE, (int)n, keep, CAP_SET) < 0 ||
+	    cap_set_proc(caps) < 0)
+		return err_set(negative_errno(), "make capabilities inheritable");
+	for (size_t i = 0; i < n; i++)
+		if (cap_set_ambient(keep[i], CAP_SET) < 0)
+			return err_set(negative_errno(), "keep capability %s across exec",
+				       cap_to_name(keep[i]));
+	return 0;
+}
+
+int caps_drop(void)
+{
+	_cleanup_(cap_freep) cap_t caps = cap_init();
+
+	if (!caps)
+		return err_set(negative_errno(), "cap_init");
+	if (cap_reset_ambient() < 0 || cap_set_proc(caps) < 0)
+		return err_set(negative_errno(), "drop capabilities");
+	return 0;
+}

@@ -18,3 +18,10 @@ DEFINE_CLEANUP_FUNC(struct _cap_struct, cap_free)
  * namespace (USERNS) groups cannot be changed (setgroups is denied there): the invoking
  * user's stay. */
 int caps_become(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, bool userns);
+
+/* Keep these capabilities (held now) across execve as a non-root user: inheritable and
+ * ambient. A child cage's program made for an unprivileged parent gets, this way, the two it
+ * needs in the parent's user namespace to enter its mounts (nest.h). */
+int caps_keep_across_exec(const cap_value_t *keep, size_t n);
+/* Drop every capability held (ambient, effective, permitted, inheritable); ids stay. */
+int caps_drop(void);

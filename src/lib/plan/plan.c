@@ -417,9 +417,6 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 				   "with forwards, which works without",
 				   p.link == LINK_VETH ? "veth" : "wireguard",
 				   p.link == LINK_VETH ? "pair and its rules" : "tunnel");
-	if (p.userns && p.nest)
-		return err_invalid("--nest needs root: the supervisor makes each child cage, in "
-				   "this cage's namespaces");
 	if (!p.userns)
 		snprintf(p.cgroup, sizeof(p.cgroup), "sluice/%s", p.name);
 	snprintf(p.cage_table, sizeof(p.cage_table), "sluice");

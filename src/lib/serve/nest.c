@@ -3,16 +3,21 @@
  * it in the cage's netns; its status goes back to the asker. What the child may ask for is
  * the child's program's to check (plan_check_within()), before it makes anything. */
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 
+#include "caps.h"
 #include "control.h"
 #include "log.h"
 #include "nest.h"
@@ -32,7 +37,9 @@ struct nest {
 	char name[64];
 	uid_t uid;
 	unsigned depth;
-	int netns_fd, mnt_fd;
+	int userns_fd, netns_fd, mnt_fd;
+	dev_t netns_dev;
+	ino_t netns_ino;
 	int life[2]; /* every child has the read end; this process alone the write end */
 	char *reach;
 	struct nest_session *sessions[NEST_SESSIONS_MAX];
@@ -81,8 +88,8 @@ static void on_child_exit(struct loop_source *src, uint32_t events)
 
 /* In the child: stdio, the parent's mount namespace at 3, the environment at 4, the
  * lifeline at 5; nothing else. */
-static _Noreturn void child_exec(struct nest *n, const char *cwd, char **argv, int env_fd,
-				 const int fds[3])
+static _Noreturn void child_exec(struct nest *n, pid_t supervisor, const char *cwd, char **argv,
+				 int env_fd, const int fds[3])
 {
 	int keep[6] = {fds[0], fds[1], fds[2], n->mnt_fd, env_fd, n->life[0]};
 	char nested[96], *envp[5], *cmd[CTL_ARGS_MAX + 2];
@@ -90,8 +97,24 @@ static _Noreturn void child_exec(struct nest *n, const char *cwd, char **argv, i
 	size_t argc = 0;
 	sigset_t none;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || setsid() < 0 ||
-	    setns(n->netns_fd, CLONE_NEWNET) < 0)
+	if (setsid() < 0 || setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0}) < 0 || chdir("/") < 0)
+		_exit(125);
+	/* An unprivileged parent's child is made in the parent's user namespace, which this
+	 * process (its owner's) enters with every capability there; it keeps across exec only
+	 * the two that enter the parent's mounts (setns needs CAP_SYS_ADMIN over them and
+	 * CAP_SYS_CHROOT), and its program drops them once the child cage's first process is
+	 * made. What it then makes is an unprivileged cage nested in the parent's. */
+	if (n->userns_fd >= 0) {
+		static const cap_value_t mounts[] = {CAP_SYS_ADMIN, CAP_SYS_CHROOT};
+
+		if (setns(n->userns_fd, CLONE_NEWUSER) < 0 ||
+		    caps_keep_across_exec(mounts, ARRAY_SIZE(mounts)) < 0)
+			_exit(125);
+	}
+	/* After the credentials changed (which clears it), and checked: the supervisor may have
+	 * gone before. */
+	if (setns(n->netns_fd, CLONE_NEWNET) < 0 || prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 ||
+	    getppid() != supervisor)
 		_exit(125);
 	/* Out of the way of 0-5 first, then into place. */
 	for (int i = 0; i < 6; i++) {
@@ -160,8 +183,8 @@ static int start(struct nest_session *s, const char *body, size_t len, const int
 	_cleanup_strv_free_ char **argv = NULL, **env = NULL;
 	_cleanup_close_ int env_fd = -1, pidfd = -1;
 	size_t cwdlen = strnlen(body, len);
+	pid_t pid, self = getpid();
 	sigset_t all, old;
-	pid_t pid;
 	int r;
 
 	if (cwdlen == len || body[0] != '/')
@@ -183,7 +206,7 @@ static int start(struct nest_session *s, const char *body, size_t len, const int
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
 	if (pid == 0)
-		child_exec(s->n, body, argv, env_fd, fds);
+		child_exec(s->n, self, body, argv, env_fd, fds);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0)
 		return err_set(negative_errno(), "start a child cage");
@@ -236,8 +259,9 @@ static void on_asker(struct loop_source *src, uint32_t events)
 			r = err_invalid("a child cage's request carries stdin, stdout and stderr");
 		else
 			r = start(s, buf + 1, (size_t)n - 1, fds);
-	} else if (buf[0] == 'K' && s->pid > 0) {
-		int sig = atoi(buf + 1);
+	} else if (s->pid > 0) {
+		/* While its child runs a session takes signals for it, and nothing else. */
+		int sig = buf[0] == 'K' ? atoi(buf + 1) : 0;
 
 		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT ||
 		    sig == SIGUSR1 || sig == SIGUSR2 || sig == SIGWINCH)
@@ -254,6 +278,43 @@ static void on_asker(struct loop_source *src, uint32_t events)
 	}
 }
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* include/uapi/asm-generic/socket.h, Linux 6.5 */
+#endif
+
+/* The asker is the cage's: a process in its netns, or a performer of this supervisor's unix
+ * broker connecting for one (broker.h). The socket is in the cage's /run, but a process
+ * outside can reach the cage's files through /proc/PID/root: its uid alone says too little.
+ * pid is looked at through /proc, then the peer's pidfd says it is still the peer's. */
+static bool peer_in_cage(const struct nest *n, int fd, pid_t pid)
+{
+	_cleanup_close_ int pidfd = -1, ns = -1, status = -1;
+	socklen_t len = sizeof(pidfd);
+	char path[64], buf[1024];
+	bool ours = false;
+	struct stat st;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0 || pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns >= 0 && fstat(ns, &st) == 0)
+		ours = st.st_dev == n->netns_dev && st.st_ino == n->netns_ino;
+	if (!ours) {
+		ssize_t got = -1;
+		const char *pp;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+		status = open(path, O_RDONLY | O_CLOEXEC);
+		if (status >= 0)
+			got = read(status, buf, sizeof(buf) - 1);
+		buf[got > 0 ? got : 0] = '\0';
+		pp = strstr(buf, "\nPPid:");
+		ours = pp && atoi(pp + 6) == getpid();
+	}
+	return ours && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+}
+
 static void on_accept(struct loop_source *src, uint32_t events)
 {
 	struct nest *n = container_of(src, struct nest, listen);
@@ -266,9 +327,8 @@ static void on_accept(struct loop_source *src, uint32_t events)
 	fd = accept4(src->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	/* Only the cage's own (the socket is in its /run; the host's root may look too). */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    (cred.uid != n->uid && cred.uid != 0)) {
+	    (cred.uid != n->uid && cred.uid != 0) || !peer_in_cage(n, fd, cred.pid)) {
 		close(fd);
 		return;
 	}
@@ -297,21 +357,33 @@ static void on_accept(struct loop_source *src, uint32_t events)
 int nest_new(struct loop *l, const struct nest_config *cfg, struct nest **ret)
 {
 	_cleanup_(nest_freep) struct nest *n = calloc(1, sizeof(*n));
+
+	struct stat st;
 	int r;
 
 	if (!n || !(n->reach = strdup(cfg->reach))) {
 		close(cfg->listen_fd);
 		close(cfg->netns_fd);
 		close(cfg->mnt_fd);
+		if (cfg->userns_fd >= 0)
+			close(cfg->userns_fd);
 		return -ENOMEM;
 	}
 	n->loop = l;
 	snprintf(n->name, sizeof(n->name), "%s", cfg->name);
 	n->uid = cfg->uid;
 	n->depth = cfg->depth;
+	n->userns_fd = cfg->userns_fd;
 	n->netns_fd = cfg->netns_fd;
 	n->mnt_fd = cfg->mnt_fd;
 	n->listen.fd = -1;
+	if (fstat(n->netns_fd, &st) < 0) {
+		n->life[0] = n->life[1] = -1;
+		close(cfg->listen_fd);
+		return err_set(negative_errno(), "the cage's netns");
+	}
+	n->netns_dev = st.st_dev;
+	n->netns_ino = st.st_ino;
 	if (pipe2(n->life, O_CLOEXEC) < 0) {
 		n->life[0] = n->life[1] = -1;
 		close(cfg->listen_fd);
@@ -327,11 +399,24 @@ int nest_new(struct loop *l, const struct nest_config *cfg, struct nest **ret)
 	return 0;
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
 void nest_free(struct nest *n)
 {
+	long deadline = now_ms() + 5000;
+
 	if (!n)
 		return;
-	/* All told first, then each waited for: they come down together. */
+	/* All told first (the lifeline's hangup reaches standing children too), then each
+	 * waited for, within one deadline for all: they come down together. */
+	if (n->life[1] >= 0)
+		closep(&n->life[1]);
 	for (size_t i = 0; i < NEST_SESSIONS_MAX; i++)
 		if (n->sessions[i] && n->sessions[i]->pid > 0)
 			(void)syscall(SYS_pidfd_send_signal, n->sessions[i]->exit.fd, SIGTERM, NULL,
@@ -343,8 +428,9 @@ void nest_free(struct nest *n)
 			continue;
 		if (s->pid > 0) {
 			struct pollfd pfd = {.fd = s->exit.fd, .events = POLLIN};
+			long left = deadline - now_ms();
 
-			if (poll(&pfd, 1, 5000) != 1)
+			if (poll(&pfd, 1, left > 0 ? (int)left : 0) != 1)
 				(void)syscall(SYS_pidfd_send_signal, s->exit.fd, SIGKILL, NULL, 0);
 			(void)waitid((idtype_t)P_PIDFD, (id_t)s->exit.fd, &(siginfo_t){0}, WEXITED);
 		}
@@ -356,6 +442,8 @@ void nest_free(struct nest *n)
 		loop_del(n->loop, &n->listen);
 		close(fd);
 	}
+	if (n->userns_fd >= 0)
+		close(n->userns_fd);
 	if (n->netns_fd >= 0)
 		close(n->netns_fd);
 	if (n->mnt_fd >= 0)

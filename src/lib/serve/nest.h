@@ -5,7 +5,9 @@
  * (/proc/self/exe: the sluice binary) in the cage's netns, so that whatever the child's
  * forwards connect to is connected to from inside the parent, under the parent's rules. The
  * child's mount namespace is a copy of the parent's (handed over as fd 3), so it sees no
- * file the parent does not; it runs as the parent's user; what it may ask for is checked
+ * file the parent does not; it runs as the parent's user (an unprivileged parent's child is
+ * made in the parent's user namespace, as an unprivileged cage nested in it: the asker's
+ * cage itself never makes a user namespace); what it may ask for is checked
  * against what the parent reaches (plan_check_within(), the parent's reach in
  * SLUICE_NESTED_REACH) before anything is made. A child's supervisor is stopped and waited
  * for when the parent ends, and ends its cage when the parent's supervisor is gone however
@@ -39,7 +41,8 @@ struct nest_config {
 	uid_t uid;         /* its user: every asker is it */
 	unsigned depth;    /* its plan's */
 	int listen_fd;     /* NEST_SOCKET's listener (taken) */
-	int netns_fd;      /* the cage's namespaces (taken) */
+	int userns_fd;     /* the cage's namespaces (taken); user: unprivileged only, else -1 */
+	int netns_fd;
 	int mnt_fd;
 	const char *reach; /* plan_render_reach() of the parent (copied) */
 };
@@ -47,8 +50,8 @@ struct nest_config {
 struct nest;
 
 int nest_new(struct loop *l, const struct nest_config *cfg, struct nest **ret);
-/* Stop serving; the children still running get SIGTERM and are waited for (5 s each, then
- * SIGKILL). NULL is fine. */
+/* Stop serving: the lifeline is cut, the children still running get SIGTERM and are waited
+ * for (5 s in all, then SIGKILL). NULL is fine. */
 void nest_free(struct nest *n);
 DEFINE_CLEANUP_FUNC(struct nest, nest_free)
 /* How many child cages run now. */
