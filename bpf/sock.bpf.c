@@ -45,14 +45,59 @@ struct {
 } ip_allow SEC(".maps");
 
 /* Denials per cage, per CPU, so that a process hammering a denied address does not bounce a
- * cache line between CPUs; the loader enters a cage's zeros and sums them. */
+ * cache line between CPUs; the loader enters a cage's zeros and sums them. Keep in step with
+ * struct cage_count in src/bpf.c. */
+struct cage_count {
+	__u64 denied;
+	__u64 window;  /* the current rate window: bpf_ktime_get_ns() >> WINDOW_SHIFT */
+	__u64 told;    /* events sent in it, on this CPU */
+	__u64 dropped; /* denials not sent as events: over the rate, or the ring was full */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 16384);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct cage_count);
 } ip_denied SEC(".maps");
+
+/*
+ * Each denial is also an event, for the cage's supervisor to tell (src/audit.c): into the
+ * cage's own ring buffer, which its supervisor made and entered here under the cage's id (a
+ * cage without one sends none). At most EVENTS_PER_WINDOW per cage and CPU in a window of
+ * about a second: a storm of refusals costs the supervisor a few hundred events a second,
+ * and the rest are only counted (dropped), which it reports.
+ */
+#define WINDOW_SHIFT	  30 /* 1.07 s */
+#define EVENTS_PER_WINDOW 64
+#define EVENT_RING_SIZE	  (64 * 1024) /* keep in step with src/bpf.c */
+
+/* Keep in step with struct bpf_ip_event in src/bpf.h. */
+struct ip_event {
+	__u64 cage;
+	__u32 pid; /* the thread group's, in the initial pid namespace */
+	__u8 hook; /* 0 connect4, 1 connect6, 2 sendmsg4, 3 sendmsg6 */
+	__u8 family;
+	__u8 proto;
+	__u8 pad;
+	__be16 port;
+	__u16 pad2;
+	__u8 addr[16];
+	char comm[16];
+};
+
+struct event_ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EVENT_RING_SIZE);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__array(values, struct event_ring);
+} ip_events SEC(".maps");
 
 /*
  * ctx->protocol is sk->sk_protocol, which inet_create()/inet6_create() fill in from the
@@ -65,19 +110,52 @@ static __always_inline __u8 sock_proto(struct bpf_sock_addr *ctx)
 	return ctx->protocol;
 }
 
-static __always_inline int deny(__u64 cage)
+static __always_inline int deny(const struct sock_key *key, __u8 hook)
 {
-	__u64 *n = bpf_map_lookup_elem(&ip_denied, &cage);
+	struct cage_count *n = bpf_map_lookup_elem(&ip_denied, &key->cage);
+	struct ip_event *e;
+	__u64 window;
+	void *ring;
 
-	if (n)
-		__sync_fetch_and_add(n, 1); /* this CPU's slot, but we may be preempted */
 	/* A (volatile) read of the build id puts .rodata among the maps of every program, where
 	 * the loader looks for it. */
 	(void)sluice_build;
+	if (!n)
+		return 0;
+	__sync_fetch_and_add(&n->denied, 1); /* this CPU's slot, but we may be preempted */
+	ring = bpf_map_lookup_elem(&ip_events, &key->cage);
+	if (!ring)
+		return 0;
+	window = bpf_ktime_get_ns() >> WINDOW_SHIFT;
+	if (n->window != window) {
+		n->window = window;
+		n->told = 0;
+	}
+	if (n->told >= EVENTS_PER_WINDOW) {
+		__sync_fetch_and_add(&n->dropped, 1);
+		return 0;
+	}
+	e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&n->dropped, 1);
+		return 0;
+	}
+	n->told++;
+	e->cage = key->cage;
+	e->pid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	e->hook = hook;
+	e->family = key->family;
+	e->proto = key->proto;
+	e->pad = 0;
+	e->port = key->port;
+	e->pad2 = 0;
+	__builtin_memcpy(e->addr, key->addr, sizeof(e->addr));
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
 
-static __always_inline int judge4(struct bpf_sock_addr *ctx, __be32 ip4)
+static __always_inline int judge4(struct bpf_sock_addr *ctx, __be32 ip4, __u8 hook)
 {
 	struct sock_key key = {};
 
@@ -91,10 +169,10 @@ static __always_inline int judge4(struct bpf_sock_addr *ctx, __be32 ip4)
 	__builtin_memcpy(key.addr, &ip4, sizeof(ip4));
 	if (bpf_map_lookup_elem(&ip_allow, &key))
 		return 1;
-	return deny(key.cage);
+	return deny(&key, hook);
 }
 
-static __always_inline int judge6(struct bpf_sock_addr *ctx)
+static __always_inline int judge6(struct bpf_sock_addr *ctx, __u8 hook)
 {
 	struct sock_key key = {};
 	__u32 ip6[4];
@@ -113,7 +191,7 @@ static __always_inline int judge6(struct bpf_sock_addr *ctx)
 	 * sendmsg6 runs, so there sendmsg4 judges them; the check here costs nothing.)
 	 */
 	if (ip6[0] == 0 && ip6[1] == 0 && ip6[2] == bpf_htonl(0x0000ffff))
-		return judge4(ctx, ip6[3]);
+		return judge4(ctx, ip6[3], hook);
 	if (ip6[0] == 0 && ip6[1] == 0 && ip6[2] == 0 && ip6[3] == bpf_htonl(1))
 		return 1; /* ::1 */
 
@@ -124,31 +202,31 @@ static __always_inline int judge6(struct bpf_sock_addr *ctx)
 	__builtin_memcpy(key.addr, ip6, sizeof(ip6));
 	if (bpf_map_lookup_elem(&ip_allow, &key))
 		return 1;
-	return deny(key.cage);
+	return deny(&key, hook);
 }
 
 SEC("cgroup/connect4")
 int connect4(struct bpf_sock_addr *ctx)
 {
-	return judge4(ctx, ctx->user_ip4);
+	return judge4(ctx, ctx->user_ip4, 0);
 }
 
 SEC("cgroup/sendmsg4")
 int sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return judge4(ctx, ctx->user_ip4);
+	return judge4(ctx, ctx->user_ip4, 2);
 }
 
 SEC("cgroup/connect6")
 int connect6(struct bpf_sock_addr *ctx)
 {
-	return judge6(ctx);
+	return judge6(ctx, 1);
 }
 
 SEC("cgroup/sendmsg6")
 int sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return judge6(ctx);
+	return judge6(ctx, 3);
 }
 
 char LICENSE[] SEC("license") = "GPL";

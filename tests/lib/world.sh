@@ -232,7 +232,7 @@ netns_set() {
 # Entries in the maps of sluice's eBPF hooks, whatever cage they are for.
 hook_entries() {
 	n=0
-	for m in ip_allow ip_denied unix_allow unix_denied unix_paths; do
+	for m in ip_allow ip_denied ip_events unix_allow unix_denied unix_paths; do
 		k=$(bpftool -j map dump name $m 2>/dev/null |
 			python3 -c 'import json,sys
 d=json.load(sys.stdin) if sys.stdin.readable() else []

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -203,7 +204,7 @@ static void enter(struct world *w)
 static void record_ids(struct world *w)
 {
 	hookworld_record(&w->ids, w->parent_fd, hook_types, ARRAY_SIZE(hook_types));
-	assert_int_equal(w->ids.n_map, 3); /* ip_allow, ip_denied, .rodata */
+	assert_int_equal(w->ids.n_map, 4); /* ip_allow, ip_denied, ip_events, .rodata */
 }
 
 static void assert_nothing_attached(int cgroup_fd)
@@ -389,6 +390,82 @@ static void unlisted_gets_eperm_listed_and_loopback_pass_denials_counted(void **
 	assert_int_equal(bpf_resident_unload(w->parent_fd, &bpf_sock_resident), 4); /* detached */
 	assert_nothing_attached(w->parent_fd);
 	hookworld_assert_gone(&w->ids);
+}
+
+struct events_seen {
+	size_t n;
+	struct bpf_ip_event first;
+};
+
+static void collect(void *ctx, const struct bpf_ip_event *e)
+{
+	struct events_seen *seen = ctx;
+
+	if (seen->n++ == 0)
+		seen->first = *e;
+}
+
+/* Each denial comes to the cage's ring as an event naming the process and destination; a
+ * storm past the hooks' rate is counted, not sent; detach takes the ring's entry out. */
+static void denials_are_events_and_a_storm_is_counted(void **state)
+{
+	struct world *w = *state;
+	static const struct probe one[] = {
+	    {"tcp 10.9.9.8:8887", AF_INET, S, 0, "10.9.9.8", PORT - 1, CONNECT, EPERM},
+	};
+	static const struct probe six[] = {
+	    {"udp [fd00::7]:53", AF_INET6, D, 0, "fd00::7", 53, SENDTO, EPERM},
+	};
+	struct events_seen seen = {0};
+	uint64_t id = id_of(w->cgroup_fd), denied, dropped;
+	unsigned char want[4] = {10, 9, 9, 8};
+	char comm[16] = "";
+	int fd = -1;
+
+	assert_int_equal(attach_default(w), 0);
+	assert_int_equal(bpf_cage_events(w->cage, collect, &seen, &fd), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(entries_of(w, id), 6); /* four endpoints, the counter, the ring */
+
+	enter(w);
+	run_probes(one, 1);
+	leave(w);
+	assert_int_equal(bpf_cage_events_read(w->cage), 0);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.first.pid, getpid());
+	assert_int_equal(seen.first.hook, 0); /* connect4 */
+	assert_int_equal(seen.first.family, AF_INET);
+	assert_int_equal(seen.first.proto, IPPROTO_TCP);
+	assert_int_equal(seen.first.port, PORT - 1);
+	assert_memory_equal(seen.first.addr, want, 4);
+	prctl(PR_GET_NAME, comm);
+	assert_string_equal(seen.first.comm, comm);
+
+	seen.n = 0;
+	enter(w);
+	run_probes(six, 1);
+	leave(w);
+	assert_int_equal(bpf_cage_events_read(w->cage), 0);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.first.hook, 3); /* sendmsg6 */
+	assert_int_equal(seen.first.family, AF_INET6);
+	assert_int_equal(seen.first.proto, IPPROTO_UDP);
+
+	/* 2000 refusals at once: at most the rate's worth are sent, every one is counted */
+	seen.n = 0;
+	enter(w);
+	for (int i = 0; i < 2000; i++)
+		(void)try_probe(&one[0]);
+	leave(w);
+	assert_int_equal(bpf_cage_events_read(w->cage), 0);
+	assert_int_equal(bpf_cage_denied(w->cage, &denied), 0);
+	assert_int_equal(bpf_cage_dropped(w->cage, &dropped), 0);
+	assert_true(seen.n > 0 && seen.n <= 64 * 2 * (size_t)libbpf_num_possible_cpus());
+	assert_true(dropped > 0);
+	assert_int_equal(denied, 2 + seen.n + dropped);
+
+	assert_int_equal(bpf_cage_detach(w->cage), 0);
+	assert_int_equal(entries_of(w, id), 0);
 }
 
 static void nothing_listed_allows_only_loopback(void **state)
@@ -661,6 +738,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		unlisted_gets_eperm_listed_and_loopback_pass_denials_counted, world_setup,
 		world_teardown),
+	    cmocka_unit_test_setup_teardown(denials_are_events_and_a_storm_is_counted, world_setup,
+					    world_teardown),
 	    cmocka_unit_test_setup_teardown(nothing_listed_allows_only_loopback, world_setup,
 					    world_teardown),
 	    cmocka_unit_test_setup_teardown(each_cage_gets_its_own_policy_and_unknown_gets_none,

@@ -421,7 +421,14 @@ int bpf_resident_prune(int parent_fd, const struct bpf_resident *r, bpf_live_fn 
 /* ---- the sock_addr hooks -------------------------------------------------------------- */
 
 enum { HOOK_CONNECT4, HOOK_CONNECT6, HOOK_SENDMSG4, HOOK_SENDMSG6, N_HOOKS };
-enum { MAP_ALLOW, MAP_DENIED, N_MAPS };
+enum { MAP_ALLOW, MAP_DENIED, MAP_EVENTS, N_MAPS };
+
+/* The denial counter's value, per CPU; the same layout as in bpf/sock.bpf.c. */
+struct cage_count {
+	uint64_t denied, window, told, dropped;
+};
+
+#define EVENT_RING_SIZE (64 * 1024) /* as bpf/sock.bpf.c's inner map: the kernel compares */
 
 static const struct bpf_hook hooks[N_HOOKS] = {
     [HOOK_CONNECT4] = {"connect4", BPF_CGROUP_INET4_CONNECT},
@@ -429,9 +436,10 @@ static const struct bpf_hook hooks[N_HOOKS] = {
     [HOOK_SENDMSG4] = {"sendmsg4", BPF_CGROUP_UDP4_SENDMSG},
     [HOOK_SENDMSG6] = {"sendmsg6", BPF_CGROUP_UDP6_SENDMSG},
 };
-static const char *const map_names[N_MAPS] = {[MAP_ALLOW] = "ip_allow", [MAP_DENIED] = "ip_denied"};
+static const char *const map_names[N_MAPS] = {
+    [MAP_ALLOW] = "ip_allow", [MAP_DENIED] = "ip_denied", [MAP_EVENTS] = "ip_events"};
 static const size_t cage_at[N_MAPS] = {
-    [MAP_ALLOW] = offsetof(struct sock_key, cage), [MAP_DENIED] = 0};
+    [MAP_ALLOW] = offsetof(struct sock_key, cage), [MAP_DENIED] = 0, [MAP_EVENTS] = 0};
 
 /* Open the skeleton, stamp it with this build and load it into the kernel. */
 static int load(struct sock_bpf **ret)
@@ -446,6 +454,9 @@ static int load(struct sock_bpf **ret)
 	if (bpf_map__key_size(skel->maps.ip_allow) != sizeof(struct sock_key))
 		return err_set(-EPROTO, "eBPF allow map key is %u bytes, expected %zu",
 			       bpf_map__key_size(skel->maps.ip_allow), sizeof(struct sock_key));
+	if (bpf_map__value_size(skel->maps.ip_denied) != sizeof(struct cage_count))
+		return err_set(-EPROTO, "eBPF denial map value is %u bytes, expected %zu",
+			       bpf_map__value_size(skel->maps.ip_denied), sizeof(struct cage_count));
 	skel->rodata->sluice_build = SOCK_BPF_BUILD;
 	r = sock_bpf__load(skel);
 	if (r < 0)
@@ -489,6 +500,11 @@ struct bpf_cage {
 	struct sock_key *keys; /* entered, to be removed */
 	size_t n_keys;
 	bool counted; /* the denial counter's entry is in */
+	bool evented; /* the event ring's entry is in */
+	int ring_fd;
+	struct ring_buffer *rb;
+	bpf_event_fn fn;
+	void *fn_ctx;
 };
 
 static int key_from_endpoint(const struct endpoint *e, struct sock_key *ret)
@@ -533,10 +549,20 @@ int bpf_percpu_zeros(uint64_t **ret)
 	return *ret ? ncpus : -ENOMEM;
 }
 
+static int percpu_counts(struct cage_count **ret)
+{
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus < 0)
+		return err_set(ncpus, "count possible CPUs");
+	*ret = calloc((size_t)ncpus, sizeof(struct cage_count));
+	return *ret ? ncpus : -ENOMEM;
+}
+
 int bpf_cage_attach(int parent_fd, const char *own, int cgroup_fd, const struct allowed *allowed,
 		    size_t n, struct bpf_cage **ret)
 {
-	_cleanup_free_ uint64_t *zeros = NULL;
+	_cleanup_free_ struct cage_count *zeros = NULL;
 	_cleanup_(bpf_cage_freep) struct bpf_cage *c = NULL;
 	char buf[ADDR_STR_MAX];
 	uint8_t one = 1;
@@ -545,6 +571,7 @@ int bpf_cage_attach(int parent_fd, const char *own, int cgroup_fd, const struct 
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->ring_fd = -1;
 	for (size_t k = 0; k < N_MAPS; k++)
 		c->map_fds[k] = -1;
 	c->keys = calloc(n ? n : 1, sizeof(*c->keys));
@@ -552,7 +579,7 @@ int bpf_cage_attach(int parent_fd, const char *own, int cgroup_fd, const struct 
 	if (r == 0)
 		r = bpf_resident_get(parent_fd, own, &bpf_sock_resident, c->map_fds);
 	if (r == 0)
-		r = bpf_percpu_zeros(&zeros);
+		r = percpu_counts(&zeros);
 	if (r >= 0) {
 		r = bpf_map_update_elem(c->map_fds[MAP_DENIED], &c->id, zeros, BPF_ANY);
 		r = r < 0 ? full_or(negative_errno(), "denial counter") : 0;
@@ -594,6 +621,10 @@ int bpf_cage_detach(struct bpf_cage *c)
 		    errno != ENOENT && r == 0)
 			r = err_set(negative_errno(), "remove the cage's eBPF allow entries");
 	c->n_keys = 0;
+	if (c->evented && bpf_map_delete_elem(c->map_fds[MAP_EVENTS], &c->id) < 0 &&
+	    errno != ENOENT && r == 0)
+		r = err_set(negative_errno(), "remove the cage's eBPF event ring");
+	c->evented = false;
 	if (c->counted && bpf_map_delete_elem(c->map_fds[MAP_DENIED], &c->id) < 0 &&
 	    errno != ENOENT && r == 0)
 		r = err_set(negative_errno(), "remove the cage's eBPF denial counter");
@@ -601,23 +632,84 @@ int bpf_cage_detach(struct bpf_cage *c)
 	return r;
 }
 
-int bpf_cage_denied(const struct bpf_cage *c, uint64_t *ret)
+static int counts(const struct bpf_cage *c, uint64_t *ret_denied, uint64_t *ret_dropped)
 {
-	_cleanup_free_ uint64_t *per_cpu = NULL;
-	uint64_t sum = 0;
+	_cleanup_free_ struct cage_count *per_cpu = NULL;
+	uint64_t denied = 0, dropped = 0;
 	int ncpus;
 
 	if (!c || !c->counted)
 		return -EBADF;
-	ncpus = bpf_percpu_zeros(&per_cpu);
+	ncpus = percpu_counts(&per_cpu);
 	if (ncpus < 0)
 		return ncpus;
 	if (bpf_map_lookup_elem(c->map_fds[MAP_DENIED], &c->id, per_cpu) < 0)
 		return err_set(negative_errno(), "read eBPF denial counter");
-	for (int i = 0; i < ncpus; i++)
-		sum += per_cpu[i];
-	*ret = sum;
+	for (int i = 0; i < ncpus; i++) {
+		denied += per_cpu[i].denied;
+		dropped += per_cpu[i].dropped;
+	}
+	if (ret_denied)
+		*ret_denied = denied;
+	if (ret_dropped)
+		*ret_dropped = dropped;
 	return 0;
+}
+
+int bpf_cage_denied(const struct bpf_cage *c, uint64_t *ret)
+{
+	return counts(c, ret, NULL);
+}
+
+int bpf_cage_dropped(const struct bpf_cage *c, uint64_t *ret)
+{
+	return counts(c, NULL, ret);
+}
+
+static int on_ring(void *ctx, void *data, size_t size)
+{
+	struct bpf_cage *c = ctx;
+	struct bpf_ip_event e;
+
+	if (size < sizeof(e))
+		return 0;
+	memcpy(&e, data, sizeof(e));
+	e.port = ntohs(e.port);
+	e.comm[sizeof(e.comm) - 1] = '\0';
+	c->fn(c->fn_ctx, &e);
+	return 0;
+}
+
+int bpf_cage_events(struct bpf_cage *c, bpf_event_fn fn, void *ctx, int *ret_fd)
+{
+	int r;
+
+	if (!c || !c->counted || c->rb)
+		return -EBADF;
+	c->ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sluice_events", 0, 0, EVENT_RING_SIZE,
+				    NULL);
+	if (c->ring_fd < 0) {
+		r = negative_errno();
+		c->ring_fd = -1;
+		return err_set(r, "make the cage's eBPF event ring");
+	}
+	c->fn = fn;
+	c->fn_ctx = ctx;
+	c->rb = ring_buffer__new(c->ring_fd, on_ring, c, NULL);
+	if (!c->rb)
+		return err_set(negative_errno(), "read the cage's eBPF event ring");
+	if (bpf_map_update_elem(c->map_fds[MAP_EVENTS], &c->id, &c->ring_fd, BPF_ANY) < 0)
+		return err_set(full_or(negative_errno(), "event"), "enter the cage's event ring");
+	c->evented = true;
+	*ret_fd = ring_buffer__epoll_fd(c->rb);
+	return 0;
+}
+
+int bpf_cage_events_read(struct bpf_cage *c)
+{
+	int r = c && c->rb ? ring_buffer__consume(c->rb) : 0;
+
+	return r < 0 ? r : 0;
 }
 
 uint64_t bpf_cage_id(const struct bpf_cage *c)
@@ -629,6 +721,8 @@ void bpf_cage_free(struct bpf_cage *c)
 {
 	if (!c)
 		return;
+	ring_buffer__free(c->rb);
+	closep(&c->ring_fd);
 	for (size_t k = 0; k < N_MAPS; k++)
 		closep(&c->map_fds[k]);
 	free(c->keys);

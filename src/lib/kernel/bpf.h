@@ -71,6 +71,29 @@ int bpf_cage_attach(int parent_fd, const char *own, int cgroup_fd, const struct 
 int bpf_cage_detach(struct bpf_cage *c);
 /* Number of connects/sends denied so far. */
 int bpf_cage_denied(const struct bpf_cage *c, uint64_t *ret);
+/* Of them, how many were not sent as events (over the hooks' rate, or the ring full). */
+int bpf_cage_dropped(const struct bpf_cage *c, uint64_t *ret);
+
+/* A denial, as the hooks send it (bpf/sock.bpf.c's struct ip_event; port in host order). */
+struct bpf_ip_event {
+	uint64_t cage;
+	uint32_t pid; /* the thread group's, as the host sees it */
+	uint8_t hook; /* 0 connect4, 1 connect6, 2 sendmsg4, 3 sendmsg6 */
+	uint8_t family;
+	uint8_t proto;
+	uint8_t pad;
+	uint16_t port;
+	uint16_t pad2;
+	uint8_t addr[16];
+	char comm[16];
+};
+typedef void (*bpf_event_fn)(void *ctx, const struct bpf_ip_event *e);
+/* Make the cage's event ring and enter it, so that the hooks send it the cage's denials (at
+ * most 64 a second per CPU; the rest counted as dropped). *ret_fd: an fd that polls readable
+ * when events wait; then bpf_cage_events_read() hands each to fn. bpf_cage_detach() removes
+ * the entry, bpf_cage_free() the ring. */
+int bpf_cage_events(struct bpf_cage *c, bpf_event_fn fn, void *ctx, int *ret_fd);
+int bpf_cage_events_read(struct bpf_cage *c);
 /* The cgroup id the cage's entries are under. */
 uint64_t bpf_cage_id(const struct bpf_cage *c);
 /* Close our fds (removes nothing). Accepts NULL. */
