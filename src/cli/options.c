@@ -68,10 +68,21 @@ const char options_help[] =
 	"      --nest               the cage's processes may make child cages (sluice run\n"
 	"                           or up inside it, named PARENT.NAME) that reach only\n"
 	"                           what it reaches; rootless too\n"
+	"  -q, --quiet              no line on stderr for each denial (--audit, --learn\n"
+	"                           still record them)\n"
+	"      --audit FILE|-       write each denial as a JSON line to FILE (appended;\n"
+	"                           -: stdout); see sluice(1) AUDIT\n"
+	"      --learn FILE         run as usual (refusing as usual), then write FILE: a\n"
+	"                           profile of this run's options and, commented for\n"
+	"                           review, what the command tried and was refused\n"
+	"      --check-targets warn|require|off\n"
+	"                           at start, try the proxy and each forward's target from\n"
+	"                           outside the cage: warn (default) says which does not\n"
+	"                           answer, require refuses to run then\n"
 	"  -v, --verbose            say what is done, step by step\n"
 	"  -h, --help               this help\n";
 
-enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX, OPT_WG_CONFIG, OPT_WG_BACKEND, OPT_SECCOMP, OPT_LISTEN, OPT_NEST };
+enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX, OPT_WG_CONFIG, OPT_WG_BACKEND, OPT_SECCOMP, OPT_LISTEN, OPT_NEST, OPT_AUDIT, OPT_LEARN, OPT_CHECK_TARGETS };
 
 static const struct option longopts[] = {
 	{"profile", required_argument, NULL, 'p'}, {"name", required_argument, NULL, 'n'},
@@ -87,10 +98,14 @@ static const struct option longopts[] = {
 	{"publish", required_argument, NULL, 'P'},
 	{"listen", required_argument, NULL, OPT_LISTEN},
 	{"nest", no_argument, NULL, OPT_NEST},
+	{"quiet", no_argument, NULL, 'q'},
+	{"audit", required_argument, NULL, OPT_AUDIT},
+	{"learn", required_argument, NULL, OPT_LEARN},
+	{"check-targets", required_argument, NULL, OPT_CHECK_TARGETS},
 	{0},
 };
 
-static const char shortopts[] = "+p:n:a:e:u:f:d:P:vh";
+static const char shortopts[] = "+p:n:a:e:u:f:d:P:vqh";
 
 const struct nested *options_nested;
 
@@ -117,6 +132,7 @@ static bool nested_allows(int c)
 	case OPT_NEST:
 	case OPT_LINK:
 	case 'v':
+	case 'q':
 	case 'h':
 		return true;
 	default:
@@ -145,7 +161,7 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 		if (options_nested && !nested_allows(c))
 			return err_invalid("--%s: a child cage (in cage \"%s\") takes only --name, "
 					   "--proxy, --forward, --dns, --env, --isolate-streams, "
-					   "--link none, --nest and --verbose; it reaches only what its "
+					   "--link none, --nest, --quiet and --verbose; it reaches only what its "
 					   "parent reaches, as its user",
 					   option_name(c), options_nested->parent);
 		if (c != 'p')
@@ -231,6 +247,21 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 			break;
 		case 'v':
 			p->verbose = true;
+			break;
+		case 'q':
+			p->quiet = true;
+			break;
+		case OPT_AUDIT:
+			what = "--audit";
+			r = policy_set_audit(p, optarg);
+			break;
+		case OPT_LEARN:
+			what = "--learn";
+			r = policy_set_learn(p, optarg);
+			break;
+		case OPT_CHECK_TARGETS:
+			what = "--check-targets";
+			r = policy_set_check_targets(p, optarg);
 			break;
 		default:
 			break;

@@ -22,6 +22,7 @@
 
 #include <libmnl/libmnl.h>
 
+#include "audit.h"
 #include "broker.h"
 #include "cage.h"
 #include "caps.h"
@@ -38,6 +39,7 @@
 #include "state.h"
 #include "nest.h"
 #include "supervise.h"
+#include "targets.h"
 #include "unixguard.h"
 #include "wg.h"
 
@@ -83,6 +85,10 @@ struct cage {
 	int nest_fd;              /* --nest: the child cages' listener in pid 1, by its number */
 	struct loop_source lifeline; /* a child cage: its parent's supervisor's pipe */
 	struct nest *nest;        /* --nest: child cages are asked for this way */
+	struct audit *audit;      /* what the cage is refused, told (audit.h) */
+	int learn_fd;             /* --learn: the profile written at the end */
+	struct loop_source ip_events; /* the eBPF hooks' ring of the cage's denials */
+	uint64_t ip_dropped;          /* of them, the ones not sent that were told so far */
 	undo_fn undo[24];
 	size_t n_undo;
 };
@@ -152,6 +158,7 @@ static void undo_cgroup(struct cage *c)
 
 static void undo_bpf(struct cage *c)
 {
+	loop_del(c->loop, &c->ip_events); /* its fd is the ring's, freed with it */
 	/* The hooks stay on the cgroup of all cages; the cage's entries go. */
 	(void)bpf_cage_detach(c->bpf);
 	bpf_cage_free(c->bpf);
@@ -722,6 +729,311 @@ static int step_publish(struct cage *c)
 }
 
 /* The forwards and the DNS stub, on the loop the supervisor runs while the cage lives. */
+/* ---- what the cage is refused (audit.h) --------------------------------------------------- */
+
+/* An audit or learn file: made for the cage's user if sluice (as root) makes it. */
+static int open_report_file(const struct plan *p, const char *path, bool truncate, int *ret)
+{
+	int flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW | (truncate ? O_TRUNC : O_APPEND);
+	int fd;
+
+	if (streq(path, "-")) {
+		*ret = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+		return *ret < 0 ? err_set(negative_errno(), "the audit's stdout") : 0;
+	}
+	fd = open(path, flags | O_CREAT | O_EXCL, 0644);
+	if (fd >= 0 && geteuid() == 0 && p->uid != 0 && fchown(fd, p->uid, p->gid) < 0) {
+		int r = negative_errno();
+
+		close(fd);
+		(void)unlink(path);
+		return err_set(r, "give %s to the cage's user", path);
+	}
+	if (fd < 0 && errno == EEXIST)
+		fd = open(path, flags);
+	if (fd < 0)
+		return err_set(negative_errno(), "open %s", path);
+	*ret = fd;
+	return 0;
+}
+
+/* What the lines say the cage reaches: its reach, but for names, on one line. */
+static void reach_line(const struct plan *p, struct text *out)
+{
+	_cleanup_text_ struct text reach = TEXT_INIT;
+	const char *s;
+
+	plan_render_reach(p, &reach);
+	s = text_str(&reach);
+	while (*s) {
+		const char *nl = strchr(s, '\n');
+		size_t len = nl ? (size_t)(nl - s) : strlen(s);
+
+		if (len && strncmp(s, "dns ", 4) != 0) {
+			if (out->len > 160) {
+				text_puts(out, ", ...");
+				break;
+			}
+			text_printf(out, "%s%.*s", out->len ? ", " : "", (int)len, s);
+		}
+		s += len + (nl ? 1 : 0);
+	}
+}
+
+static void tell_ip_dropped(struct cage *c)
+{
+	uint64_t dropped = 0;
+
+	if (bpf_cage_dropped(c->bpf, &dropped) == 0 && dropped > c->ip_dropped) {
+		struct audit_event e = {.layer = AUDIT_IP_HOOKS, .kind = AUDIT_DROPPED,
+					.count = dropped - c->ip_dropped};
+
+		c->ip_dropped = dropped;
+		audit_report(c->audit, &e);
+	}
+}
+
+static void on_audit_tick(void *ctx)
+{
+	struct cage *c = ctx;
+
+	if (c->bpf)
+		tell_ip_dropped(c);
+}
+
+static void on_ip_event(void *ctx, const struct bpf_ip_event *ev)
+{
+	struct cage *c = ctx;
+	struct audit_event e = {
+	    .layer = AUDIT_IP_HOOKS,
+	    .kind = ev->hook >= 2 ? AUDIT_SEND : AUDIT_CONNECT,
+	    .pid = (pid_t)ev->pid,
+	    .has_ep = true,
+	};
+
+	memcpy(e.comm, ev->comm, sizeof(e.comm));
+	e.ep.family = ev->family;
+	e.ep.proto = ev->proto;
+	e.ep.port = ev->port;
+	if (ev->family == AF_INET)
+		memcpy(&e.ep.ip.v4, ev->addr, 4);
+	else
+		memcpy(&e.ep.ip.v6, ev->addr, 16);
+	audit_report(c->audit, &e);
+}
+
+static void on_ip_events(struct loop_source *src, uint32_t events)
+{
+	struct cage *c = container_of(src, struct cage, ip_events);
+
+	(void)events;
+	(void)bpf_cage_events_read(c->bpf);
+}
+
+static void on_name_refused(void *ctx, const char *name)
+{
+	struct cage *c = ctx;
+	struct audit_event e = {.layer = AUDIT_DNS, .kind = AUDIT_NAME, .name = name};
+
+	audit_report(c->audit, &e);
+}
+
+static void on_unix_refused(void *ctx, pid_t tid, bool connect, const char *path)
+{
+	struct cage *c = ctx;
+	struct audit_event e = {.layer = AUDIT_UNIX_BROKER,
+				.kind = connect ? AUDIT_CONNECT : AUDIT_SEND,
+				.pid = tid,
+				.path = path};
+	char p[64];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/proc/%d/comm", (int)tid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && (n = read(fd, e.comm, sizeof(e.comm) - 1)) > 0)
+		e.comm[n - (e.comm[n - 1] == '\n')] = '\0';
+	audit_report(c->audit, &e);
+}
+
+static void on_target_down(void *ctx, const struct forward *f, int err)
+{
+	struct cage *c = ctx;
+	char what[96], buf[ADDR_STR_MAX];
+	struct audit_event e = {.layer = AUDIT_FORWARD, .kind = AUDIT_TARGET, .name = what};
+
+	if (f->is_proxy)
+		snprintf(what, sizeof(what), "the proxy");
+	else
+		snprintf(what, sizeof(what), "the target of forward %s",
+			 addr_format(&f->listen, buf, sizeof(buf)));
+	e.why = err == -ETIMEDOUT ? "no answer in 10 s" : strerror(-err);
+	e.has_ep = f->kind != TARGET_UNIX;
+	e.ep = f->target;
+	e.path = f->kind == TARGET_UNIX ? f->path : NULL;
+	audit_report(c->audit, &e);
+}
+
+/* Learn mode's profile: the run's own options, and in the same lists what the command
+ * tried and was refused, each marked for review; what cannot be an entry (a name, whose
+ * address sluice does not know; a forward whose port is taken) is a comment. */
+static bool port_taken(const struct plan *p, const struct audit_learned *l, size_t upto,
+		       uint16_t port)
+{
+	for (size_t i = 0; i < p->n_forwards; i++)
+		if (p->forwards[i].listen.port == port)
+			return true;
+	for (size_t i = 0; i < upto; i++)
+		if (l[i].has_ep && l[i].layer == AUDIT_IP_HOOKS && l[i].ep.port == port &&
+		    l[i].ep.proto == IPPROTO_TCP)
+			return true;
+	return false;
+}
+
+static void learned_endpoint(const struct plan *p, const struct audit_learned *l, size_t i,
+			     struct text *t)
+{
+	char ip[INET6_ADDRSTRLEN];
+	bool forward = p->link == LINK_NONE;
+	bool comment = forward && (l[i].ep.proto != IPPROTO_TCP ||
+				   port_taken(p, l, i, l[i].ep.port));
+
+	addr_ip_str(&l[i].ep, ip, sizeof(ip));
+	text_puts(t, comment ? "  # - \"" : "  - \"");
+	if (forward)
+		text_printf(t, "%u=", l[i].ep.port);
+	text_printf(t, l[i].ep.family == AF_INET6 ? "%s[%s]:%u\"" : "%s%s:%u\"",
+		    l[i].ep.proto == IPPROTO_UDP ? "udp:" : "", ip, l[i].ep.port);
+	text_printf(t, "  # learned: %s %llu time(s) by %s%s\n",
+		    l[i].kind == AUDIT_SEND ? "sent to" : "connected to",
+		    (unsigned long long)l[i].count, l[i].comms[0] ? l[i].comms : "?",
+		    !comment		       ? ""
+		    : l[i].ep.proto != IPPROTO_TCP ? " (a forward carries TCP only)"
+						   : " (its port is taken in the cage)");
+}
+
+static void write_learned(struct cage *c)
+{
+	const struct plan *p = c->plan;
+	_cleanup_text_ struct text t = TEXT_INIT, allow = TEXT_INIT, forward = TEXT_INIT,
+				   dns = TEXT_INIT;
+	const struct audit_learned *l;
+	size_t n = audit_learned(c->audit, &l);
+
+	text_puts(&allow, p->learn_allow ? p->learn_allow : "");
+	text_puts(&forward, p->learn_forward ? p->learn_forward : "");
+	text_puts(&dns, p->learn_dns ? p->learn_dns : "");
+	for (size_t i = 0; i < n; i++) {
+		if (l[i].layer == AUDIT_IP_HOOKS && l[i].has_ep)
+			learned_endpoint(p, l, i, p->link == LINK_NONE ? &forward : &allow);
+		else if (l[i].layer == AUDIT_UNIX_BROKER) {
+			_cleanup_text_ struct text path = TEXT_INIT;
+
+			text_printf(&path, "/unix%s", l[i].what);
+			text_puts(&allow, "  - ");
+			text_json_str(&allow, text_str(&path));
+			text_printf(&allow, "  # learned: %llu time(s) by %s\n",
+				    (unsigned long long)l[i].count,
+				    l[i].comms[0] ? l[i].comms : "?");
+		} else if (l[i].layer == AUDIT_DNS) {
+			text_printf(&dns, "  # %s: ADDRESS  # learned: looked up %llu time(s), "
+				    "not listed; give it its address\n",
+				    l[i].what, (unsigned long long)l[i].count);
+		}
+	}
+	text_puts(&t, "# Written by sluice run --learn: this run's options, and in the same lists "
+		      "what the command\n# tried and was refused (marked \"learned\"), with how "
+		      "often and by which programs.\n# Review each before you use this file "
+		      "(sluice run --profile FILE): what is listed is\n# allowed then. sluice "
+		      "resolves no names: a name needs the address you choose for it.\n");
+	if (p->argv && p->argv[0]) {
+		text_puts(&t, "# The command: ");
+		text_json_str(&t, p->argv[0]);
+		text_putc(&t, '\n');
+	}
+	text_puts(&t, p->learn_head ? p->learn_head : "");
+	if (allow.len)
+		text_printf(&t, "allow:\n%s", text_str(&allow));
+	if (forward.len)
+		text_printf(&t, "forward:\n%s", text_str(&forward));
+	/* A mapping of comments only would be null: its entries come in as a comment block. */
+	if (p->learn_dns && *p->learn_dns)
+		text_printf(&t, "dns:\n%s", text_str(&dns));
+	else if (dns.len)
+		text_printf(&t, "# dns:\n%s", text_str(&dns));
+	if (text_error(&t) || write(c->learn_fd, t.buf, t.len) != (ssize_t)t.len)
+		log_error("--learn: writing the profile: %s", strerror(errno));
+}
+
+static void undo_audit(struct cage *c)
+{
+	if (c->learn_fd >= 0) {
+		write_learned(c);
+		closep(&c->learn_fd);
+	}
+	audit_free(c->audit);
+	c->audit = NULL;
+}
+
+/* First of all: the files the denials go to, then the targets tried (none made yet). */
+static int step_audit(struct cage *c)
+{
+	const struct plan *p = c->plan;
+	_cleanup_text_ struct text reach = TEXT_INIT;
+	struct audit_config cfg = {.cage = p->name,
+				   .quiet = p->quiet,
+				   .json_fd = -1,
+				   .learn = p->learn != NULL,
+				   .on_tick = on_audit_tick,
+				   .tick_ctx = c};
+	int r;
+
+	if (p->learn) {
+		r = open_report_file(p, p->learn, true, &c->learn_fd);
+		if (r < 0)
+			return err_wrap(r, "--learn");
+	}
+	if (p->audit) {
+		r = open_report_file(p, p->audit, false, &cfg.json_fd);
+		if (r < 0)
+			return err_wrap(r, "--audit");
+	}
+	reach_line(p, &reach);
+	if (text_error(&reach)) {
+		closep(&cfg.json_fd);
+		return -ENOMEM;
+	}
+	cfg.allowed = text_str(&reach);
+	r = audit_new(c->loop, &cfg, &c->audit);
+	undo_push(c, undo_audit);
+	if (r < 0)
+		return r;
+	if (p->check_targets != CHECK_TARGETS_OFF && targets_check(p, c->audit) > 0 &&
+	    p->check_targets == CHECK_TARGETS_REQUIRE)
+		return err_invalid("--check-targets require: a target does not answer (above)");
+	return 0;
+}
+
+/* At the end, before teardown: what was not told yet. */
+/* The hooks' events of this cage's denials, on the loop. */
+static int step_ip_events(struct cage *c)
+{
+	int fd = -1, r = bpf_cage_events(c->bpf, on_ip_event, c, &fd);
+
+	if (r == 0)
+		r = loop_add(c->loop, &c->ip_events, fd, EPOLLIN, on_ip_events);
+	return r < 0 ? err_wrap(r, "the eBPF hooks' events") : 0;
+}
+
+static void tell_the_rest(struct cage *c)
+{
+	if (c->bpf) {
+		(void)bpf_cage_events_read(c->bpf);
+		tell_ip_dropped(c);
+	}
+	audit_flush(c->audit);
+}
+
 static int step_serve(struct cage *c)
 {
 	const struct plan *p = c->plan;
@@ -737,6 +1049,8 @@ static int step_serve(struct cage *c)
 	if (r < 0)
 		return r;
 	c->in[IN_DNS_UDP] = c->in[IN_DNS_TCP] = -1;
+	dns_set_refused(c->dns, on_name_refused, c);
+	relay_set_report(c->relay, on_target_down, c);
 	for (size_t i = 0; i < p->n_forwards; i++) {
 		r = relay_add_forward(c->relay, c->in[IN_FORWARD + i], &p->forwards[i]);
 		c->in[IN_FORWARD + i] = -1; /* the relay has it, whatever happened */
@@ -787,6 +1101,8 @@ static int step_broker(struct cage *c)
 	    .n_groups = p->n_groups,
 	    .allow = p->unix_allow,
 	    .n_allow = p->n_unix_allow,
+	    .refused = on_unix_refused,
+	    .refused_ctx = c,
 	};
 	_cleanup_close_ int cgroup_fd = -1, userns_fd = -1;
 	char msg[16];
@@ -1034,6 +1350,10 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 	struct cage_state st;
 	int r;
 
+	r = step_audit(c);
+	if (r < 0)
+		return r;
+
 	/* Unprivileged, nothing is made outside the cage's own namespaces (no cgroup, no host
 	 * link or table): nothing there for gc to find, so no record either. */
 	if (!p->userns) {
@@ -1080,7 +1400,9 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 		if (r < 0)
 			return r;
 		undo_push(c, undo_bpf);
-		r = step_unixguard(c);
+		r = step_ip_events(c);
+		if (r == 0)
+			r = step_unixguard(c);
 		if (r < 0)
 			return r;
 	}
@@ -1244,6 +1566,8 @@ static int cage_serve(const struct plan *p, bool named, void (*ready)(void *data
 		.sync_fd = -1,
 		.nest_fd = -1,
 		.lifeline = {.fd = -1},
+		.ip_events = {.fd = -1},
+		.learn_fd = -1,
 		.err_fd = -1,
 		.backstop = p->unix_backstop,
 	};
@@ -1297,6 +1621,7 @@ static int cage_serve(const struct plan *p, bool named, void (*ready)(void *data
 			c.pidfd = -1;
 			c.reaped = true;
 		}
+		tell_the_rest(&c);
 		if (r == 0 && reported) {
 			/* The failure happened inside the cage, before the command ran (125),
 			 * or in exec'ing it (126/127): say what it was. */

@@ -409,6 +409,25 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	snprintf(p.name, sizeof(p.name), "%s", pol->name);
 	p.link = pol->link;
 	p.nest = pol->nest;
+	p.quiet = pol->quiet;
+	p.check_targets = pol->check_targets;
+	if ((pol->audit && !(p.audit = strdup(pol->audit))) ||
+	    (pol->learn && !(p.learn = strdup(pol->learn))))
+		return -ENOMEM;
+	if (pol->learn) {
+		struct profile_parts parts = {TEXT_INIT, TEXT_INIT, TEXT_INIT, TEXT_INIT};
+		bool failed;
+
+		policy_render_profile(pol, &parts);
+		failed = text_error(&parts.head) || text_error(&parts.allow) ||
+			 text_error(&parts.forward) || text_error(&parts.dns);
+		p.learn_head = TAKE_PTR(parts.head.buf);
+		p.learn_allow = TAKE_PTR(parts.allow.buf);
+		p.learn_forward = TAKE_PTR(parts.forward.buf);
+		p.learn_dns = TAKE_PTR(parts.dns.buf);
+		if (failed)
+			return -ENOMEM;
+	}
 	p.nest_mnt_fd = p.nest_lifeline_fd = -1;
 	p.userns = facts->unprivileged;
 	if (p.userns && p.link != LINK_NONE)
@@ -569,6 +588,12 @@ void plan_free(struct plan *p)
 	strv_free(p->env);
 	free(p->user);
 	free(p->groups);
+	free(p->audit);
+	free(p->learn);
+	free(p->learn_head);
+	free(p->learn_allow);
+	free(p->learn_forward);
+	free(p->learn_dns);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -136,6 +136,15 @@ struct plan {
 			       * hangup the parent is gone, and so is this cage */
 	char nest_cwd[4096];
 
+	/* denials told (audit.h): lines unless quiet, JSON to audit (a path, "-": stdout),
+	 * learn mode's profile written to learn, from this run's policy (policy_render_profile:
+	 * its head and the items of allow, forward and dns) and what was refused */
+	bool quiet;
+	char *audit;
+	char *learn;
+	char *learn_head, *learn_allow, *learn_forward, *learn_dns;
+	enum check_targets check_targets;
+
 	/* the process */
 	char **argv; /* the command, NULL-terminated */
 	char **env;  /* full environment for the command, NULL-terminated */

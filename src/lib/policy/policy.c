@@ -51,6 +51,8 @@ void policy_free(struct policy *p)
 	free(p->listen);
 	free(p->dns);
 	free(p->allow_unix);
+	free(p->audit);
+	free(p->learn);
 	free(p->wg_config);
 	wg_config_free(p->wg_built);
 	free(p->wg_built);
@@ -79,6 +81,13 @@ int policy_check_name(const char *v)
 	return 0;
 }
 
+static bool endswith_slash(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && s[n - 1] == '/';
+}
+
 int policy_set_name(struct policy *p, const char *v)
 {
 	int r = policy_check_name(v);
@@ -86,6 +95,47 @@ int policy_set_name(struct policy *p, const char *v)
 	if (r == 0)
 		memcpy(p->name, v, strlen(v) + 1);
 	return r;
+}
+
+static int set_path(char **field, const char *what, const char *v)
+{
+	char *c;
+
+	if (!v || !*v)
+		return err_invalid("%s: a file name is needed", what);
+	if (strlen(v) >= 4096)
+		return err_invalid("%s: the file name is too long", what);
+	c = strdup(v);
+	if (!c)
+		return -ENOMEM;
+	free(*field);
+	*field = c;
+	return 0;
+}
+
+int policy_set_audit(struct policy *p, const char *v)
+{
+	return set_path(&p->audit, "audit", v);
+}
+
+int policy_set_learn(struct policy *p, const char *v)
+{
+	if (v && streq(v, "-"))
+		return err_invalid("learn: a file name is needed (the profile is written there)");
+	return set_path(&p->learn, "learn", v);
+}
+
+int policy_set_check_targets(struct policy *p, const char *v)
+{
+	if (streq(v, "warn"))
+		p->check_targets = CHECK_TARGETS_WARN;
+	else if (streq(v, "require"))
+		p->check_targets = CHECK_TARGETS_REQUIRE;
+	else if (streq(v, "off"))
+		p->check_targets = CHECK_TARGETS_OFF;
+	else
+		return err_invalid("\"%s\": check_targets is warn, require or off", v);
+	return 0;
 }
 
 int policy_set_link(struct policy *p, const char *v)
@@ -809,4 +859,64 @@ int policy_finish(struct policy *p)
 	}
 	p->n_allow = n;
 	return 0;
+}
+
+/* An endpoint as --allow and forward targets take it: A:P, [A]:P, udp:A:P. */
+static void put_endpoint(struct text *out, const struct endpoint *e)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	addr_ip_str(e, ip, sizeof(ip));
+	text_printf(out, e->family == AF_INET6 ? "%s[%s]:%u" : "%s%s:%u",
+		    e->proto == IPPROTO_UDP ? "udp:" : "", ip, e->port);
+}
+
+void policy_render_profile(const struct policy *p, struct profile_parts *parts)
+{
+	static const char *const links[] = {
+	    [LINK_NONE] = "none", [LINK_VETH] = "veth", [LINK_WIREGUARD] = "wireguard"};
+	char url[ADDR_STR_MAX + 16];
+	struct text *out = &parts->head;
+
+	text_printf(out, "link: %s\n", links[p->link]);
+	if (p->has_proxy)
+		text_printf(out, "proxy: %s\n", addr_format_url(&p->proxy, url, sizeof(url)));
+	if (p->wg_config)
+		text_printf(out, "wg_config: %s\n", p->wg_config);
+	if (p->user)
+		text_printf(out, "user: \"%s\"\n", p->user);
+	out = &parts->allow;
+	for (size_t i = 0; i < p->n_allow; i++) {
+		text_puts(out, "  - \"");
+		put_endpoint(out, &p->allow[i]);
+		text_puts(out, "\"\n");
+	}
+	for (size_t i = 0; i < p->n_allow_unix; i++)
+		text_printf(out, "  - \"/unix%s%s\"\n", p->allow_unix[i].path,
+			    p->allow_unix[i].prefix && !endswith_slash(p->allow_unix[i].path) ? "/"
+											       : "");
+	out = &parts->forward;
+	for (size_t i = 0; i < p->n_forward; i++) {
+		const struct forward *f = &p->forward[i];
+		char ip[INET6_ADDRSTRLEN];
+
+		if (f->is_proxy)
+			continue;
+		addr_ip_str(&f->listen, ip, sizeof(ip));
+		text_printf(out, f->listen.family == AF_INET6 ? "  - \"[%s]:%u=" : "  - \"%s:%u=", ip,
+			    f->listen.port);
+		if (f->kind == TARGET_UNIX)
+			text_puts(out, f->path);
+		else
+			put_endpoint(out, &f->target);
+		text_puts(out, "\"\n");
+	}
+	out = &parts->dns;
+	for (size_t i = 0; i < p->n_dns; i++) {
+		struct endpoint e = {.family = p->dns[i].family};
+		char ip[INET6_ADDRSTRLEN];
+
+		memcpy(&e.ip, &p->dns[i].ip, sizeof(e.ip));
+		text_printf(out, "  %s: \"%s\"\n", p->dns[i].name, addr_ip_str(&e, ip, sizeof(ip)));
+	}
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "addr.h"
+#include "text.h"
 #include "sysfilter.h"
 
 #define CAGE_NAME_MAX 32
@@ -95,6 +96,13 @@ enum wg_backend {
 
 struct wg_config;
 
+/* Whether the proxy and the forwards' targets are tried from outside the cage at start. */
+enum check_targets {
+	CHECK_TARGETS_WARN = 0, /* a line for each that does not answer; the run goes on */
+	CHECK_TARGETS_REQUIRE,	/* one that does not answer: exit 125 */
+	CHECK_TARGETS_OFF,
+};
+
 struct policy {
 	char name[CAGE_NAME_MAX + 1]; /* empty: derived from the command */
 	enum link_mode link;
@@ -124,6 +132,11 @@ struct policy {
 	bool has_pool;
 	bool verbose;
 	bool nest; /* --nest, nest: the cage may ask for child cages (nest.h) */
+	/* What is told of denials (audit.h): */
+	bool quiet;			    /* --quiet, quiet: no line per denial */
+	char *audit;			    /* --audit, audit: a file for JSON lines, "-" stdout */
+	char *learn;			    /* --learn: the profile written at the end */
+	enum check_targets check_targets; /* --check-targets, check_targets: */
 };
 
 void policy_init(struct policy *p);
@@ -133,6 +146,16 @@ void policy_free(struct policy *p);
  * returns -EINVAL with what is wrong recorded (err_message(); without position: the caller
  * adds it with err_wrap()). */
 int policy_set_name(struct policy *p, const char *v);
+int policy_set_audit(struct policy *p, const char *v);
+int policy_set_learn(struct policy *p, const char *v);
+int policy_set_check_targets(struct policy *p, const char *v);
+/* The policy as a profile (YAML) that loads back to the same endpoints: link, proxy,
+ * wg_config and user in head; the items ("  - ...\n", "  NAME: ADDR\n") of allow (unix
+ * sockets too), forward and dns apart, for learn mode to add its own to. */
+struct profile_parts {
+	struct text head, allow, forward, dns;
+};
+void policy_render_profile(const struct policy *p, struct profile_parts *out);
 /* Whether v is a valid cage name (as policy_set_name takes it); says why not. */
 int policy_check_name(const char *v);
 int policy_set_link(struct policy *p, const char *v);

@@ -541,6 +541,9 @@ enum key {
 	KEY_PUBLISH,
 	KEY_LISTEN,
 	KEY_NEST,
+	KEY_QUIET,
+	KEY_AUDIT,
+	KEY_CHECK_TARGETS,
 	_KEY_MAX,
 };
 
@@ -564,6 +567,9 @@ static const char *const key_names[_KEY_MAX] = {
     [KEY_PUBLISH] = "publish",
     [KEY_LISTEN] = "listen",
     [KEY_NEST] = "nest",
+    [KEY_QUIET] = "quiet",
+    [KEY_AUDIT] = "audit",
+    [KEY_CHECK_TARGETS] = "check_targets",
 };
 
 static int load_key(struct loader *l, enum key key, yaml_node_t *v)
@@ -607,6 +613,12 @@ static int load_key(struct loader *l, enum key key, yaml_node_t *v)
 		return load_strings(l, "listen", v, policy_add_listen);
 	case KEY_NEST:
 		return load_bool(l, "nest", v, &l->p->nest);
+	case KEY_QUIET:
+		return load_bool(l, "quiet", v, &l->p->quiet);
+	case KEY_AUDIT:
+		return load_string(l, "audit", v, policy_set_audit);
+	case KEY_CHECK_TARGETS:
+		return load_string(l, "check_targets", v, policy_set_check_targets);
 	default:
 		return -EINVAL;
 	}

@@ -87,6 +87,8 @@ struct op {
 	long val;
 	int error;
 	bool answered; /* by the performer */
+	bool refused;  /* a pathname socket it named was refused: refused_path, for the audit */
+	char refused_path[UNIX_PATH_MAX + 1];
 	bool cancel;   /* the caller is to be interrupted (set by the loop thread) */
 	struct timespec started;
 	uint8_t data[DATA_MAX];
@@ -109,6 +111,8 @@ struct performer {
 
 struct broker {
 	struct loop *loop;
+	void (*refused)(void *ctx, pid_t tid, bool connect, const char *path);
+	void *refused_ctx;
 	pid_t supervisor;
 	int listener;
 	struct loop_source src;
@@ -684,6 +688,8 @@ static int judge(struct broker *b, struct op *op, struct msg *m, const struct he
 	}
 	if (v == UNIXPATH_REFUSED) {
 		__atomic_add_fetch(&b->sh->stats.refused, 1, __ATOMIC_RELAXED);
+		op->refused = true;
+		snprintf(op->refused_path, sizeof(op->refused_path), "%s", m->path);
 		log_debug("unix: refused %s to %s (the socket it reaches is neither the cage's own "
 			  "nor allowed)",
 			  op->nr == SYS_connect ? "connect" : "send", m->path);
@@ -737,6 +743,7 @@ static void perform(struct broker *b, struct op *op, const struct held *h, int e
 	struct rewrite rw = {.h = h};
 	int r;
 
+	op->refused = false;
 	for (size_t i = 0; i < op->n_msgs; i++)
 		targets[i] = -1;
 	for (size_t i = 0; i < op->n_msgs; i++) {
@@ -829,6 +836,14 @@ static void raise_sigpipe(const struct op *op, int pidfd)
 
 /* sendmmsg's lengths are written into the caller's memory: the loop thread's (privileged)
  * part, and only while the notification is still pending, so the caller is that task. */
+/* In the loop thread, once a call is over: a refusal is told (broker.h). */
+static void tell_refusal(struct broker *b, struct op *op)
+{
+	if (op->refused && b->refused)
+		b->refused(b->refused_ctx, op->tid, op->nr == SYS_connect, op->refused_path);
+	op->refused = false;
+}
+
 static void finish_in_loop(struct broker *b, struct op *op)
 {
 	if (op->nr == SYS_sendmmsg && !op->error &&
@@ -1112,6 +1127,8 @@ static void on_reply(struct loop_source *s, uint32_t events)
 	} else if (!op->answered) {
 		finish_in_loop(b, op);
 	}
+	if (n == 1)
+		tell_refusal(b, op);
 	if (p->busy)
 		slot_done(b, p);
 }
@@ -1233,6 +1250,7 @@ static void on_notify(struct loop_source *s, uint32_t events)
 		perform(b, op, &h, MSG_DONTWAIT);
 		raise_sigpipe(op, op->pidfd);
 		finish_in_loop(b, op);
+		tell_refusal(b, op);
 		op_close(op);
 		return;
 	}
@@ -1265,6 +1283,8 @@ int broker_new(struct loop *loop, const struct broker_config *cfg, struct broker
 	b->cgroup_fd = TAKE_FD(cgroup_fd);
 	b->userns_fd = TAKE_FD(userns_fd);
 	b->perform_all = cfg->perform_all;
+	b->refused = cfg->refused;
+	b->refused_ctx = cfg->refused_ctx;
 	b->root = cfg->root;
 	b->uid = cfg->uid;
 	b->gid = cfg->gid;

@@ -58,6 +58,8 @@ struct dns {
 	size_t n_conns;
 	uint8_t buf[DNS_MSG_MAX];     /* one datagram */
 	uint8_t out[2 + DNS_MSG_MAX]; /* one reply, after room for TCP's length prefix */
+	dns_refused_fn refused;
+	void *refused_ctx;
 };
 
 static uint64_t now_ms(void)
@@ -77,7 +79,19 @@ static int answer(struct dns *d, const uint8_t *q, size_t qlen, size_t maxlen, s
 
 	if (d->verbose)
 		log_info("dns: %s", desc);
+	if (r && d->refused) {
+		char name[256];
+
+		if (dns_refused_name(q, qlen, d->out + 2, *outlen, name, sizeof(name)))
+			d->refused(d->refused_ctx, name);
+	}
 	return r;
+}
+
+void dns_set_refused(struct dns *d, dns_refused_fn fn, void *ctx)
+{
+	d->refused = fn;
+	d->refused_ctx = ctx;
 }
 
 /* The loop ticks while there is something to time: connections, or a paused listener. */

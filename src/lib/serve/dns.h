@@ -48,6 +48,11 @@
 int dns_answer(const uint8_t *q, size_t qlen, size_t maxlen, const struct dns_entry *table,
 	       size_t n, uint8_t *out, size_t outcap, size_t *outlen, char *desc, size_t desclen);
 
+/* Pure: whether REPLY to Q says the name is not there (NXDOMAIN), and that name (lower case,
+ * host characters only; a name of other bytes is not told). */
+bool dns_refused_name(const uint8_t *q, size_t qlen, const uint8_t *reply, size_t rlen,
+		      char *name, size_t len);
+
 struct dns;
 
 #define DNS_TCP_CONN_MAX 64    /* concurrent TCP connections; more wait in the backlog */
@@ -65,6 +70,10 @@ struct dns;
  */
 int dns_new(struct loop *l, int udp_fd, int tcp_fd, const struct dns_entry *table, size_t n,
 	    bool verbose, struct dns **ret);
+
+/* Told of each name answered NXDOMAIN (a name the cage was not given). */
+typedef void (*dns_refused_fn)(void *ctx, const char *name);
+void dns_set_refused(struct dns *d, dns_refused_fn fn, void *ctx);
 
 /* Close both sockets and every connection; call before loop_free(). NULL is accepted. */
 void dns_free(struct dns *d);

@@ -451,3 +451,16 @@ int dns_answer(const uint8_t *q, size_t qlen, size_t maxlen, const struct dns_en
 	*outlen = (size_t)(p - out);
 	return 1;
 }
+
+bool dns_refused_name(const uint8_t *q, size_t qlen, const uint8_t *reply, size_t rlen,
+		      char *name, size_t len)
+{
+	struct query qy = {0};
+	char text[WIRE_NAME_MAX];
+
+	if (rlen < HDR_LEN || (reply[3] & 0xf) != RCODE_NXDOMAIN || qlen < HDR_LEN ||
+	    get16(q + 4) != 1 || parse_query(q, qlen, &qy) < 0 || !qname_text(qy.qd, text))
+		return false;
+	snprintf(name, len, "%s", text);
+	return true;
+}

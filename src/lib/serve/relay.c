@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/random.h>
@@ -39,6 +40,8 @@ struct relay {
 	uint64_t next_id;
 	struct relay_stats stats;
 	uint8_t *buf; /* FLOW_BYTES, shared by every flow (one loop), made on first use */
+	relay_report_fn report; /* a target that did not answer */
+	void *report_ctx;
 };
 
 struct listener {
@@ -204,6 +207,8 @@ static void conn_fail(struct conn *c, int err)
 		return;
 	if (c->state != CONN_RELAYING)
 		r->stats.refused++;
+	if (c->state == CONN_CONNECTING && r->report)
+		r->report(r->report_ctx, &c->lst->fwd, err);
 	log_debug("%s: connection %" PRIu64 " reset: %s (%" PRIu64 " bytes up, %" PRIu64 " down)",
 		  c->lst->label, c->id, c->why ? c->why : strerror(-err), c->up.bytes,
 		  c->down.bytes);
@@ -409,6 +414,11 @@ static int conn_connect(struct conn *c)
 			return negative_errno();
 	}
 	c->state = CONN_CONNECTING;
+	/* A target that never answers fails the connect in RELAY_CONNECT_MS, not the kernel's
+	 * two minutes of SYNs; the limit is lifted once connected. */
+	if (lst->sa.ss_family != AF_UNIX)
+		(void)setsockopt(c->target.fd, IPPROTO_TCP, TCP_USER_TIMEOUT,
+				 &(unsigned){RELAY_CONNECT_MS}, sizeof(unsigned));
 	if (connect(c->target.fd, (const struct sockaddr *)&lst->sa, lst->salen) == 0)
 		return conn_ready(c);
 	/* A unix socket with a full backlog says EAGAIN: that is a refusal too. */
@@ -418,6 +428,10 @@ static int conn_connect(struct conn *c)
 static int conn_connected(struct conn *c)
 {
 	int r = sock_error(c->target.fd);
+
+	if (r == 0 && c->lst->sa.ss_family != AF_UNIX)
+		(void)setsockopt(c->target.fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &(unsigned){0},
+				 sizeof(unsigned));
 
 	return r < 0 ? r : conn_ready(c);
 }
@@ -882,4 +896,10 @@ void relay_free(struct relay *r)
 void relay_get_stats(const struct relay *r, struct relay_stats *ret)
 {
 	*ret = r->stats;
+}
+
+void relay_set_report(struct relay *r, relay_report_fn fn, void *ctx)
+{
+	r->report = fn;
+	r->report_ctx = ctx;
 }

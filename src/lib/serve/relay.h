@@ -64,3 +64,9 @@ struct relay_stats {
 	uint64_t accepted, open, refused, bytes_up, bytes_down;
 };
 void relay_get_stats(const struct relay *r, struct relay_stats *ret);
+
+#define RELAY_CONNECT_MS 10000 /* a TCP target that does not answer in this is down */
+/* Told of each connection whose target could not be connected to (err: -ECONNREFUSED,
+ * -ETIMEDOUT...), so that a forward to a target that is down is not silent. */
+typedef void (*relay_report_fn)(void *ctx, const struct forward *f, int err);
+void relay_set_report(struct relay *r, relay_report_fn fn, void *ctx);
