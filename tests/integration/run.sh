@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/cage.sh
 
 TESTS=
-for f in egress privilege status cli lifecycle rootless forward dns linknone wireguard unix escape named services nest; do
+for f in egress privilege status cli lifecycle rootless forward dns linknone wireguard unix escape named services nest audit; do
 	. tests/integration/$f.test.sh
 done
 

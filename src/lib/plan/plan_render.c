@@ -281,6 +281,31 @@ void plan_render(const struct plan *p, struct text *f)
 		text_printf(f, "             (no names)\n");
 	text_printf(f, "  layers\n");
 	plan_render_layers(p, f, "             ");
+	/* What the supervisor can tell of a denial (audit.h). */
+	if (p->userns)
+		text_printf(f, "  denials    told%s: names the DNS stub does not list, unix sockets "
+			       "refused; not IP: unprivileged there are no eBPF hooks, and a connect "
+			       "or send to anything but loopback fails in the kernel's routing "
+			       "(ENETUNREACH), where nothing tells sluice which\n",
+			    p->quiet ? " (--quiet: to --audit and --learn only)" : " on stderr");
+	else
+		text_printf(f, "  denials    told%s: each IP connect and send the eBPF hooks refuse "
+			       "(program, destination; at most 64 a second per CPU, the rest "
+			       "counted), unix sockets refused, names the DNS stub does not list\n",
+			    p->quiet ? " (--quiet: to --audit and --learn only)" : " on stderr");
+	if (p->audit)
+		text_printf(f, "  audit      JSON lines to %s\n",
+			    streq(p->audit, "-") ? "stdout" : p->audit);
+	if (p->learn)
+		text_printf(f, "  learn      a profile of this run and what it was refused: written to %s at the end\n",
+			    p->learn);
+	text_printf(f, "  targets    %s\n",
+		    p->check_targets == CHECK_TARGETS_OFF ? "not tried at start"
+		    : p->check_targets == CHECK_TARGETS_REQUIRE
+			? "the proxy and each forward's target tried at start: one that does "
+			  "not answer stops the run (125)"
+			: "the proxy and each forward's target tried at start: one that does not "
+			  "answer is said");
 	if (p->user && *p->user)
 		text_printf(f, "  user       %s (uid %u, gid %u)\n", p->user, (unsigned)p->uid,
 			    (unsigned)p->gid);

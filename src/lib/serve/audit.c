@@ -164,6 +164,11 @@ void audit_render_json(const struct audit_event *e, const char *cage, pid_t cage
 	text_printf(out, "{\"time\": \"%s.%03uZ\", \"cage\": ", when, (unsigned)(time_ms % 1000));
 	text_json_str(out, cage);
 	text_puts(out, ", \"pid\": ");
+	if (e->pid > 0)
+		text_printf(out, "%d", (int)e->pid);
+	else
+		text_puts(out, "null");
+	text_puts(out, ", \"cage_pid\": ");
 	if (cage_pid > 0)
 		text_printf(out, "%d", (int)cage_pid);
 	else
@@ -263,11 +268,9 @@ static void exe_of(pid_t pid, char *buf, size_t len)
 static void emit(struct audit *a, const struct seen *s, uint64_t repeats, uint64_t count)
 {
 	_cleanup_text_ struct text t = TEXT_INIT;
-	struct audit_event e = s->e;
 
-	e.pid = s->cage_pid;
 	if (!a->quiet) {
-		audit_render_line(&e, a->allowed, repeats, &t);
+		audit_render_line(&s->e, a->allowed, repeats, &t);
 		if (!text_error(&t))
 			log_info("%s", text_str(&t));
 	}

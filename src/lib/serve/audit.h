@@ -90,7 +90,8 @@ struct audit_learned {
 size_t audit_learned(const struct audit *a, const struct audit_learned **ret);
 
 /* Pure, for the tests: the line for an event, without "sluice: " or a newline, and its JSON
- * object (one line, no newline): CAGE_PID is the process's pid in the cage (0: unknown), EXE
+ * object (one line, no newline): e->pid is the process's pid as the host sees it, CAGE_PID
+ * its pid in the cage's pid namespace (0: unknown, it was gone), EXE
  * its executable (NULL: unknown), TIME_MS the time (CLOCK_REALTIME ms), COUNT how many it
  * stands for. */
 void audit_render_line(const struct audit_event *e, const char *allowed, uint64_t repeats,
