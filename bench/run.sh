@@ -68,6 +68,13 @@ phase() {
 	echo
 	sh bench/hooks.sh
 	echo
+	echo "## Hook cost with denial events"
+	echo
+	sh bench/events.sh
+	echo
+	echo "Refused calls past the events' rate (64 a second per CPU) pay only the count; the"
+	echo "first ones of each second also reserve and submit a ring buffer record."
+	echo
 	echo "## The unix broker and the seccomp filter"
 	echo
 	sh bench/unix.sh

@@ -1,6 +1,7 @@
 /* fuzz_dns.c: libFuzzer harness for dns_answer(), which parses every byte a caged process
  * sends the DNS stub: whatever the input, it must not crash, must never answer a response,
- * and a reply must fit its limit, echo the id, and echo the question byte for byte.
+ * and a reply must fit its limit, echo the id, and echo the question byte for byte; a name
+ * it tells as refused (dns_refused_name) is printable.
  * Links with dns_wire.c, dns.c, loop.c and log.c (src/lib). */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -40,6 +41,15 @@ static void check(const uint8_t *data, size_t size, size_t maxlen)
 		abort();
 	if (len < 12 || len > limit || memcmp(out, data, 2) || !(out[2] & 0x80))
 		abort();
+	/* A name told of (audit.h) goes to a terminal: printable bytes only. */
+	{
+		char name[256];
+
+		if (dns_refused_name(data, size, out, len, name, sizeof(name)))
+			for (const char *c = name; *c; c++)
+				if (*c < 0x21 || *c > 0x7e)
+					abort();
+	}
 	/* A question in the reply is the query's own, as asked. */
 	if (out[5] == 1) {
 		size_t q = 12;

@@ -51,6 +51,7 @@ test_named_up_exec_ls_down()
 		>"$T/out/cat"
 	[ "$(cat "$T/out/cat")" = hello ] || fail "exec's stdin: $(cat "$T/out/cat")"
 
+	sluice_w exec "$NAME" -- getent hosts exfil.example >/dev/null
 	# ls, as text and as JSON
 	sluice_w ls >"$T/out/ls" || fail "ls failed"
 	grep -q "^$NAME " "$T/out/ls" || fail "ls does not list $NAME: $(cat "$T/out/ls")"
@@ -74,10 +75,12 @@ assert os.stat(c["netns"]).st_ino == c["netns_inode"], "inode differs"
 assert c["processes"] >= 1
 for k in ("accepted", "open", "refused", "bytes_up", "bytes_down"):
     assert isinstance(c["forwards"].get(k), int), k
-for k in ("ip_hooks", "unix_hooks", "unix_broker"):
+for k in ("ip_hooks", "ip_unreported", "unix_hooks", "unix_broker", "names", "targets_down"):
     assert isinstance(c["denials"].get(k), int), k
 # the probes above were refused by the eBPF hooks: counted
 assert c["denials"]["ip_hooks"] >= 2, c["denials"]
+# and the name looked up, which the stub does not list
+assert c["denials"]["names"] >= 1, c["denials"]
 assert c["plan"]["name"] == name
 PY
 

@@ -89,6 +89,12 @@ struct cage {
 	int learn_fd;             /* --learn: the profile written at the end */
 	struct loop_source ip_events; /* the eBPF hooks' ring of the cage's denials */
 	uint64_t ip_dropped;          /* of them, the ones not sent that were told so far */
+	uint64_t ux_total;            /* the unix hooks' refusals told so far, and per path */
+	struct {
+		char path[112];
+		uint64_t count;
+	} ux_seen[8];
+	size_t n_ux_seen;
 	undo_fn undo[24];
 	size_t n_undo;
 };
@@ -793,12 +799,48 @@ static void tell_ip_dropped(struct cage *c)
 	}
 }
 
+/* The unix hooks keep counts per refused path, not events: what grew since last looked at
+ * is told, with how much (a caged process reaching a pathname socket past the broker). */
+static void tell_unix_hooks(struct cage *c)
+{
+	struct unixguard_denial d[8];
+	uint64_t total = 0;
+	size_t n = 0;
+
+	if (unixguard_denied(c->ug, &total, d, ARRAY_SIZE(d), &n) < 0 || total <= c->ux_total)
+		return;
+	c->ux_total = total;
+	for (size_t i = 0; i < n; i++) {
+		struct audit_event e = {.layer = AUDIT_UNIX_HOOKS, .kind = AUDIT_CONNECT,
+					.path = d[i].path[0] ? d[i].path : "?"};
+		uint64_t before = 0;
+		size_t k;
+
+		for (k = 0; k < c->n_ux_seen && !streq(c->ux_seen[k].path, e.path); k++)
+			;
+		if (k < c->n_ux_seen)
+			before = c->ux_seen[k].count;
+		else if (k < ARRAY_SIZE(c->ux_seen)) {
+			snprintf(c->ux_seen[k].path, sizeof(c->ux_seen[k].path), "%s", e.path);
+			c->n_ux_seen++;
+		}
+		if (k < ARRAY_SIZE(c->ux_seen))
+			c->ux_seen[k].count = d[i].count;
+		if (d[i].count > before) {
+			e.count = d[i].count - before;
+			audit_report(c->audit, &e);
+		}
+	}
+}
+
 static void on_audit_tick(void *ctx)
 {
 	struct cage *c = ctx;
 
 	if (c->bpf)
 		tell_ip_dropped(c);
+	if (c->ug)
+		tell_unix_hooks(c);
 }
 
 static void on_ip_event(void *ctx, const struct bpf_ip_event *ev)
@@ -1031,6 +1073,8 @@ static void tell_the_rest(struct cage *c)
 		(void)bpf_cage_events_read(c->bpf);
 		tell_ip_dropped(c);
 	}
+	if (c->ug)
+		tell_unix_hooks(c);
 	audit_flush(c->audit);
 }
 
@@ -1258,7 +1302,7 @@ static void cage_info(void *data, struct text *out)
 	const struct plan *p = c->plan;
 	struct relay_stats rs = {0};
 	struct broker_stats bs = {0};
-	uint64_t ip = 0, ux = 0;
+	uint64_t ip = 0, ux = 0, dropped = 0;
 	unsigned procs = count_processes(c);
 	char netns[160];
 
@@ -1287,9 +1331,15 @@ static void cage_info(void *data, struct text *out)
 		    (unsigned long long)rs.accepted, (unsigned long long)rs.open,
 		    (unsigned long long)rs.refused, (unsigned long long)rs.bytes_up,
 		    (unsigned long long)rs.bytes_down);
-	text_printf(out, "\"denials\": {\"ip_hooks\": %llu, \"unix_hooks\": %llu, "
-		    "\"unix_broker\": %llu}, \"parent\": ",
-		    (unsigned long long)ip, (unsigned long long)ux, (unsigned long long)bs.refused);
+	(void)bpf_cage_dropped(c->bpf, &dropped);
+	text_printf(out, "\"denials\": {\"ip_hooks\": %llu, \"ip_unreported\": %llu, "
+		    "\"unix_hooks\": %llu, \"unix_broker\": %llu, \"names\": %llu, "
+		    "\"targets_down\": %llu}, \"parent\": ",
+		    (unsigned long long)ip, (unsigned long long)dropped, (unsigned long long)ux,
+		    (unsigned long long)bs.refused,
+		    (unsigned long long)audit_layer_count(c->audit, AUDIT_DNS),
+		    (unsigned long long)(audit_layer_count(c->audit, AUDIT_FORWARD) +
+					 audit_layer_count(c->audit, AUDIT_START)));
 	if (p->parent[0])
 		text_json_str(out, p->parent);
 	else

@@ -33,6 +33,7 @@ struct audit {
 	void (*on_tick)(void *ctx);
 	void *tick_ctx;
 	uint64_t total;
+	uint64_t by_layer[AUDIT_START + 1];
 	struct seen seen[AUDIT_SEEN_MAX];
 	struct audit_learned *learned;
 	size_t n_learned;
@@ -47,7 +48,8 @@ static uint64_t clock_ms(clockid_t id)
 }
 
 static const char *const layer_names[] = {
-    [AUDIT_IP_HOOKS] = "ip_hooks", [AUDIT_UNIX_BROKER] = "unix_broker", [AUDIT_DNS] = "dns",
+    [AUDIT_IP_HOOKS] = "ip_hooks", [AUDIT_UNIX_BROKER] = "unix_broker",
+    [AUDIT_UNIX_HOOKS] = "unix_hooks", [AUDIT_DNS] = "dns",
     [AUDIT_NFTABLES] = "nftables", [AUDIT_FORWARD] = "forward",	      [AUDIT_START] = "start"};
 static const char *const kind_names[] = {
     [AUDIT_CONNECT] = "connect", [AUDIT_SEND] = "send",	      [AUDIT_NAME] = "name",
@@ -347,6 +349,8 @@ void audit_report(struct audit *a, const struct audit_event *in)
 	if (!a)
 		return;
 	a->total += in->count ? in->count : 1;
+	if (in->kind != AUDIT_DROPPED && (unsigned)in->layer <= AUDIT_START)
+		a->by_layer[in->layer] += in->count ? in->count : 1;
 	if (a->learn)
 		learn(a, in);
 	make_key(in, key, sizeof(key));
@@ -368,7 +372,7 @@ void audit_report(struct audit *a, const struct audit_event *in)
 		return;
 	}
 	if (s && now - s->last_ms < AUDIT_COLLAPSE_MS) {
-		s->repeats++;
+		s->repeats += in->count ? in->count : 1;
 		return;
 	}
 	if (s && s->repeats)
@@ -400,7 +404,7 @@ void audit_report(struct audit *a, const struct audit_event *in)
 	exe_of(in->pid, s->exe, sizeof(s->exe));
 	s->repeats = 0;
 	s->last_ms = now;
-	emit(a, s, 0, 1);
+	emit(a, s, 0, in->count ? in->count : 1);
 }
 
 static void tell_repeats(struct audit *a, bool all)
@@ -439,6 +443,11 @@ void audit_flush(struct audit *a)
 uint64_t audit_count(const struct audit *a)
 {
 	return a ? a->total : 0;
+}
+
+uint64_t audit_layer_count(const struct audit *a, enum audit_layer layer)
+{
+	return a && (unsigned)layer <= AUDIT_START ? a->by_layer[layer] : 0;
 }
 
 int audit_new(struct loop *l, const struct audit_config *cfg, struct audit **ret)

@@ -25,6 +25,7 @@
 enum audit_layer {
 	AUDIT_IP_HOOKS,	   /* the eBPF connect/sendmsg hooks */
 	AUDIT_UNIX_BROKER, /* the supervisor's judgment of pathname unix sockets */
+	AUDIT_UNIX_HOOKS,  /* the cgroup unix hooks behind it (their counts, read as they grow) */
 	AUDIT_DNS,	   /* the DNS stub */
 	AUDIT_NFTABLES,	   /* the cage's ruleset's counters (rootless: no event per packet) */
 	AUDIT_FORWARD,	   /* a forward's target, while the cage runs */
@@ -73,6 +74,8 @@ void audit_report(struct audit *a, const struct audit_event *e);
 void audit_flush(struct audit *a);
 /* How many events were reported in all (collapsed or not). */
 uint64_t audit_count(const struct audit *a);
+/* Of them, those of one layer (not counting drops). */
+uint64_t audit_layer_count(const struct audit *a, enum audit_layer layer);
 void audit_free(struct audit *a);
 DEFINE_CLEANUP_FUNC(struct audit, audit_free)
 
