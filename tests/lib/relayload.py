@@ -114,7 +114,12 @@ def send_pattern(c, seed, n):
 def handle(c):
     seed = b"?"
     try:
-        head = recv_exact(c, HEAD.size)
+        # sluice's start-up check (--check-targets) connects and closes, sending nothing
+        first = c.recv(1)
+        if not first:
+            say("probe")
+            return
+        head = first + recv_exact(c, HEAD.size - 1)
         magic, mode, seed, down, want_up = HEAD.unpack(head)
         if magic != MAGIC:
             say("bad-magic", head[:8].hex())

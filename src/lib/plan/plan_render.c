@@ -279,8 +279,6 @@ void plan_render(const struct plan *p, struct text *f)
 			    inet_ntop(p->dns[i].family, &p->dns[i].ip, c6, sizeof(c6)));
 	if (!p->n_dns)
 		text_printf(f, "             (no names)\n");
-	text_printf(f, "  layers\n");
-	plan_render_layers(p, f, "             ");
 	/* What the supervisor can tell of a denial (audit.h). */
 	if (p->userns)
 		text_printf(f, "  denials    told%s: names the DNS stub does not list, unix sockets "
@@ -306,6 +304,8 @@ void plan_render(const struct plan *p, struct text *f)
 			  "not answer stops the run (125)"
 			: "the proxy and each forward's target tried at start: one that does not "
 			  "answer is said");
+	text_printf(f, "  layers\n");
+	plan_render_layers(p, f, "             ");
 	if (p->user && *p->user)
 		text_printf(f, "  user       %s (uid %u, gid %u)\n", p->user, (unsigned)p->uid,
 			    (unsigned)p->gid);
