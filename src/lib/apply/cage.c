@@ -880,21 +880,16 @@ static void on_name_refused(void *ctx, const char *name)
 	audit_report(c->audit, &e);
 }
 
-static void on_unix_refused(void *ctx, pid_t tid, bool connect, const char *path)
+static void on_unix_refused(void *ctx, pid_t tid, bool connect, const char *path,
+			    const char *comm)
 {
 	struct cage *c = ctx;
 	struct audit_event e = {.layer = AUDIT_UNIX_BROKER,
 				.kind = connect ? AUDIT_CONNECT : AUDIT_SEND,
 				.pid = tid,
 				.path = path};
-	char p[64];
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
 
-	snprintf(p, sizeof(p), "/proc/%d/comm", (int)tid);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && (n = read(fd, e.comm, sizeof(e.comm) - 1)) > 0)
-		e.comm[n - (e.comm[n - 1] == '\n')] = '\0';
+	snprintf(e.comm, sizeof(e.comm), "%s", comm);
 	audit_report(c->audit, &e);
 }
 

@@ -89,6 +89,7 @@ struct op {
 	bool answered; /* by the performer */
 	bool refused;  /* a pathname socket it named was refused: refused_path, for the audit */
 	char refused_path[UNIX_PATH_MAX + 1];
+	char refused_comm[16]; /* the caller's name, read while it still waits for the answer */
 	bool cancel;   /* the caller is to be interrupted (set by the loop thread) */
 	struct timespec started;
 	uint8_t data[DATA_MAX];
@@ -111,7 +112,7 @@ struct performer {
 
 struct broker {
 	struct loop *loop;
-	void (*refused)(void *ctx, pid_t tid, bool connect, const char *path);
+	void (*refused)(void *ctx, pid_t tid, bool connect, const char *path, const char *comm);
 	void *refused_ctx;
 	pid_t supervisor;
 	int listener;
@@ -664,6 +665,21 @@ static int judge_cached(struct broker *b, int target, int root_fd, enum unixpath
 	return r;
 }
 
+static void read_comm(pid_t tid, char comm[16])
+{
+	char path[64];
+	_cleanup_close_ int fd = -1;
+	ssize_t n = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		n = read(fd, comm, 15);
+	if (n > 0 && comm[n - 1] == '\n')
+		n--;
+	comm[n > 0 ? n : 0] = '\0';
+}
+
 /* Judge a message's pathname destination and point it at the file judged; *target is held
  * (and closed by the caller) so that the name stays that file. */
 static int judge(struct broker *b, struct op *op, struct msg *m, const struct held *h, int *target)
@@ -690,6 +706,7 @@ static int judge(struct broker *b, struct op *op, struct msg *m, const struct he
 		__atomic_add_fetch(&b->sh->stats.refused, 1, __ATOMIC_RELAXED);
 		op->refused = true;
 		snprintf(op->refused_path, sizeof(op->refused_path), "%s", m->path);
+		read_comm(op->tid, op->refused_comm);
 		log_debug("unix: refused %s to %s (the socket it reaches is neither the cage's own "
 			  "nor allowed)",
 			  op->nr == SYS_connect ? "connect" : "send", m->path);
@@ -840,7 +857,8 @@ static void raise_sigpipe(const struct op *op, int pidfd)
 static void tell_refusal(struct broker *b, struct op *op)
 {
 	if (op->refused && b->refused)
-		b->refused(b->refused_ctx, op->tid, op->nr == SYS_connect, op->refused_path);
+		b->refused(b->refused_ctx, op->tid, op->nr == SYS_connect, op->refused_path,
+			   op->refused_comm);
 	op->refused = false;
 }
 

@@ -42,8 +42,8 @@ struct broker_config {
 	const struct unix_allow *allow; /* pinned by broker_new, as this process sees them */
 	size_t n_allow;
 	/* Told on the loop of each pathname socket refused: the caller's thread (as this
-	 * process sees it), connect or send, and the path it named. NULL: not told. */
-	void (*refused)(void *ctx, pid_t tid, bool connect, const char *path);
+	 * process sees it) and name, connect or send, and the path it named. NULL: not told. */
+	void (*refused)(void *ctx, pid_t tid, bool connect, const char *path, const char *comm);
 	void *refused_ctx;
 };
 
