@@ -61,7 +61,10 @@ const char options_help[] =
 	"                           the default system call denylist (new namespaces,\n"
 	"                           keyrings, bpf, perf, userfaultfd, mounts...), or off;\n"
 	"                           the unix broker's and the terminal's rules stay\n"
-	"  -e, --env K=V            set K in the command's environment (repeatable)\n"
+	"  -e, --env K=V|NAME       set K in the command's environment; NAME alone passes\n"
+	"                           this caller's value of NAME, on no command line\n"
+	"                           (repeatable)\n"
+	"      --env-file FILE      KEY=VALUE lines, each as --env (# comments)\n"
 	"  -u, --user USER          run the command as USER (default: the user who ran\n"
 	"                           sudo; as plain root, --user root must be given)\n"
 	"      --pool CIDR          IPv4 pool for cage subnets (default 10.200.0.0/16)\n"
@@ -82,7 +85,7 @@ const char options_help[] =
 	"  -v, --verbose            say what is done, step by step\n"
 	"  -h, --help               this help\n";
 
-enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX, OPT_WG_CONFIG, OPT_WG_BACKEND, OPT_SECCOMP, OPT_LISTEN, OPT_NEST, OPT_AUDIT, OPT_LEARN, OPT_CHECK_TARGETS };
+enum { OPT_LINK = 0x100, OPT_PROXY, OPT_POOL, OPT_ISOLATE, OPT_UNIX, OPT_WG_CONFIG, OPT_WG_BACKEND, OPT_SECCOMP, OPT_LISTEN, OPT_NEST, OPT_AUDIT, OPT_LEARN, OPT_CHECK_TARGETS, OPT_ENV_FILE };
 
 static const struct option longopts[] = {
 	{"profile", required_argument, NULL, 'p'}, {"name", required_argument, NULL, 'n'},
@@ -102,6 +105,7 @@ static const struct option longopts[] = {
 	{"audit", required_argument, NULL, OPT_AUDIT},
 	{"learn", required_argument, NULL, OPT_LEARN},
 	{"check-targets", required_argument, NULL, OPT_CHECK_TARGETS},
+	{"env-file", required_argument, NULL, OPT_ENV_FILE},
 	{0},
 };
 
@@ -262,6 +266,10 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 		case OPT_CHECK_TARGETS:
 			what = "--check-targets";
 			r = policy_set_check_targets(p, optarg);
+			break;
+		case OPT_ENV_FILE:
+			what = "--env-file";
+			r = policy_add_env_file(p, optarg);
 			break;
 		default:
 			break;

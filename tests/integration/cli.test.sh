@@ -127,3 +127,31 @@ test_check_json_is_the_same_plan()
 	EOF2
 	same_counts "$base" "check --json"
 }
+
+# --env NAME passes the caller's value: the command has it, no command line in the cage or
+# of sluice shows it, check hides it; unset, it is refused; --env-file reads KEY=VALUE lines
+TESTS="$TESTS env_passed_is_on_no_command_line"
+test_env_passed_is_on_no_command_line()
+{
+	secret=s3cr3t-$$-$TESTNO
+	printf '# a comment\n\nSLUICE_T_FILE=from-file\n' >"$T/out/envfile"
+	next_name
+	SLUICE_T_SECRET=$secret sluice_w run --name "$NAME" --user root --env SLUICE_T_SECRET \
+		--env-file "$T/out/envfile" -- /bin/sh -c '
+		echo "value=$SLUICE_T_SECRET file=$SLUICE_T_FILE"
+		printf %s "$SLUICE_T_SECRET" >/tmp/pattern
+		for f in /proc/[0-9]*/cmdline; do tr "\0" " " <"$f"; echo; done |
+			grep -c -F -f /tmp/pattern' >"$T/out/envp" 2>"$T/out/envp.err"
+	grep -qx "value=$secret file=from-file" "$T/out/envp" ||
+		fail "the command's value: $(cat "$T/out/envp") $(cat "$T/out/envp.err")"
+	tail -1 "$T/out/envp" | grep -qx 0 || fail "a cmdline in the cage shows it: $(cat "$T/out/envp")"
+	SLUICE_T_SECRET=$secret sluice_w check --env SLUICE_T_SECRET -- /bin/true >"$T/out/envc" 2>&1 ||
+		fail "check: $(cat "$T/out/envc")"
+	grep -q "$secret" "$T/out/envc" && fail "check shows the value"
+	grep -q "SLUICE_T_SECRET=(the caller's value, not shown)" "$T/out/envc" ||
+		fail "check does not say it is passed: $(grep SLUICE_T "$T/out/envc")"
+	env -u SLUICE_T_SECRET nsenter --net=/run/netns/$W "$SLUICE" check --env SLUICE_T_SECRET \
+		-- /bin/true 2>"$T/out/envu"
+	[ $? = 125 ] && grep -q "SLUICE_T_SECRET is not set here" "$T/out/envu" ||
+		fail "an unset name: $(cat "$T/out/envu")"
+}

@@ -162,12 +162,29 @@ static void env_later_key_replaces_earlier(void **state)
 
 static void env_refuses_bad_entries(void **state)
 {
-	assert_set_fails(policy_add_env, "NOVALUE", "\"NOVALUE\": expected KEY=VALUE");
+	assert_set_fails(policy_add_env, "1A", "\"1A\" is not a valid variable name");
+	assert_set_fails(policy_add_env, "A-B", "\"A-B\" is not a valid variable name");
 	assert_set_fails(policy_add_env, "=x", "\"\" is not a valid variable name");
 	assert_set_fails(policy_add_env, "1A=x",
 			 "\"1A\" is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)");
 	assert_set_fails(policy_add_env, "A-B=x", "\"A-B\" is not a valid variable name");
 	assert_set_fails(policy_add_env, "A B=x", "\"A B\" is not a valid variable name");
+}
+
+/* A name alone is passed through: its value is the caller's, resolved with the plan. */
+static void env_name_alone_is_passed(void **state)
+{
+	struct policy p;
+
+	(void)state;
+	policy_init(&p);
+	assert_int_equal(policy_add_env(&p, "API_KEY"), 0);
+	assert_int_equal(policy_add_env(&p, "API_KEY"), 0); /* once */
+	assert_null(p.env);
+	assert_non_null(p.env_pass);
+	assert_string_equal(p.env_pass[0], "API_KEY");
+	assert_null(p.env_pass[1]);
+	policy_free(&p);
 }
 
 static void env_value_length_has_a_limit(void **state)
@@ -686,6 +703,7 @@ int main(void)
 	    cmocka_unit_test(allow_list_has_a_limit),
 	    cmocka_unit_test(env_later_key_replaces_earlier),
 	    cmocka_unit_test(env_refuses_bad_entries),
+	    cmocka_unit_test(env_name_alone_is_passed),
 	    cmocka_unit_test(env_value_length_has_a_limit),
 	    cmocka_unit_test(env_list_has_a_limit),
 	    cmocka_unit_test(user_accepts_names_and_uids),

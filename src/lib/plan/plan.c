@@ -260,6 +260,20 @@ static int plan_env(const struct policy *pol, char *const *environ_in, const str
 			return -ENOMEM;
 		r = env_add(env, &n, k, eq + 1);
 	}
+	/* Passed: the caller's value, which is on no command line (the caller's environment
+	 * is this process's, or a child cage's asker's). */
+	for (char **name = pol->env_pass; name && *name && r == 0; name++) {
+		size_t len = strlen(*name);
+		const char *v = NULL;
+
+		for (char *const *e = environ_in; e && *e && !v; e++)
+			if (strncmp(*e, *name, len) == 0 && (*e)[len] == '=')
+				v = *e + len + 1;
+		if (!v)
+			return err_invalid("--env %s: %s is not set here, so there is no value to "
+					   "pass", *name, *name);
+		r = env_add(env, &n, *name, v);
+	}
 	if (r < 0)
 		return err_set(r, "environment");
 	*ret = TAKE_PTR(env);
@@ -569,6 +583,18 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 	}
 	r = p.user && (p.groups || !id->n_groups) ? plan_env(pol, environ_in, id, &p, &p.env)
 						  : -ENOMEM;
+	if (r == 0 && pol->env_pass) {
+		size_t k = 0;
+
+		while (pol->env_pass[k])
+			k++;
+		p.env_passed = calloc(k + 1, sizeof(char *));
+		for (size_t i = 0; p.env_passed && i < k; i++)
+			if (!(p.env_passed[i] = strdup(pol->env_pass[i])))
+				r = -ENOMEM;
+		if (!p.env_passed)
+			r = -ENOMEM;
+	}
 	if (r < 0)
 		return r;
 	*ret = TAKE_STRUCT(p);
@@ -586,6 +612,7 @@ void plan_free(struct plan *p)
 	wg_config_free(&p->wg);
 	strv_free(p->argv);
 	strv_free(p->env);
+	strv_free(p->env_passed);
 	free(p->user);
 	free(p->groups);
 	free(p->audit);

@@ -147,6 +147,7 @@ struct plan {
 
 	/* the process */
 	char **argv; /* the command, NULL-terminated */
+	char **env_passed; /* names in env whose value is the caller's: check does not show it */
 	char **env;  /* full environment for the command, NULL-terminated */
 	uid_t uid;
 	gid_t gid;

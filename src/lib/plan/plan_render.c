@@ -8,6 +8,17 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 
+/* Whether env entry kv ("K=V") is one whose value is the caller's (--env NAME). */
+static bool env_is_passed(const struct plan *p, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+
+	for (char **n = p->env_passed; eq && n && *n; n++)
+		if (strlen(*n) == (size_t)(eq - kv) && strncmp(*n, kv, (size_t)(eq - kv)) == 0)
+			return true;
+	return false;
+}
+
 static const char *forward_target(const struct forward *fw, char *buf, size_t len)
 {
 	char a[ADDR_STR_MAX];
@@ -317,8 +328,13 @@ void plan_render(const struct plan *p, struct text *f)
 		text_printf(f, " %s", *a);
 	text_printf(f, "%s\n", p->argv && p->argv[0] ? "" : " (none)");
 	text_printf(f, "  env\n");
-	for (char **e = p->env; e && *e; e++)
-		text_printf(f, "    %s\n", *e);
+	for (char **e = p->env; e && *e; e++) {
+		if (env_is_passed(p, *e))
+			text_printf(f, "    %.*s=(the caller's value, not shown)\n",
+				    (int)(strchr(*e, '=') - *e), *e);
+		else
+			text_printf(f, "    %s\n", *e);
+	}
 	text_printf(f, "\n# nftables, in the cage's netns\n");
 	nft_render_cage(p, f);
 	if (p->link == LINK_VETH) {
@@ -480,8 +496,16 @@ void plan_render_json(const struct plan *p, struct text *f)
 	json_key(f, &first, "env");
 	text_putc(f, '[');
 	for (char **v = p->env; v && *v; v++) {
+		_cleanup_text_ struct text hidden = TEXT_INIT;
+
 		text_puts(f, v == p->env ? "" : ", ");
-		text_json_str(f, *v);
+		if (env_is_passed(p, *v)) {
+			text_printf(&hidden, "%.*s=(the caller's value, not shown)",
+				    (int)(strchr(*v, '=') - *v), *v);
+			text_json_str(f, text_str(&hidden));
+		} else {
+			text_json_str(f, *v);
+		}
 	}
 	text_putc(f, ']');
 	json_key(f, &first, "nftables");

@@ -3,7 +3,9 @@
  * kernel, no filesystem. Every list a user can grow has a limit with its own error. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "policy.h"
@@ -51,6 +53,7 @@ void policy_free(struct policy *p)
 	free(p->listen);
 	free(p->dns);
 	free(p->allow_unix);
+	strv_free(p->env_pass);
 	free(p->audit);
 	free(p->learn);
 	free(p->wg_config);
@@ -308,11 +311,11 @@ int policy_add_env(struct policy *p, const char *k_eq_v)
 {
 	const char *eq = strchr(k_eq_v, '=');
 	size_t klen, n = 0;
-	char e[80], **v;
+	char **v;
 	char *dup;
 
 	if (!eq)
-		return err_invalid("\"%s\": expected KEY=VALUE", echo(k_eq_v, e, sizeof(e)));
+		return policy_add_env_pass(p, k_eq_v);
 	klen = (size_t)(eq - k_eq_v);
 	if (!env_key_valid(k_eq_v, klen))
 		return err_invalid("\"%.*s\" is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)",
@@ -343,6 +346,77 @@ int policy_add_env(struct policy *p, const char *k_eq_v)
 	v[n] = dup;
 	v[n + 1] = NULL;
 	p->env = v;
+	return 0;
+}
+
+int policy_add_env_pass(struct policy *p, const char *name)
+{
+	size_t n = 0;
+	char **v, *dup;
+
+	if (!env_key_valid(name, strlen(name)))
+		return err_invalid("\"%.64s\" is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)",
+				   name);
+	for (; p->env_pass && p->env_pass[n]; n++)
+		if (streq(p->env_pass[n], name))
+			return 0;
+	if (n >= POLICY_ENV_MAX)
+		return err_invalid("too many variables passed (at most %d)", POLICY_ENV_MAX);
+	dup = strdup(name);
+	v = dup ? realloc(p->env_pass, (n + 2) * sizeof(*v)) : NULL;
+	if (!v) {
+		free(dup);
+		return -ENOMEM;
+	}
+	v[n] = dup;
+	v[n + 1] = NULL;
+	p->env_pass = v;
+	return 0;
+}
+
+int policy_add_env_file(struct policy *p, const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, line = 1;
+	struct stat st;
+	int r;
+
+	if (fd < 0)
+		return err_set(negative_errno(), "%s", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 1024 * 1024)
+		return err_invalid("%s: not a regular file of at most 1 MiB", path);
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (len < (size_t)st.st_size) {
+		ssize_t got = read(fd, buf + len, (size_t)st.st_size - len);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+	}
+	buf[len] = '\0';
+	if (memchr(buf, '\0', len))
+		return err_invalid("%s: a NUL byte", path);
+	for (char *s = buf, *nl; s && *s; s = nl ? nl + 1 : NULL, line++) {
+		nl = strchr(s, '\n');
+		if (nl)
+			*nl = '\0';
+		if (nl && nl > s && nl[-1] == '\r')
+			nl[-1] = '\0';
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s || *s == '#')
+			continue;
+		if (!strchr(s, '='))
+			return err_invalid("%s:%zu: expected KEY=VALUE", path, line);
+		r = policy_add_env(p, s);
+		if (r < 0)
+			return err_wrap(r, "%s:%zu", path, line);
+	}
 	return 0;
 }
 
@@ -885,6 +959,8 @@ void policy_render_profile(const struct policy *p, struct profile_parts *parts)
 		text_printf(out, "wg_config: %s\n", p->wg_config);
 	if (p->user)
 		text_printf(out, "user: \"%s\"\n", p->user);
+	for (size_t i = 0; p->env_pass && p->env_pass[i]; i++)
+		text_printf(out, "%s  - %s\n", i ? "" : "env_pass:\n", p->env_pass[i]);
 	out = &parts->allow;
 	for (size_t i = 0; i < p->n_allow; i++) {
 		text_puts(out, "  - \"");

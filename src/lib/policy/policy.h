@@ -111,6 +111,7 @@ struct policy {
 	struct endpoint *allow; /* extra allowed endpoints (--allow, allow:) */
 	size_t n_allow;
 	char **env;		 /* NULL-terminated "K=V" list (--env, env:); later entries win */
+	char **env_pass; /* names whose value is the caller's (--env NAME, env_pass:) */
 	struct forward *forward; /* --forward, forward: (the proxy's is added by policy_finish) */
 	size_t n_forward;
 	struct dns_entry *dns; /* --dns, dns: */
@@ -146,6 +147,11 @@ void policy_free(struct policy *p);
  * returns -EINVAL with what is wrong recorded (err_message(); without position: the caller
  * adds it with err_wrap()). */
 int policy_set_name(struct policy *p, const char *v);
+/* --env NAME (no "="): the caller's value of NAME goes to the command, and appears on no
+ * command line; resolved when the plan is made (plan_build's environment). */
+int policy_add_env_pass(struct policy *p, const char *name);
+/* --env-file FILE: KEY=VALUE lines (blank lines and # comments skipped), as --env each. */
+int policy_add_env_file(struct policy *p, const char *path);
 int policy_set_audit(struct policy *p, const char *v);
 int policy_set_learn(struct policy *p, const char *v);
 int policy_set_check_targets(struct policy *p, const char *v);

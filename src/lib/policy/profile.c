@@ -544,6 +544,8 @@ enum key {
 	KEY_QUIET,
 	KEY_AUDIT,
 	KEY_CHECK_TARGETS,
+	KEY_ENV_PASS,
+	KEY_ENV_FILE,
 	_KEY_MAX,
 };
 
@@ -570,6 +572,8 @@ static const char *const key_names[_KEY_MAX] = {
     [KEY_QUIET] = "quiet",
     [KEY_AUDIT] = "audit",
     [KEY_CHECK_TARGETS] = "check_targets",
+    [KEY_ENV_PASS] = "env_pass",
+    [KEY_ENV_FILE] = "env_file",
 };
 
 static int load_key(struct loader *l, enum key key, yaml_node_t *v)
@@ -619,6 +623,10 @@ static int load_key(struct loader *l, enum key key, yaml_node_t *v)
 		return load_string(l, "audit", v, policy_set_audit);
 	case KEY_CHECK_TARGETS:
 		return load_string(l, "check_targets", v, policy_set_check_targets);
+	case KEY_ENV_PASS:
+		return load_strings(l, "env_pass", v, policy_add_env_pass);
+	case KEY_ENV_FILE:
+		return load_string(l, "env_file", v, policy_add_env_file);
 	default:
 		return -EINVAL;
 	}
