@@ -50,7 +50,9 @@ LIB_OBJ := $(addprefix $(B)/,$(notdir $(LIB_SRC:.c=.o)))
 CLI_OBJ := $(addprefix $(B)/,$(notdir $(CLI_SRC:.c=.o)))
 SAN_OBJ := $(addprefix $(B)/san/,$(notdir $(LIB_SRC:.c=.o)))
 BPF_SRC := $(wildcard bpf/*.bpf.c)
-SKELS := $(BPF_SRC:bpf/%.bpf.c=$(B)/%.skel.h) $(BPF_SRC:bpf/%.bpf.c=$(B)/%.build.h)
+SKELS := $(BPF_SRC:bpf/%.bpf.c=$(B)/%.skel.h) $(BPF_SRC:bpf/%.bpf.c=$(B)/%.build.h) \
+	$(B)/profiles.builtin.h
+PROFILES := $(sort $(wildcard profiles/*.yaml))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_LIB := tests/unit/hookworld.c tests/unit/nlassert.c
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -108,6 +110,15 @@ $(B)/%.bpf.o: bpf/%.bpf.c $(B)/vmlinux.h
 $(B)/%.skel.h: $(B)/%.bpf.o
 	@echo "  SKEL    $@"
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# The shipped profiles, built in: --profile NAME finds them from any directory (./profiles
+# and /etc/sluice still come first). Each file becomes {"NAME", "its text"}.
+$(B)/profiles.builtin.h: $(PROFILES)
+	@mkdir -p $(@D)
+	@echo "  GEN     $@"
+	$(Q)for f in $(PROFILES); do n=$${f##*/}; printf '{"%s",\n' "$${n%.yaml}"; \
+		sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' "$$f"; \
+		printf '},\n'; done > $@
 
 # A build id for each object (its hash): the loader stamps it into the programs it leaves
 # attached, and replaces programs of another build rather than guess their maps.

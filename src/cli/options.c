@@ -13,7 +13,8 @@ extern char **environ;
 
 const char options_help[] =
 	"  -p, --profile FILE|NAME  read a profile (NAME: ./profiles/NAME.yaml, then\n"
-	"                           /etc/sluice/NAME.yaml); options given here override it\n"
+	"                           /etc/sluice/NAME.yaml, then the shipped ones, built\n"
+	"                           in); options given here override it\n"
 	"  -n, --name NAME          the cage's name (default: from the command)\n"
 	"      --link none|veth|wireguard\n"
 	"                           the cage's link: none (default: lo only, the way out\n"

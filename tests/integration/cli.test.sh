@@ -155,3 +155,20 @@ test_env_passed_is_on_no_command_line()
 	[ $? = 125 ] && grep -q "SLUICE_T_SECRET is not set here" "$T/out/envu" ||
 		fail "an unset name: $(cat "$T/out/envu")"
 }
+
+# the shipped profiles are built in: found from any directory; ./profiles still comes first
+TESTS="$TESTS profiles_are_found_from_anywhere"
+test_profiles_are_found_from_anywhere()
+{
+	d=$T/out/elsewhere.$TESTNO
+	mkdir -p "$d/profiles"
+	(cd "$d" && sluice_w check --profile agent -- /bin/true) >"$T/out/pa" 2>&1 ||
+		fail "--profile agent from $d: $(cat "$T/out/pa")"
+	grep -q "127.0.0.1:8888" "$T/out/pa" || fail "the built-in agent profile: $(head -c 600 "$T/out/pa")"
+	printf 'proxy: http://127.0.0.1:7777\n' >"$d/profiles/agent.yaml"
+	(cd "$d" && sluice_w check --profile agent -- /bin/true) >"$T/out/pa" 2>&1 ||
+		fail "./profiles/agent.yaml: $(cat "$T/out/pa")"
+	grep -q "127.0.0.1:7777" "$T/out/pa" || fail "./profiles did not come first"
+	(cd "$d" && sluice_w check --profile no-such -- /bin/true) >"$T/out/pa" 2>&1
+	grep -q "the built-in ones are actor-wg, agent" "$T/out/pa" || fail "unknown: $(cat "$T/out/pa")"
+}

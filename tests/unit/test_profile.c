@@ -511,7 +511,19 @@ static void find_looks_in_local_profiles_first(void **state)
 	assert_non_null(strstr(err_message(r),
 			       "profile \"no-such-profile-xyz\" (looked for "
 			       "./profiles/no-such-profile-xyz.yaml and "
-			       "/etc/sluice/no-such-profile-xyz.yaml): No such file or directory"));
+			       "/etc/sluice/no-such-profile-xyz.yaml; the built-in ones are "
+			       "actor-wg, agent, offline, registrar-wg, tor): No such file or "
+			       "directory"));
+	/* a shipped one, with no file of its name about: built in, and it loads */
+	assert_int_equal(profile_find("offline", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "built-in:offline");
+	{
+		struct policy p;
+
+		policy_init(&p);
+		assert_int_equal(profile_load(buf, &p), 0);
+		policy_free(&p);
+	}
 	assert_int_equal(chdir(cwd), 0);
 }
 

@@ -209,7 +209,8 @@ int policy_add_dns_parts(struct policy *p, const char *name, const char *addr);
 int profile_load(const char *path, struct policy *p);
 
 /* Resolve --profile's argument: a path if it contains '/' or ends in .yaml/.yml, else
- * NAME is looked up as ./profiles/NAME.yaml then /etc/sluice/NAME.yaml.
+ * NAME is looked up as ./profiles/NAME.yaml, then /etc/sluice/NAME.yaml, then among the
+ * profiles built in (the shipped ones: "built-in:NAME", which profile_load reads too).
  * Writes the path into buf. Returns 0 or -ENOENT (with err_set naming where it looked). */
 int profile_find(const char *arg, char *buf, size_t len);
 

@@ -693,16 +693,69 @@ static void fclosep(FILE **f)
 		fclose(*f);
 }
 
+/* The profiles shipped with sluice, built in (Makefile: profiles.builtin.h). */
+static const struct {
+	const char *name, *text;
+} builtin[] = {
+#include "profiles.builtin.h"
+};
+
+#define BUILTIN_PREFIX "built-in:"
+
+/* Parse what y reads (its input set) into p; path names it in messages. */
+static int load_parsed(yaml_parser_t *y, const char *path, struct policy *p)
+{
+	yaml_document_t doc, next;
+	yaml_node_t *root;
+	int r = 0;
+
+	if (!yaml_parser_load(y, &doc))
+		return parser_error(path, y);
+	root = yaml_document_get_root_node(&doc);
+	if (root) {
+		struct loader l = {.path = path, .doc = &doc, .p = p};
+
+		r = load_root(&l, root);
+		if (r < 0)
+			goto out;
+	}
+	/* A second document would be silently ignored; say so instead. */
+	if (!yaml_parser_load(y, &next)) {
+		r = parser_error(path, y);
+		goto out;
+	}
+	root = yaml_document_get_root_node(&next);
+	if (root)
+		r = err_invalid("%s:%u:%u: a profile is a single YAML document", path,
+				(unsigned)next.start_mark.line + 1,
+				(unsigned)next.start_mark.column + 1);
+	yaml_document_delete(&next);
+out:
+	yaml_document_delete(&doc);
+	return r;
+}
+
 int profile_load(const char *path, struct policy *p)
 {
 	_cleanup_(fclosep) FILE *f = NULL;
 	_cleanup_close_ int fd = -1;
 	yaml_parser_t y;
-	yaml_document_t doc, next;
-	yaml_node_t *root;
 	struct stat st;
 	int r;
 
+	if (startswith(path, BUILTIN_PREFIX)) {
+		for (size_t i = 0; i < ARRAY_SIZE(builtin); i++)
+			if (streq(builtin[i].name, path + strlen(BUILTIN_PREFIX))) {
+				if (!yaml_parser_initialize(&y))
+					return err_set(-ENOMEM, "profile %s", path);
+				yaml_parser_set_input_string(&y, (const unsigned char *)builtin[i].text,
+							     strlen(builtin[i].text));
+				r = load_parsed(&y, path, p);
+				yaml_parser_delete(&y);
+				return r;
+			}
+		return err_set(-ENOENT, "profile %s", path);
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return err_set(negative_errno(), "profile %s", path);
@@ -722,36 +775,7 @@ int profile_load(const char *path, struct policy *p)
 	if (!yaml_parser_initialize(&y))
 		return err_set(-ENOMEM, "profile %s", path);
 	yaml_parser_set_input_file(&y, f);
-	if (!yaml_parser_load(&y, &doc)) {
-		r = parser_error(path, &y);
-		yaml_parser_delete(&y);
-		return r;
-	}
-
-	root = yaml_document_get_root_node(&doc);
-	if (root) {
-		struct loader l = {.path = path, .doc = &doc, .p = p};
-
-		r = load_root(&l, root);
-		if (r < 0)
-			goto out;
-	}
-
-	/* A second document would be silently ignored; say so instead. */
-	if (!yaml_parser_load(&y, &next)) {
-		r = parser_error(path, &y);
-		goto out;
-	}
-	root = yaml_document_get_root_node(&next);
-	if (root)
-		r = err_invalid("%s:%u:%u: a profile is a single YAML document", path,
-				(unsigned)next.start_mark.line + 1,
-				(unsigned)next.start_mark.column + 1);
-	else
-		r = 0;
-	yaml_document_delete(&next);
-out:
-	yaml_document_delete(&doc);
+	r = load_parsed(&y, path, p);
 	yaml_parser_delete(&y);
 	return r;
 }
@@ -763,8 +787,20 @@ static bool endswith(const char *s, const char *suffix)
 	return n >= m && streq(s + n - m, suffix);
 }
 
+static const char *builtin_names(void)
+{
+	static char names[256];
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(builtin) && n < sizeof(names); i++)
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
+				      builtin[i].name);
+	return names;
+}
+
 /* An explicit path is used as given (profile_load reports if it cannot be read); a bare name
- * is looked up in the working directory's profiles/ first, so a project can carry its own. */
+ * is looked up in the working directory's profiles/ first, so a project can carry its own,
+ * then in SLUICE_PROFILE_DIR, then among the built-in ones (the shipped profiles). */
 int profile_find(const char *arg, char *buf, size_t len)
 {
 	const char *const dirs[] = {"./profiles", SLUICE_PROFILE_DIR};
@@ -786,6 +822,12 @@ int profile_find(const char *arg, char *buf, size_t len)
 		if (stat(buf, &st) == 0)
 			return 0;
 	}
-	return err_set(-ENOENT, "profile \"%s\" (looked for %s/%s.yaml and %s/%s.yaml)", arg,
-		       dirs[0], arg, dirs[1], arg);
+	for (size_t i = 0; i < ARRAY_SIZE(builtin); i++)
+		if (streq(builtin[i].name, arg)) {
+			snprintf(buf, len, BUILTIN_PREFIX "%s", arg);
+			return 0;
+		}
+	return err_set(-ENOENT, "profile \"%s\" (looked for %s/%s.yaml and %s/%s.yaml; the "
+				"built-in ones are %s)",
+		       arg, dirs[0], arg, dirs[1], arg, builtin_names());
 }
