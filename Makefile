@@ -5,6 +5,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 
 CC ?= cc
@@ -18,7 +19,7 @@ B := build
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-truncation \
 	  -fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
-	  -fvisibility=hidden -D_GNU_SOURCE -DSLUICE_VERSION='"$(VERSION)"' \
+	  -fvisibility=hidden -D_GNU_SOURCE -DSLUICE_VERSION='"$(VERSION)"' -DSLUICE_PROFILE_DIR='"$(SYSCONFDIR)/sluice"' \
 	  $(SRC_INC) -I$(B) -MMD -MP
 LDFLAGS ?=
 LDFLAGS += -pie -Wl,-z,relro,-z,now
@@ -216,10 +217,16 @@ install: sluice
 	install -Dm644 man/sluice.1 $(DESTDIR)$(MANDIR)/man1/sluice.1
 	install -d $(DESTDIR)$(SYSCONFDIR)/sluice
 	for p in profiles/*.yaml; do install -m644 $$p $(DESTDIR)$(SYSCONFDIR)/sluice/; done
+	install -Dm644 contrib/completion/sluice.bash \
+		$(DESTDIR)$(COMPLETIONDIR)/sluice
+	install -d $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions
+	sed 's|/usr/share/bash-completion/completions/sluice|$(COMPLETIONDIR)/sluice|' \
+		contrib/completion/_sluice >$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_sluice
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sluice $(DESTDIR)$(MANDIR)/man1/sluice.1 \
-		$(DESTDIR)$(PREFIX)/lib/libsluice.a $(DESTDIR)$(PREFIX)/include/sluice.h
+		$(DESTDIR)$(PREFIX)/lib/libsluice.a $(DESTDIR)$(PREFIX)/include/sluice.h \
+		$(DESTDIR)$(COMPLETIONDIR)/sluice $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_sluice
 
 format:
 	clang-format -i include/*.h src/*/*.[ch] src/lib/*/*.[ch] bpf/*.c tests/unit/*.c tests/lib/*.c

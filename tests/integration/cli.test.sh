@@ -172,3 +172,34 @@ test_profiles_are_found_from_anywhere()
 	(cd "$d" && sluice_w check --profile no-such -- /bin/true) >"$T/out/pa" 2>&1
 	grep -q "the built-in ones are actor-wg, agent" "$T/out/pa" || fail "unknown: $(cat "$T/out/pa")"
 }
+
+# the bash completion loads without errors and completes subcommands, options (from --help),
+# option values, profile names (built-in ones too, from any directory) and cage names
+TESTS="$TESTS bash_completion_loads_and_completes"
+test_bash_completion_loads_and_completes()
+{
+	next_name
+	sluice_w up "$NAME" --user root -- sleep 60 >/dev/null 2>"$T/out/cup" ||
+		fail "up: $(cat "$T/out/cup")"
+	mkdir -p "$T/bin/c" && cp "$SLUICE" "$T/bin/c/sluice"
+	(cd / && PATH=$T/bin/c:$PATH bash --norc --noprofile -c '
+		set -u
+		source "$1/contrib/completion/sluice.bash" || exit 9
+		c() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _sluice; echo "${COMPREPLY[*]}"; }
+		c sluice ru
+		c sluice run --pro
+		c sluice run --profile ag
+		c sluice run --link v
+		c sluice exec "${2%?}"
+		' bash "$ROOT" "$NAME") >"$T/out/compl" 2>"$T/out/compl.err"
+	rc=$?
+	sluice_w down "$NAME"
+	[ $rc = 0 ] && [ ! -s "$T/out/compl.err" ] ||
+		fail "bash completion: rc $rc: $(cat "$T/out/compl.err")"
+	[ "$(sed -n 1p "$T/out/compl")" = run ] &&
+		[ "$(sed -n 2p "$T/out/compl")" = "--profile --proxy" ] &&
+		[ "$(sed -n 3p "$T/out/compl")" = agent ] &&
+		[ "$(sed -n 4p "$T/out/compl")" = veth ] &&
+		[ "$(sed -n 5p "$T/out/compl")" = "$NAME" ] ||
+		fail "completions: $(tr '\n' '|' <"$T/out/compl")"
+}
