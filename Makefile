@@ -23,7 +23,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wform
 	  $(SRC_INC) -I$(B) -MMD -MP
 LDFLAGS ?=
 LDFLAGS += -pie -Wl,-z,relro,-z,now
-LIBS := -lmnl -lseccomp -lnftnl -lbpf -lcap -lyaml -lsodium -lelf -lz
+LIBS := -lmnl -lseccomp -lnftnl -lbpf -lcap -lyaml -lsodium -lsystemd -lelf -lz
 
 SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	      -fno-sanitize-recover=all
@@ -153,10 +153,10 @@ FUZZ_SRC := $(addprefix src/lib/,policy/addr.c policy/policy.c policy/profile.c 
 	    serve/loop.c serve/broker.c serve/unixpath.c serve/control.c kernel/nl.c)
 # fuzz_wgconf includes wgconf.c itself (for its static helpers)
 $(B)/fuzz/fuzz_wgconf: FUZZ_SRC := $(filter-out %/wgconf.c,$(FUZZ_SRC))
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC)
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(B)/profiles.builtin.h
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE $(SRC_INC) -o $@ $< $(FUZZ_SRC) -lyaml \
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE $(SRC_INC) -I$(B) -o $@ $< $(FUZZ_SRC) -lyaml \
 		-lmnl -lseccomp -lcap -lsodium -lpthread
 
 fuzz: $(FUZZ_BIN)
