@@ -2,7 +2,7 @@
 # Install every Debian package sluice's build, tests and demo need. Idempotent.
 set -e
 PKGS="make gcc clang llvm bpftool pkg-config libmnl-dev libnftnl-dev libbpf-dev libcap-dev
-libyaml-dev libseccomp-dev libsodium-dev libelf-dev zlib1g-dev libcmocka-dev iproute2 nftables tinyproxy curl python3 socat
+libyaml-dev libseccomp-dev libsodium-dev libsystemd-dev libelf-dev zlib1g-dev libcmocka-dev iproute2 nftables tinyproxy curl python3 socat
 procps util-linux wireguard-go wireguard-tools tmux git"
 missing=""
 for p in $PKGS; do

@@ -203,3 +203,34 @@ test_bash_completion_loads_and_completes()
 		[ "$(sed -n 5p "$T/out/compl")" = "$NAME" ] ||
 		fail "completions: $(tr '\n' '|' <"$T/out/compl")"
 }
+
+# under a service manager (NOTIFY_SOCKET): READY=1 with the cage's status once the command
+# runs, STOPPING=1 at the end, through a datagram socket as systemd listens on; the command
+# does not get the socket
+TESTS="$TESTS notify_says_ready_with_the_cage_status"
+test_notify_says_ready_with_the_cage_status()
+{
+	sock=$T/out/notify.$TESTNO
+	rm -f "$sock" "$sock.got"
+	python3 - "$sock" >"$sock.got" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(30)
+while True:
+    m = s.recv(4096).decode()
+    print(m.replace("\n", "|"), flush=True)
+    if "STOPPING=1" in m:
+        break
+PY
+	lst=$!
+	wait_for 50 test -S "$sock" || fail "no listener"
+	next_name
+	NOTIFY_SOCKET=$sock sluice_w run --name "$NAME" --user root --proxy "$PROXY_URL" -- \
+		/bin/sh -c 'echo "socket=${NOTIFY_SOCKET:-none}"' >"$T/out/nt" 2>&1 ||
+		fail "run: $(cat "$T/out/nt")"
+	wait "$lst"
+	grep -qx "socket=none" "$T/out/nt" || fail "the command got NOTIFY_SOCKET: $(cat "$T/out/nt")"
+	grep -q "^READY=1|STATUS=cage $NAME, link none, reaches: tcp 127.0.0.1:$PROXY_PORT" "$sock.got" &&
+		grep -qx "STOPPING=1" "$sock.got" || fail "notifications: $(cat "$sock.got")"
+}

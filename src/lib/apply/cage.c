@@ -21,6 +21,7 @@
 #include <termios.h>
 
 #include <libmnl/libmnl.h>
+#include <systemd/sd-daemon.h>
 
 #include "audit.h"
 #include "broker.h"
@@ -1598,6 +1599,24 @@ static void drop_host_nft(struct cage *c)
 	c->nft_host = NULL;
 }
 
+/* Under a service manager (NOTIFY_SOCKET, Type=notify): ready once the cage is built and its
+ * command started, with what it reaches as the status (libsystemd's sd_notify). Nothing is
+ * sent, and nothing fails, without one. */
+static void notify_ready(struct cage *c)
+{
+	_cleanup_text_ struct text status = TEXT_INIT, reach = TEXT_INIT;
+	static const char *const links[] = {
+	    [LINK_NONE] = "none", [LINK_VETH] = "veth", [LINK_WIREGUARD] = "wireguard"};
+
+	if (!getenv("NOTIFY_SOCKET"))
+		return;
+	reach_line(c->plan, &reach);
+	text_printf(&status, "READY=1\nSTATUS=cage %s, link %s, reaches: %s", c->plan->name,
+		    links[c->plan->link], reach.len ? text_str(&reach) : "loopback only");
+	if (!text_error(&status) && sd_notify(0, text_str(&status)) < 0)
+		log_debug("sd_notify: could not tell the service manager");
+}
+
 static int cage_serve(const struct plan *p, bool named, void (*ready)(void *data), void *data,
 		      int *ret_status)
 {
@@ -1655,6 +1674,8 @@ static int cage_serve(const struct plan *p, bool named, void (*ready)(void *data
 	sigprocmask(SIG_BLOCK, &set, &oldmask);
 
 	r = apply(&c, &oldmask);
+	if (r == 0)
+		notify_ready(&c);
 	if (r == 0 && ready)
 		ready(data);
 	if (r == 0) {
@@ -1676,6 +1697,8 @@ static int cage_serve(const struct plan *p, bool named, void (*ready)(void *data
 				log_error("%s", rep.msg);
 		}
 	}
+	if (getenv("NOTIFY_SOCKET"))
+		(void)sd_notify(0, "STOPPING=1");
 	undo_all(&c);
 	/* The terminal as the caller left it to the cage: a caged program that turned echo
 	 * off or left it raw does not leave the caller's shell so. */
