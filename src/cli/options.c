@@ -318,6 +318,9 @@ int options_plan(int argc, char **argv, bool need_command, struct plan *ret)
 	if (r == 0) {
 		if (pol.verbose)
 			log_max_level = LOG_DEBUG;
+		/* No -- CMD: the profile's command: (a unit runs a profile, nothing else). */
+		if (!cmd && pol.command)
+			cmd = pol.command;
 		r = plan_prepare(&pol, cmd, need_command,
 				 options_nested ? options_nested->env : environ, ret);
 		if (r == 0 && options_nested) {

@@ -234,3 +234,18 @@ PY
 	grep -q "^READY=1|STATUS=cage $NAME, link none, reaches: tcp 127.0.0.1:$PROXY_PORT" "$sock.got" &&
 		grep -qx "STOPPING=1" "$sock.got" || fail "notifications: $(cat "$sock.got")"
 }
+
+# a profile's command: runs when no -- CMD is given, and -- CMD still wins
+TESTS="$TESTS profile_command_runs_without_one_given"
+test_profile_command_runs_without_one_given()
+{
+	printf 'proxy: %s\nuser: root\ncommand: [/bin/echo, "from the profile"]\n' "$PROXY_URL" \
+		>"$T/out/cmd.yaml"
+	next_name
+	sluice_w run --name "$NAME" --profile "$T/out/cmd.yaml" >"$T/out/cmd.out" 2>&1 ||
+		fail "run: $(cat "$T/out/cmd.out")"
+	grep -qx "from the profile" "$T/out/cmd.out" || fail "the profile's command: $(cat "$T/out/cmd.out")"
+	next_name
+	sluice_w run --name "$NAME" --profile "$T/out/cmd.yaml" -- /bin/echo given >"$T/out/cmd.out" 2>&1
+	grep -qx given "$T/out/cmd.out" || fail "-- CMD did not win: $(cat "$T/out/cmd.out")"
+}

@@ -66,6 +66,36 @@ static void assert_load_fails(const char *text, const char *want)
 	policy_free(&p);
 }
 
+/* command: a list of words, or a program alone; env_pass: names; audit, quiet and
+ * check_targets as their options. */
+static void command_and_denial_keys_load(void **state)
+{
+	struct policy p;
+
+	(void)state;
+	assert_int_equal(load("command: [/usr/bin/env, \"a b\"]\n"
+			      "env_pass: [API_KEY]\n"
+			      "audit: denials.json\n"
+			      "quiet: true\n"
+			      "check_targets: require\n",
+			      &p),
+			 0);
+	assert_string_equal(p.command[0], "/usr/bin/env");
+	assert_string_equal(p.command[1], "a b");
+	assert_null(p.command[2]);
+	assert_string_equal(p.env_pass[0], "API_KEY");
+	assert_string_equal(p.audit, "denials.json");
+	assert_true(p.quiet);
+	assert_int_equal(p.check_targets, CHECK_TARGETS_REQUIRE);
+	policy_free(&p);
+	assert_int_equal(load("command: /bin/true\n", &p), 0);
+	assert_string_equal(p.command[0], "/bin/true");
+	assert_null(p.command[1]);
+	policy_free(&p);
+	assert_int_equal(load("check_targets: maybe\n", &p), -EINVAL);
+	policy_free(&p);
+}
+
 static void full_profile_loads_every_key(void **state)
 {
 	struct policy p;
@@ -531,6 +561,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(full_profile_loads_every_key),
+	    cmocka_unit_test(command_and_denial_keys_load),
 	    cmocka_unit_test(flow_style_profile_loads),
 	    cmocka_unit_test(empty_file_is_an_empty_profile),
 	    cmocka_unit_test(verbose_takes_true_false_yes_no),

@@ -54,6 +54,7 @@ void policy_free(struct policy *p)
 	free(p->dns);
 	free(p->allow_unix);
 	strv_free(p->env_pass);
+	strv_free(p->command);
 	free(p->audit);
 	free(p->learn);
 	free(p->wg_config);
@@ -371,6 +372,29 @@ int policy_add_env_pass(struct policy *p, const char *name)
 	v[n] = dup;
 	v[n + 1] = NULL;
 	p->env_pass = v;
+	return 0;
+}
+
+int policy_add_command_word(struct policy *p, const char *word)
+{
+	size_t n = 0;
+	char **v, *dup;
+
+	for (; p->command && p->command[n]; n++)
+		;
+	if (n == 0 && !*word)
+		return err_invalid("command: the program's name is empty");
+	if (n >= 4096)
+		return err_invalid("command: too many words");
+	dup = strdup(word);
+	v = dup ? realloc(p->command, (n + 2) * sizeof(*v)) : NULL;
+	if (!v) {
+		free(dup);
+		return -ENOMEM;
+	}
+	v[n] = dup;
+	v[n + 1] = NULL;
+	p->command = v;
 	return 0;
 }
 

@@ -112,6 +112,7 @@ struct policy {
 	size_t n_allow;
 	char **env;		 /* NULL-terminated "K=V" list (--env, env:); later entries win */
 	char **env_pass; /* names whose value is the caller's (--env NAME, env_pass:) */
+	char **command;	 /* command: what runs when no -- CMD is given (a unit's profile) */
 	struct forward *forward; /* --forward, forward: (the proxy's is added by policy_finish) */
 	size_t n_forward;
 	struct dns_entry *dns; /* --dns, dns: */
@@ -152,6 +153,8 @@ int policy_set_name(struct policy *p, const char *v);
 int policy_add_env_pass(struct policy *p, const char *name);
 /* --env-file FILE: KEY=VALUE lines (blank lines and # comments skipped), as --env each. */
 int policy_add_env_file(struct policy *p, const char *path);
+/* command: one more word of the command (the first an absolute path or a name on PATH). */
+int policy_add_command_word(struct policy *p, const char *word);
 int policy_set_audit(struct policy *p, const char *v);
 int policy_set_learn(struct policy *p, const char *v);
 int policy_set_check_targets(struct policy *p, const char *v);

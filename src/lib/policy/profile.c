@@ -98,7 +98,7 @@ static int load_string(struct loader *l, const char *key, yaml_node_t *v, setter
 	return 0;
 }
 
-/* A list of strings, each given to add: allow, publish, listen. */
+/* A list of strings, each given to add: allow, publish, listen, env_pass, command. */
 static int load_strings(struct loader *l, const char *key, yaml_node_t *v,
 			int (*add)(struct policy *, const char *))
 {
@@ -112,9 +112,11 @@ static int load_strings(struct loader *l, const char *key, yaml_node_t *v,
 		yaml_node_t *item = yaml_document_get_node(l->doc, *i);
 
 		if (!item || item->type != YAML_SCALAR_NODE || is_null(item))
-			return err_invalid("%s:%u:%u: %s: each entry must be an address", l->path,
+			return err_invalid("%s:%u:%u: %s: each entry must be %s", l->path,
 					   item ? line_of(item) : line_of(v),
-					   item ? col_of(item) : col_of(v), key);
+					   item ? col_of(item) : col_of(v), key,
+					   streq(key, "command") || streq(key, "env_pass") ? "a string"
+											  : "an address");
 		r = check_nul(l, item);
 		if (r < 0)
 			return r;
@@ -546,6 +548,7 @@ enum key {
 	KEY_CHECK_TARGETS,
 	KEY_ENV_PASS,
 	KEY_ENV_FILE,
+	KEY_COMMAND,
 	_KEY_MAX,
 };
 
@@ -574,6 +577,7 @@ static const char *const key_names[_KEY_MAX] = {
     [KEY_CHECK_TARGETS] = "check_targets",
     [KEY_ENV_PASS] = "env_pass",
     [KEY_ENV_FILE] = "env_file",
+    [KEY_COMMAND] = "command",
 };
 
 static int load_key(struct loader *l, enum key key, yaml_node_t *v)
@@ -627,6 +631,10 @@ static int load_key(struct loader *l, enum key key, yaml_node_t *v)
 		return load_strings(l, "env_pass", v, policy_add_env_pass);
 	case KEY_ENV_FILE:
 		return load_string(l, "env_file", v, policy_add_env_file);
+	case KEY_COMMAND:
+		if (v->type == YAML_SCALAR_NODE)
+			return load_string(l, "command", v, policy_add_command_word);
+		return load_strings(l, "command", v, policy_add_command_word);
 	default:
 		return -EINVAL;
 	}
