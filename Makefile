@@ -215,6 +215,7 @@ install: sluice
 	install -Dm644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libsluice.a
 	install -Dm644 include/sluice.h $(DESTDIR)$(PREFIX)/include/sluice.h
 	install -Dm644 man/sluice.1 $(DESTDIR)$(MANDIR)/man1/sluice.1
+	install -Dm644 man/sluice.yaml.5 $(DESTDIR)$(MANDIR)/man5/sluice.yaml.5
 	install -d $(DESTDIR)$(SYSCONFDIR)/sluice
 	for p in profiles/*.yaml; do install -m644 $$p $(DESTDIR)$(SYSCONFDIR)/sluice/; done
 	install -Dm644 contrib/completion/sluice.bash \
@@ -225,6 +226,7 @@ install: sluice
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sluice $(DESTDIR)$(MANDIR)/man1/sluice.1 \
+		$(DESTDIR)$(MANDIR)/man5/sluice.yaml.5 \
 		$(DESTDIR)$(PREFIX)/lib/libsluice.a $(DESTDIR)$(PREFIX)/include/sluice.h \
 		$(DESTDIR)$(COMPLETIONDIR)/sluice $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_sluice
 
