@@ -31,6 +31,8 @@ test_services_published_port_reaches_the_cage_only_there()
 			--publish 18080=8000 --publish "$WORLD_IP:18081=8000" -- /bin/sh -c "$SERVICES" \
 			>"$OUT" 2>"$ERR" || fail "$link: up: $(said)"
 		wait_for 50 in_world "$PROBE" connect tcp 127.0.0.1 18080 || fail "$link: not published"
+		# the port is published before the caged service listens: wait for the service
+		wait_for 50 sh -c "[ \"\$(nsenter --net=/run/netns/$W socat -T3 - TCP:127.0.0.1:18080 </dev/null)\" = caged-service ]"
 		reply=$(in_world socat -T3 - TCP:127.0.0.1:18080 </dev/null)
 		[ "$reply" = caged-service ] || fail "$link: 127.0.0.1:18080 answered '$reply'"
 		reply=$(in_world socat -T3 - TCP:$WORLD_IP:18081 </dev/null)
@@ -70,6 +72,7 @@ test_services_published_port_without_root()
 		</dev/null >"$OUT" 2>"$ERR" &
 	pid=$!
 	wait_for 50 in_world "$PROBE" connect tcp 127.0.0.1 18090 || fail "not published: $(said)"
+	wait_for 50 sh -c "[ \"\$(nsenter --net=/run/netns/$W socat -T3 - TCP:127.0.0.1:18090 </dev/null)\" = caged-service ]"
 	reply=$(in_world socat -T3 - TCP:127.0.0.1:18090 </dev/null)
 	kill -TERM $pid
 	wait_pid $pid 10
