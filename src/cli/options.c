@@ -77,7 +77,7 @@ const char options_help[] =
 	"      --audit FILE|-       write each denial as a JSON line to FILE (appended;\n"
 	"                           -: stdout); see sluice(1) AUDIT\n"
 	"      --learn FILE         run as usual (refusing as usual), then write FILE: a\n"
-	"                           profile of this run's options and, commented for\n"
+	"                           profile of this run's options and, marked for\n"
 	"                           review, what the command tried and was refused\n"
 	"      --check-targets warn|require|off\n"
 	"                           at start, try the proxy and each forward's target from\n"

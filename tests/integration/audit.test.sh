@@ -162,7 +162,7 @@ test_audit_a_down_proxy_is_said_at_start()
 	next_name
 	sluice_w run --name "$NAME" --user root --check-targets require \
 		--proxy "http://$WORLD_IP:8899" -- /bin/true 2>"$T/out/down.err"
-	[ $? = 125 ] && grep -q "check-targets require: a target does not answer" "$T/out/down.err" ||
+	[ $? = 125 ] && grep -q "check-targets require: 1 target(s) do not answer" "$T/out/down.err" ||
 		fail "require: $(cat "$T/out/down.err")"
 	next_name
 	sluice_w run --name "$NAME" --user root --check-targets off \

@@ -87,6 +87,7 @@ struct cage {
 	struct loop_source lifeline; /* a child cage: its parent's supervisor's pipe */
 	struct nest *nest;        /* --nest: child cages are asked for this way */
 	struct audit *audit;      /* what the cage is refused, told (audit.h) */
+	struct targets *targets;  /* the proxy and forward targets tried, until "go" */
 	int learn_fd;             /* --learn: the profile written at the end */
 	struct loop_source ip_events; /* the eBPF hooks' ring of the cage's denials */
 	uint64_t ip_dropped;          /* of them, the ones not sent that were told so far */
@@ -735,7 +736,6 @@ static int step_publish(struct cage *c)
 	return 0;
 }
 
-/* The forwards and the DNS stub, on the loop the supervisor runs while the cage lives. */
 /* ---- what the cage is refused (audit.h) --------------------------------------------------- */
 
 /* An audit or learn file: made for the cage's user if sluice (as root) makes it. */
@@ -808,7 +808,9 @@ static void tell_unix_hooks(struct cage *c)
 	uint64_t total = 0;
 	size_t n = 0;
 
-	if (unixguard_denied(c->ug, &total, d, ARRAY_SIZE(d), &n) < 0 || total <= c->ux_total)
+	/* The total first (one lookup); the paths (a walk of the map of all cages) if it grew. */
+	if (unixguard_denied(c->ug, &total, NULL, 0, &n) < 0 || total <= c->ux_total ||
+	    unixguard_denied(c->ug, &total, d, ARRAY_SIZE(d), &n) < 0)
 		return;
 	c->ux_total = total;
 	for (size_t i = 0; i < n; i++) {
@@ -897,14 +899,10 @@ static void on_unix_refused(void *ctx, pid_t tid, bool connect, const char *path
 static void on_target_down(void *ctx, const struct forward *f, int err)
 {
 	struct cage *c = ctx;
-	char what[96], buf[ADDR_STR_MAX];
+	char what[96];
 	struct audit_event e = {.layer = AUDIT_FORWARD, .kind = AUDIT_TARGET, .name = what};
 
-	if (f->is_proxy)
-		snprintf(what, sizeof(what), "the proxy");
-	else
-		snprintf(what, sizeof(what), "the target of forward %s",
-			 addr_format(&f->listen, buf, sizeof(buf)));
+	targets_name(f, what, sizeof(what));
 	e.why = err == -ETIMEDOUT ? "no answer in 10 s" : strerror(-err);
 	e.has_ep = f->kind != TARGET_UNIX;
 	e.ep = f->target;
@@ -931,18 +929,15 @@ static bool port_taken(const struct plan *p, const struct audit_learned *l, size
 static void learned_endpoint(const struct plan *p, const struct audit_learned *l, size_t i,
 			     struct text *t)
 {
-	char ip[INET6_ADDRSTRLEN];
 	bool forward = p->link == LINK_NONE;
 	bool comment = forward && (l[i].ep.proto != IPPROTO_TCP ||
 				   port_taken(p, l, i, l[i].ep.port));
 
-	addr_ip_str(&l[i].ep, ip, sizeof(ip));
 	text_puts(t, comment ? "  # - \"" : "  - \"");
 	if (forward)
 		text_printf(t, "%u=", l[i].ep.port);
-	text_printf(t, l[i].ep.family == AF_INET6 ? "%s[%s]:%u\"" : "%s%s:%u\"",
-		    l[i].ep.proto == IPPROTO_UDP ? "udp:" : "", ip, l[i].ep.port);
-	text_printf(t, "  # learned: %s %llu time(s) by %s%s\n",
+	policy_put_endpoint(t, &l[i].ep);
+	text_printf(t, "\"  # learned: %s %llu time(s) by %s%s\n",
 		    l[i].kind == AUDIT_SEND ? "sent to" : "connected to",
 		    (unsigned long long)l[i].count, l[i].comms[0] ? l[i].comms : "?",
 		    !comment		       ? ""
@@ -1009,11 +1004,13 @@ static void undo_audit(struct cage *c)
 		write_learned(c);
 		closep(&c->learn_fd);
 	}
+	targets_free(c->targets);
+	c->targets = NULL;
 	audit_free(c->audit);
 	c->audit = NULL;
 }
 
-/* First of all: the files the denials go to, then the targets tried (none made yet). */
+/* First of all: the files the denials go to, and the targets' connects started. */
 static int step_audit(struct cage *c)
 {
 	const struct plan *p = c->plan;
@@ -1026,6 +1023,8 @@ static int step_audit(struct cage *c)
 				   .tick_ctx = c};
 	int r;
 
+	/* Pushed first: a learn file opened is closed (and written) whatever fails after. */
+	undo_push(c, undo_audit);
 	if (p->learn) {
 		r = open_report_file(p, p->learn, true, &c->learn_fd);
 		if (r < 0)
@@ -1043,16 +1042,27 @@ static int step_audit(struct cage *c)
 	}
 	cfg.allowed = text_str(&reach);
 	r = audit_new(c->loop, &cfg, &c->audit);
-	undo_push(c, undo_audit);
-	if (r < 0)
-		return r;
-	if (p->check_targets != CHECK_TARGETS_OFF && targets_check(p, c->audit) > 0 &&
-	    p->check_targets == CHECK_TARGETS_REQUIRE)
-		return err_invalid("--check-targets require: a target does not answer (above)");
+	if (r == 0 && p->check_targets != CHECK_TARGETS_OFF)
+		r = targets_start(p, &c->targets);
+	return r;
+}
+
+/* The targets' answers, once the cage is built (the connects went on meanwhile). */
+static int step_targets(struct cage *c)
+{
+	unsigned down;
+
+	if (!c->targets)
+		return 0;
+	down = targets_finish(c->targets, c->audit);
+	targets_free(c->targets);
+	c->targets = NULL;
+	if (down && c->plan->check_targets == CHECK_TARGETS_REQUIRE)
+		return err_invalid("--check-targets require: %u target(s) do not answer (above)",
+				   down);
 	return 0;
 }
 
-/* At the end, before teardown: what was not told yet. */
 /* The hooks' events of this cage's denials, on the loop. */
 static int step_ip_events(struct cage *c)
 {
@@ -1063,6 +1073,7 @@ static int step_ip_events(struct cage *c)
 	return r < 0 ? err_wrap(r, "the eBPF hooks' events") : 0;
 }
 
+/* At the end, before teardown: what was not told yet. */
 static void tell_the_rest(struct cage *c)
 {
 	if (c->bpf) {
@@ -1074,6 +1085,7 @@ static void tell_the_rest(struct cage *c)
 	audit_flush(c->audit);
 }
 
+/* The forwards and the DNS stub, on the loop the supervisor runs while the cage lives. */
 static int step_serve(struct cage *c)
 {
 	const struct plan *p = c->plan;
@@ -1292,8 +1304,6 @@ static unsigned count_processes(const struct cage *c)
  * processes, connections), then the cage as a JSON object (see sluice(1), LS JSON). */
 static void cage_info(void *data, struct text *out)
 {
-	static const char *const links[] = {
-	    [LINK_NONE] = "none", [LINK_VETH] = "veth", [LINK_WIREGUARD] = "wireguard"};
 	const struct cage *c = data;
 	const struct plan *p = c->plan;
 	struct relay_stats rs = {0};
@@ -1313,7 +1323,7 @@ static void cage_info(void *data, struct text *out)
 
 		(void)unixguard_denied(c->ug, &ux, NULL, 0, &n);
 	}
-	text_printf(out, "%s\t%d\t%s\t%u\t%llu\n", p->name, (int)getpid(), links[p->link], procs,
+	text_printf(out, "%s\t%d\t%s\t%u\t%llu\n", p->name, (int)getpid(), policy_link_name(p->link), procs,
 		    (unsigned long long)rs.accepted);
 	text_puts(out, "{\"name\": ");
 	text_json_str(out, p->name);
@@ -1321,7 +1331,7 @@ static void cage_info(void *data, struct text *out)
 	text_json_str(out, netns);
 	text_printf(out, ", \"netns_inode\": %llu, \"link\": \"%s\", \"uid\": %u, "
 		    "\"processes\": %u, ",
-		    c->bound, links[p->link], (unsigned)p->uid, procs);
+		    c->bound, policy_link_name(p->link), (unsigned)p->uid, procs);
 	text_printf(out, "\"forwards\": {\"accepted\": %llu, \"open\": %llu, \"refused\": %llu, "
 		    "\"bytes_up\": %llu, \"bytes_down\": %llu}, ",
 		    (unsigned long long)rs.accepted, (unsigned long long)rs.open,
@@ -1540,6 +1550,10 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 			return r;
 	}
 
+	r = step_targets(c);
+	if (r < 0)
+		return r;
+
 	/* Everything holds: say what does (-v), and let the cage's first process go on. */
 	if (log_max_level >= LOG_DEBUG)
 		log_layers(c);
@@ -1605,14 +1619,12 @@ static void drop_host_nft(struct cage *c)
 static void notify_ready(struct cage *c)
 {
 	_cleanup_text_ struct text status = TEXT_INIT, reach = TEXT_INIT;
-	static const char *const links[] = {
-	    [LINK_NONE] = "none", [LINK_VETH] = "veth", [LINK_WIREGUARD] = "wireguard"};
 
 	if (!getenv("NOTIFY_SOCKET"))
 		return;
 	reach_line(c->plan, &reach);
 	text_printf(&status, "READY=1\nSTATUS=cage %s, link %s, reaches: %s", c->plan->name,
-		    links[c->plan->link], reach.len ? text_str(&reach) : "loopback only");
+		    policy_link_name(c->plan->link), reach.len ? text_str(&reach) : "loopback only");
 	if (!text_error(&status) && sd_notify(0, text_str(&status)) < 0)
 		log_debug("sd_notify: could not tell the service manager");
 }
@@ -1697,8 +1709,7 @@ static int cage_serve(const struct plan *p, bool named, void (*ready)(void *data
 				log_error("%s", rep.msg);
 		}
 	}
-	if (getenv("NOTIFY_SOCKET"))
-		(void)sd_notify(0, "STOPPING=1");
+	(void)sd_notify(0, "STOPPING=1"); /* nothing without a service manager */
 	undo_all(&c);
 	/* The terminal as the caller left it to the cage: a caged program that turned echo
 	 * off or left it raw does not leave the caller's shell so. */

@@ -1,5 +1,8 @@
 /* util.c: the few shared helpers too large to be inline. */
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -43,4 +46,38 @@ out:
 	if (d)
 		closedir(d);
 	return r;
+}
+
+uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int proc_status_field(pid_t pid, const char *key, char *buf, size_t len)
+{
+	char path[64], status[4096], *at;
+	_cleanup_close_ int fd = -1;
+	size_t k = strlen(key);
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	n = read(fd, status + 1, sizeof(status) - 2);
+	if (n < 0)
+		return negative_errno();
+	status[0] = '\n'; /* so that every line, the first too, follows a newline */
+	status[n + 1] = '\0';
+	for (at = status; (at = strchr(at, '\n')); at++)
+		if (strncmp(at + 1, key, k) == 0 && at[1 + k] == ':') {
+			const char *v = at + 2 + k, *end = strchr(v, '\n');
+
+			snprintf(buf, len, "%.*s", (int)(end ? end - v + 1 : (long)strlen(v)), v);
+			return 0;
+		}
+	return -ENOENT;
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -98,3 +99,11 @@ static inline bool startswith(const char *s, const char *prefix)
 /* The names in directory PATH (no dot entries; only subdirectories if DIRS_ONLY) as a
  * NULL-terminated vector. A missing directory is an empty list. */
 int dir_list(const char *path, bool dirs_only, char ***ret);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t monotonic_ms(void);
+
+/* The value of the line "KEY:\tvalue" of /proc/PID/status (what follows the colon, the
+ * newline included) into buf; -ENOENT if there is no such line, -errno if it cannot be read
+ * (the process is gone). */
+int proc_status_field(pid_t pid, const char *key, char *buf, size_t len);

@@ -376,8 +376,6 @@ static void json_lines(struct text *f, const char *s)
 
 void plan_render_json(const struct plan *p, struct text *f)
 {
-	static const char *const links[] = {
-	    [LINK_NONE] = "none", [LINK_VETH] = "veth", [LINK_WIREGUARD] = "wireguard"};
 	_cleanup_text_ struct text sub = TEXT_INIT;
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], ep[ADDR_STR_MAX], tg[ADDR_STR_MAX + 160];
 	bool first = true;
@@ -393,7 +391,7 @@ void plan_render_json(const struct plan *p, struct text *f)
 	json_key(f, &first, "user_namespace");
 	text_puts(f, p->userns ? "true" : "false");
 	json_key(f, &first, "link");
-	text_json_str(f, links[p->link]);
+	text_json_str(f, policy_link_name(p->link));
 	if (p->link == LINK_VETH) {
 		json_key(f, &first, "veth");
 		text_puts(f, "{\"host_if\": ");

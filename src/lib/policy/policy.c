@@ -959,8 +959,15 @@ int policy_finish(struct policy *p)
 	return 0;
 }
 
-/* An endpoint as --allow and forward targets take it: A:P, [A]:P, udp:A:P. */
-static void put_endpoint(struct text *out, const struct endpoint *e)
+const char *policy_link_name(enum link_mode link)
+{
+	static const char *const names[] = {
+	    [LINK_NONE] = "none", [LINK_VETH] = "veth", [LINK_WIREGUARD] = "wireguard"};
+
+	return (unsigned)link < ARRAY_SIZE(names) ? names[link] : "?";
+}
+
+void policy_put_endpoint(struct text *out, const struct endpoint *e)
 {
 	char ip[INET6_ADDRSTRLEN];
 
@@ -971,12 +978,10 @@ static void put_endpoint(struct text *out, const struct endpoint *e)
 
 void policy_render_profile(const struct policy *p, struct profile_parts *parts)
 {
-	static const char *const links[] = {
-	    [LINK_NONE] = "none", [LINK_VETH] = "veth", [LINK_WIREGUARD] = "wireguard"};
 	char url[ADDR_STR_MAX + 16];
 	struct text *out = &parts->head;
 
-	text_printf(out, "link: %s\n", links[p->link]);
+	text_printf(out, "link: %s\n", policy_link_name(p->link));
 	if (p->has_proxy)
 		text_printf(out, "proxy: %s\n", addr_format_url(&p->proxy, url, sizeof(url)));
 	if (p->wg_config)
@@ -988,7 +993,7 @@ void policy_render_profile(const struct policy *p, struct profile_parts *parts)
 	out = &parts->allow;
 	for (size_t i = 0; i < p->n_allow; i++) {
 		text_puts(out, "  - \"");
-		put_endpoint(out, &p->allow[i]);
+		policy_put_endpoint(out, &p->allow[i]);
 		text_puts(out, "\"\n");
 	}
 	for (size_t i = 0; i < p->n_allow_unix; i++)
@@ -1008,7 +1013,7 @@ void policy_render_profile(const struct policy *p, struct profile_parts *parts)
 		if (f->kind == TARGET_UNIX)
 			text_puts(out, f->path);
 		else
-			put_endpoint(out, &f->target);
+			policy_put_endpoint(out, &f->target);
 		text_puts(out, "\"\n");
 	}
 	out = &parts->dns;

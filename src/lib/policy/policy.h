@@ -161,6 +161,11 @@ int policy_set_check_targets(struct policy *p, const char *v);
 /* The policy as a profile (YAML) that loads back to the same endpoints: link, proxy,
  * wg_config and user in head; the items ("  - ...\n", "  NAME: ADDR\n") of allow (unix
  * sockets too), forward and dns apart, for learn mode to add its own to. */
+/* "none", "veth", "wireguard": as --link takes it. */
+const char *policy_link_name(enum link_mode link);
+/* An endpoint as --allow and forward targets take it: A:P, [A]:P, udp:A:P (no scheme, no
+ * WireGuard key). */
+void policy_put_endpoint(struct text *out, const struct endpoint *e);
 struct profile_parts {
 	struct text head, allow, forward, dns;
 };

@@ -33,27 +33,29 @@ struct audit {
 	void (*on_tick)(void *ctx);
 	void *tick_ctx;
 	uint64_t total;
+	uint64_t total_at_tick; /* total at the last tick: none since, the timer stops */
+	bool ticking;
 	uint64_t by_layer[AUDIT_START + 1];
 	struct seen seen[AUDIT_SEEN_MAX];
 	struct audit_learned *learned;
 	size_t n_learned;
 };
 
-static uint64_t clock_ms(clockid_t id)
+static uint64_t realtime_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(id, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static const char *const layer_names[] = {
     [AUDIT_IP_HOOKS] = "ip_hooks", [AUDIT_UNIX_BROKER] = "unix_broker",
     [AUDIT_UNIX_HOOKS] = "unix_hooks", [AUDIT_DNS] = "dns",
-    [AUDIT_NFTABLES] = "nftables", [AUDIT_FORWARD] = "forward",	      [AUDIT_START] = "start"};
+    [AUDIT_FORWARD] = "forward",	      [AUDIT_START] = "start"};
 static const char *const kind_names[] = {
     [AUDIT_CONNECT] = "connect", [AUDIT_SEND] = "send",	      [AUDIT_NAME] = "name",
-    [AUDIT_TARGET] = "target",	 [AUDIT_DROPPED] = "dropped", [AUDIT_PACKETS] = "packets"};
+    [AUDIT_TARGET] = "target",	 [AUDIT_DROPPED] = "dropped"};
 
 /* "198.51.100.2:80/tcp", "[fd00::1]:53/udp" */
 static void put_dest(struct text *out, const struct endpoint *ep)
@@ -121,11 +123,6 @@ void audit_render_line(const struct audit_event *e, const char *allowed, uint64_
 			    "not told one by one",
 			    (unsigned long long)e->count,
 			    e->layer == AUDIT_IP_HOOKS ? "eBPF hooks" : layer_names[e->layer]);
-		return;
-	case AUDIT_PACKETS:
-		text_printf(out, "the cage's nftables dropped %llu packet(s) to destinations it "
-			    "does not allow (an unprivileged cage has no eBPF hooks to say which)",
-			    (unsigned long long)e->count);
 		return;
 	}
 	if (repeats) {
@@ -225,31 +222,19 @@ void audit_render_json(const struct audit_event *e, const char *cage, pid_t cage
 /* Its pid in the innermost pid namespace (the cage's): the last of /proc/PID/status NSpid. */
 static pid_t cage_pid_of(pid_t pid)
 {
-	char path[64], buf[2048], *p;
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
+	char buf[256], *tok = buf, *next;
+	pid_t last = 0;
 
-	if (pid <= 0)
+	if (pid <= 0 || proc_status_field(pid, "NSpid", buf, sizeof(buf)) < 0)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strstr(buf, "\nNSpid:");
-	if (!p)
-		return 0;
-	p += 7;
-	for (char *end = strchr(p, '\n'), *tok = p; end && tok < end;) {
-		char *next;
+	for (;;) {
 		long v = strtol(tok, &next, 10);
 
 		if (next == tok)
-			break;
-		pid = (pid_t)v;
+			return last;
+		last = (pid_t)v;
 		tok = next;
 	}
-	return pid;
 }
 
 static void exe_of(pid_t pid, char *buf, size_t len)
@@ -279,7 +264,7 @@ static void emit(struct audit *a, const struct seen *s, uint64_t repeats, uint64
 	if (a->json_fd >= 0) {
 		text_free(&t);
 		t = (struct text)TEXT_INIT;
-		audit_render_json(&s->e, a->cage, s->cage_pid, s->exe, clock_ms(CLOCK_REALTIME),
+		audit_render_json(&s->e, a->cage, s->cage_pid, s->exe, realtime_ms(),
 				  count, &t);
 		text_putc(&t, '\n');
 		if (!text_error(&t))
@@ -340,14 +325,25 @@ static void learn(struct audit *a, const struct audit_event *e)
 			 l->comms[0] ? "," : "", e->comm);
 }
 
+#define TICK_NS 500000000L
+
+static void set_ticking(struct audit *a, bool on)
+{
+	struct itimerspec it = {{0, on ? TICK_NS : 0}, {0, on ? TICK_NS : 0}};
+
+	if (a->ticking != on && timerfd_settime(a->tick.fd, 0, &it, NULL) == 0)
+		a->ticking = on;
+}
+
 void audit_report(struct audit *a, const struct audit_event *in)
 {
-	uint64_t now = clock_ms(CLOCK_MONOTONIC);
+	uint64_t now = monotonic_ms();
 	struct seen *s = NULL, *oldest = NULL;
 	char key[320];
 
 	if (!a)
 		return;
+	set_ticking(a, true);
 	a->total += in->count ? in->count : 1;
 	if (in->kind != AUDIT_DROPPED && (unsigned)in->layer <= AUDIT_START)
 		a->by_layer[in->layer] += in->count ? in->count : 1;
@@ -365,7 +361,7 @@ void audit_report(struct audit *a, const struct audit_event *in)
 			oldest = c;
 	}
 	/* Counts are told as they come: they are already one line for many. */
-	if (in->kind == AUDIT_DROPPED || in->kind == AUDIT_PACKETS) {
+	if (in->kind == AUDIT_DROPPED) {
 		struct seen one = {.e = *in};
 
 		emit(a, &one, 0, in->count);
@@ -409,7 +405,7 @@ void audit_report(struct audit *a, const struct audit_event *in)
 
 static void tell_repeats(struct audit *a, bool all)
 {
-	uint64_t now = clock_ms(CLOCK_MONOTONIC);
+	uint64_t now = monotonic_ms();
 
 	for (size_t i = 0; i < AUDIT_SEEN_MAX; i++) {
 		struct seen *s = &a->seen[i];
@@ -432,6 +428,15 @@ static void on_tick(struct loop_source *src, uint32_t events)
 	if (a->on_tick)
 		a->on_tick(a->tick_ctx);
 	tell_repeats(a, false);
+	if (a->total == a->total_at_tick) {
+		bool pending = false;
+
+		for (size_t i = 0; i < AUDIT_SEEN_MAX && !pending; i++)
+			pending = a->seen[i].used && a->seen[i].repeats;
+		if (!pending)
+			set_ticking(a, false);
+	}
+	a->total_at_tick = a->total;
 }
 
 void audit_flush(struct audit *a)
@@ -453,7 +458,6 @@ uint64_t audit_layer_count(const struct audit *a, enum audit_layer layer)
 int audit_new(struct loop *l, const struct audit_config *cfg, struct audit **ret)
 {
 	_cleanup_(audit_freep) struct audit *a = calloc(1, sizeof(*a));
-	struct itimerspec it = {.it_interval = {0, 500000000}, .it_value = {0, 500000000}};
 	int fd, r;
 
 	if (!a) {
@@ -475,11 +479,6 @@ int audit_new(struct loop *l, const struct audit_config *cfg, struct audit **ret
 	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (fd < 0)
 		return err_set(negative_errno(), "audit: timerfd");
-	if (timerfd_settime(fd, 0, &it, NULL) < 0) {
-		r = negative_errno();
-		close(fd);
-		return err_set(r, "audit: timerfd");
-	}
 	r = loop_add(l, &a->tick, fd, EPOLLIN, on_tick);
 	if (r < 0) {
 		close(fd);

@@ -27,7 +27,6 @@ enum audit_layer {
 	AUDIT_UNIX_BROKER, /* the supervisor's judgment of pathname unix sockets */
 	AUDIT_UNIX_HOOKS,  /* the cgroup unix hooks behind it (their counts, read as they grow) */
 	AUDIT_DNS,	   /* the DNS stub */
-	AUDIT_NFTABLES,	   /* the cage's ruleset's counters (rootless: no event per packet) */
 	AUDIT_FORWARD,	   /* a forward's target, while the cage runs */
 	AUDIT_START,	   /* the check of the proxy and forward targets at start */
 };
@@ -38,7 +37,6 @@ enum audit_kind {
 	AUDIT_NAME,	  /* a name the stub does not list */
 	AUDIT_TARGET,	  /* a target that does not answer */
 	AUDIT_DROPPED,	  /* refusals over the rate limit: counted, not told one by one */
-	AUDIT_PACKETS,	  /* packets the ruleset dropped */
 };
 
 struct audit_event {
@@ -51,7 +49,7 @@ struct audit_event {
 	const char *path;   /* a unix socket's path */
 	const char *name;   /* a DNS name; for a target, which it is ("the proxy") */
 	const char *why;    /* a target: how it failed */
-	uint64_t count;	    /* DROPPED and PACKETS: how many; otherwise 0 or 1 */
+	uint64_t count;	    /* how many it stands for (0 is 1): DROPPED's, the unix hooks' */
 };
 
 struct audit_config {
@@ -60,7 +58,9 @@ struct audit_config {
 	int json_fd;	     /* --audit: JSON lines go here (taken), -1 for none */
 	bool learn;	     /* record what was tried (audit_learned) */
 	const char *allowed; /* what the cage reaches, for the lines ("tcp 127.0.0.1:8888") */
-	void (*on_tick)(void *ctx); /* called on the timer too (counters to look at), or NULL */
+	/* Called on the timer too (counters to look at), or NULL. The timer runs while events
+	 * come, and stops a tick after the last: an idle cage's supervisor is not woken. */
+	void (*on_tick)(void *ctx);
 	void *tick_ctx;
 };
 

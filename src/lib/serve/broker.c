@@ -210,28 +210,6 @@ static int poke(pid_t tid, uint64_t addr, const void *buf, size_t len)
 	return 0;
 }
 
-/* A line "Key:\tvalue" of /proc/TID/status. */
-static int status_field(pid_t tid, const char *key, char *buf, size_t len)
-{
-	char path[64], line[512];
-	size_t k = strlen(key);
-	FILE *f;
-	int r = -ENOENT;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	f = fopen(path, "re");
-	if (!f)
-		return negative_errno();
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, key, k) == 0 && line[k] == ':') {
-			snprintf(buf, len, "%s", line + k + 1);
-			r = 0;
-			break;
-		}
-	fclose(f);
-	return r;
-}
-
 static int caller_pidfd(pid_t tid)
 {
 	char tgid[32];
@@ -240,7 +218,7 @@ static int caller_pidfd(pid_t tid)
 	if (fd >= 0 || errno != EINVAL)
 		return fd < 0 ? negative_errno() : (int)fd;
 	/* Before Linux 6.9 only a thread group has a pidfd. */
-	if (status_field(tid, "Tgid", tgid, sizeof(tgid)) < 0)
+	if (proc_status_field(tid, "Tgid", tgid, sizeof(tgid)) < 0)
 		return -ESRCH;
 	fd = syscall(SYS_pidfd_open, (pid_t)strtol(tgid, NULL, 10), 0);
 	return fd < 0 ? negative_errno() : (int)fd;
@@ -358,17 +336,17 @@ static bool caller_may_claim(const struct op *op, const struct ucred *uc)
 	long ids[4];
 	bool uid_ok = false, gid_ok = false;
 
-	if (status_field(op->tid, "NStgid", buf, sizeof(buf)) < 0)
+	if (proc_status_field(op->tid, "NStgid", buf, sizeof(buf)) < 0)
 		return false;
 	last = NULL;
 	for (p = strtok_r(buf, " \t\n", &save); p; p = strtok_r(NULL, " \t\n", &save))
 		last = p;
 	if (!last || strtol(last, NULL, 10) != uc->pid)
 		return false;
-	if (status_field(op->tid, "Uid", buf, sizeof(buf)) == 0 &&
+	if (proc_status_field(op->tid, "Uid", buf, sizeof(buf)) == 0 &&
 	    sscanf(buf, "%ld %ld %ld %ld", &ids[0], &ids[1], &ids[2], &ids[3]) == 4)
 		uid_ok = ids[0] == uc->uid || ids[1] == uc->uid || ids[2] == uc->uid;
-	if (status_field(op->tid, "Gid", buf, sizeof(buf)) == 0 &&
+	if (proc_status_field(op->tid, "Gid", buf, sizeof(buf)) == 0 &&
 	    sscanf(buf, "%ld %ld %ld %ld", &ids[0], &ids[1], &ids[2], &ids[3]) == 4)
 		gid_ok = ids[0] == uc->gid || ids[1] == uc->gid || ids[2] == uc->gid;
 	return uid_ok && gid_ok;
@@ -1177,10 +1155,10 @@ static void on_tick(struct loop_source *s, uint32_t events)
 		if (!cancelled(op)) {
 			bool gone = seccomp_notify_id_valid(b->listener, op->id) < 0;
 
-			if (!gone && status_field(op->tid, "SigPnd", pnd, sizeof(pnd)) == 0 &&
-			    status_field(op->tid, "ShdPnd", shd, sizeof(shd)) == 0 &&
-			    status_field(op->tid, "SigBlk", blk, sizeof(blk)) == 0 &&
-			    status_field(op->tid, "SigIgn", ign, sizeof(ign)) == 0)
+			if (!gone && proc_status_field(op->tid, "SigPnd", pnd, sizeof(pnd)) == 0 &&
+			    proc_status_field(op->tid, "ShdPnd", shd, sizeof(shd)) == 0 &&
+			    proc_status_field(op->tid, "SigBlk", blk, sizeof(blk)) == 0 &&
+			    proc_status_field(op->tid, "SigIgn", ign, sizeof(ign)) == 0)
 				pending = (strtoull(pnd, NULL, 16) | strtoull(shd, NULL, 16)) &
 					  ~strtoull(blk, NULL, 16) & ~strtoull(ign, NULL, 16);
 			if (gone || pending)

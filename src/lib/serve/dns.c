@@ -62,14 +62,6 @@ struct dns {
 	void *refused_ctx;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Answer Q into d->out + 2 and log it at -v. Returns 1 with *OUTLEN set, or 0: no reply. */
 static int answer(struct dns *d, const uint8_t *q, size_t qlen, size_t maxlen, size_t *outlen)
 {
@@ -196,7 +188,7 @@ static int conn_flush(struct dns_conn *c)
 
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
-	c->last_ms = now_ms();
+	c->last_ms = monotonic_ms();
 	c->out_off += (size_t)n;
 	if (c->out_off == c->out_len) {
 		free(c->out);
@@ -218,7 +210,7 @@ static int conn_answer(struct dns_conn *c)
 
 		if (c->in_len - off < 2 + qlen)
 			break;
-		c->last_ms = now_ms();
+		c->last_ms = monotonic_ms();
 		if (answer(d, c->in + off + 2, qlen, DNS_MSG_MAX, &len)) {
 			uint16_t be = htons((uint16_t)len);
 
@@ -295,7 +287,7 @@ static void conn_start(struct dns *d, int accepted)
 	c->fd = TAKE_FD(fd);
 	c->in = TAKE_PTR(in);
 	c->in_cap = TCP_BUF;
-	c->last_ms = now_ms();
+	c->last_ms = monotonic_ms();
 	c->next = d->conns;
 	if (c->next)
 		c->next->prev = c;
@@ -342,7 +334,7 @@ static void on_accept(struct loop_source *s, uint32_t events)
 static void on_tick(struct loop_source *s, uint32_t events)
 {
 	struct dns *d = container_of(s, struct dns, timer);
-	uint64_t ticks, now = now_ms();
+	uint64_t ticks, now = monotonic_ms();
 	struct dns_conn *next;
 
 	(void)!read(d->timer_fd, &ticks, sizeof(ticks));

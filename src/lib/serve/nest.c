@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "caps.h"
 #include "control.h"
@@ -288,9 +287,9 @@ static void on_asker(struct loop_source *src, uint32_t events)
  * pid is looked at through /proc, then the peer's pidfd says it is still the peer's. */
 static bool peer_in_cage(const struct nest *n, int fd, pid_t pid)
 {
-	_cleanup_close_ int pidfd = -1, ns = -1, status = -1;
+	_cleanup_close_ int pidfd = -1, ns = -1;
 	socklen_t len = sizeof(pidfd);
-	char path[64], buf[1024];
+	char path[64], ppid[32];
 	bool ours = false;
 	struct stat st;
 
@@ -300,18 +299,8 @@ static bool peer_in_cage(const struct nest *n, int fd, pid_t pid)
 	ns = open(path, O_RDONLY | O_CLOEXEC);
 	if (ns >= 0 && fstat(ns, &st) == 0)
 		ours = st.st_dev == n->netns_dev && st.st_ino == n->netns_ino;
-	if (!ours) {
-		ssize_t got = -1;
-		const char *pp;
-
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-		status = open(path, O_RDONLY | O_CLOEXEC);
-		if (status >= 0)
-			got = read(status, buf, sizeof(buf) - 1);
-		buf[got > 0 ? got : 0] = '\0';
-		pp = strstr(buf, "\nPPid:");
-		ours = pp && atoi(pp + 6) == getpid();
-	}
+	if (!ours)
+		ours = proc_status_field(pid, "PPid", ppid, sizeof(ppid)) == 0 && atoi(ppid) == getpid();
 	return ours && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
 }
 
@@ -399,17 +388,9 @@ int nest_new(struct loop *l, const struct nest_config *cfg, struct nest **ret)
 	return 0;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 void nest_free(struct nest *n)
 {
-	long deadline = now_ms() + 5000;
+	uint64_t deadline = monotonic_ms() + 5000;
 
 	if (!n)
 		return;
@@ -428,9 +409,9 @@ void nest_free(struct nest *n)
 			continue;
 		if (s->pid > 0) {
 			struct pollfd pfd = {.fd = s->exit.fd, .events = POLLIN};
-			long left = deadline - now_ms();
+			uint64_t now = monotonic_ms();
 
-			if (poll(&pfd, 1, left > 0 ? (int)left : 0) != 1)
+			if (poll(&pfd, 1, deadline > now ? (int)(deadline - now) : 0) != 1)
 				(void)syscall(SYS_pidfd_send_signal, s->exit.fd, SIGKILL, NULL, 0);
 			(void)waitid((idtype_t)P_PIDFD, (id_t)s->exit.fd, &(siginfo_t){0}, WEXITED);
 		}

@@ -1,11 +1,10 @@
-/* targets.c: the start-up check of targets.h. Non-blocking connects, one poll over all of
- * them, each socket closed at once; nothing is sent. */
+/* targets.c: the start-up check of targets.h. Non-blocking connects, one poll over those
+ * still pending, each socket closed once it has an answer; nothing is sent. */
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 
 #include "log.h"
 #include "targets.h"
@@ -17,11 +16,27 @@ struct target {
 	bool is_unix;
 	struct endpoint ep;
 	const char *path;
-	int fd;
+	int fd;	 /* while the connect is pending */
 	int err; /* 0 answered, else a positive errno */
 };
 
-static void start(struct target *t)
+struct targets {
+	uint64_t deadline;
+	size_t n;
+	struct target t[TARGETS_MAX];
+};
+
+void targets_name(const struct forward *f, char *buf, size_t len)
+{
+	char ep[ADDR_STR_MAX];
+
+	if (f->is_proxy)
+		snprintf(buf, len, "the proxy");
+	else
+		snprintf(buf, len, "the target of forward %s", addr_format(&f->listen, ep, sizeof(ep)));
+}
+
+static void connect_one(struct target *t)
 {
 	struct sockaddr_storage sa = {0};
 	socklen_t len;
@@ -53,112 +68,104 @@ static void start(struct target *t)
 		in6->sin6_addr = t->ep.ip.v6;
 		len = sizeof(*in6);
 	}
-	if (connect(t->fd, (struct sockaddr *)&sa, len) == 0) {
-		closep(&t->fd);
-		return;
-	}
-	if (errno != EINPROGRESS) {
-		t->err = errno;
+	if (connect(t->fd, (struct sockaddr *)&sa, len) == 0 || errno != EINPROGRESS) {
+		t->err = errno == EINPROGRESS ? 0 : errno;
 		closep(&t->fd);
 	}
 }
 
-static long now_ms(void)
+static struct target *add(struct targets *ts)
 {
-	struct timespec ts;
+	struct target *t = ts->n < TARGETS_MAX ? &ts->t[ts->n++] : NULL;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	if (t) {
+		memset(t, 0, sizeof(*t));
+		t->fd = -1;
+	}
+	return t;
 }
 
-unsigned targets_check(const struct plan *p, struct audit *a)
+int targets_start(const struct plan *p, struct targets **ret)
 {
-	struct target t[TARGETS_MAX];
-	struct pollfd pfd[TARGETS_MAX];
-	long deadline = now_ms() + TARGETS_CHECK_MS;
-	size_t n = 0, waiting = 0;
-	unsigned down = 0;
-	char buf[ADDR_STR_MAX];
+	struct targets *ts = calloc(1, sizeof(*ts));
+	struct target *t;
 
-	for (size_t i = 0; i < p->n_forwards && n < TARGETS_MAX; i++) {
-		const struct forward *f = &p->forwards[i];
-		struct target *x = &t[n++];
-
-		memset(x, 0, sizeof(*x));
-		x->fd = -1;
-		if (f->is_proxy)
-			snprintf(x->what, sizeof(x->what), "the proxy");
-		else
-			snprintf(x->what, sizeof(x->what), "the target of forward %s",
-				 addr_format(&f->listen, buf, sizeof(buf)));
-		x->is_unix = f->kind == TARGET_UNIX;
-		x->path = f->path;
-		x->ep = f->target;
+	if (!ts)
+		return -ENOMEM;
+	ts->deadline = monotonic_ms() + TARGETS_CHECK_MS;
+	for (size_t i = 0; i < p->n_forwards && (t = add(ts)); i++) {
+		targets_name(&p->forwards[i], t->what, sizeof(t->what));
+		t->is_unix = p->forwards[i].kind == TARGET_UNIX;
+		t->path = p->forwards[i].path;
+		t->ep = p->forwards[i].target;
 	}
 	/* Over a link the proxy is reached by routing, not a forward: try it all the same. */
-	for (size_t i = 0; i < p->n_allowed && n < TARGETS_MAX; i++) {
-		struct target *x;
+	for (size_t i = 0; i < p->n_allowed; i++)
+		if (p->allowed[i].is_proxy && (t = add(ts))) {
+			snprintf(t->what, sizeof(t->what), "the proxy");
+			t->ep = p->allowed[i].ep;
+		}
+	for (size_t i = 0; i < ts->n; i++)
+		connect_one(&ts->t[i]);
+	*ret = ts;
+	return 0;
+}
 
-		if (!p->allowed[i].is_proxy)
-			continue;
-		x = &t[n++];
-		memset(x, 0, sizeof(*x));
-		x->fd = -1;
-		snprintf(x->what, sizeof(x->what), "the proxy");
-		x->ep = p->allowed[i].ep;
-	}
-	for (size_t i = 0; i < n; i++) {
-		start(&t[i]);
-		waiting += t[i].fd >= 0;
-	}
-	while (waiting) {
-		long left = deadline - now_ms();
+unsigned targets_finish(struct targets *ts, struct audit *a)
+{
+	struct pollfd pfd[TARGETS_MAX];
+	unsigned down = 0;
+
+	for (;;) {
+		uint64_t now = monotonic_ms();
 		size_t k = 0;
 		int got;
 
-		for (size_t i = 0; i < n; i++)
-			if (t[i].fd >= 0)
-				pfd[k++] = (struct pollfd){.fd = t[i].fd, .events = POLLOUT};
-		got = left > 0 ? poll(pfd, k, (int)left) : 0;
+		for (size_t i = 0; i < ts->n; i++)
+			if (ts->t[i].fd >= 0)
+				pfd[k++] = (struct pollfd){.fd = ts->t[i].fd, .events = POLLOUT};
+		if (!k)
+			break;
+		got = poll(pfd, k, ts->deadline > now ? (int)(ts->deadline - now) : 0);
 		if (got < 0 && errno == EINTR)
 			continue;
-		if (got <= 0) {
-			for (size_t i = 0; i < n; i++)
-				if (t[i].fd >= 0) {
-					t[i].err = ETIMEDOUT;
-					closep(&t[i].fd);
-				}
-			break;
-		}
-		for (size_t j = 0; j < k; j++) {
-			struct target *x = NULL;
-			int e = 0;
-			socklen_t len = sizeof(e);
+		for (size_t i = 0, j = 0; i < ts->n; i++) {
+			struct target *t = &ts->t[i];
+			socklen_t len = sizeof(t->err);
 
-			if (!pfd[j].revents)
+			if (t->fd < 0)
 				continue;
-			for (size_t i = 0; i < n && !x; i++)
-				if (t[i].fd == pfd[j].fd)
-					x = &t[i];
-			if (getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
-				e = errno;
-			x->err = e;
-			closep(&x->fd);
-			waiting--;
+			if (got <= 0)
+				t->err = ETIMEDOUT; /* the deadline passed without an answer */
+			else if (!pfd[j].revents) {
+				j++;
+				continue;
+			} else if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &t->err, &len) < 0)
+				t->err = errno;
+			j++;
+			closep(&t->fd);
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < ts->n; i++) {
 		struct audit_event e = {.layer = AUDIT_START, .kind = AUDIT_TARGET};
+		const struct target *t = &ts->t[i];
 
-		if (!t[i].err)
+		if (!t->err)
 			continue;
 		down++;
-		e.name = t[i].what;
-		e.why = t[i].err == ETIMEDOUT ? "no answer in a second" : strerror(t[i].err);
-		e.has_ep = !t[i].is_unix;
-		e.ep = t[i].ep;
-		e.path = t[i].is_unix ? t[i].path : NULL;
+		e.name = t->what;
+		e.why = t->err == ETIMEDOUT ? "no answer in a second" : strerror(t->err);
+		e.has_ep = !t->is_unix;
+		e.ep = t->ep;
+		e.path = t->is_unix ? t->path : NULL;
 		audit_report(a, &e);
 	}
 	return down;
+}
+
+void targets_free(struct targets *ts)
+{
+	for (size_t i = 0; ts && i < ts->n; i++)
+		closep(&ts->t[i].fd);
+	free(ts);
 }
