@@ -506,3 +506,40 @@ test_working_directory_below_tmp_is_the_hosts_at_its_path()
 			fail "$m: no word on why: $(cat "$T/out/cwderr.$m")"
 	done
 }
+
+# An IP socket handed in on stdin (inetd-style services, socat with sockets) is of the netns
+# outside: the cage's rules and hooks do not apply to it. The cage reads it as before, but
+# cannot disconnect it and connect it, or send with an address on it, to anywhere from there.
+TESTS="$TESTS ip_socket_handed_in_cannot_connect_from_outside"
+test_ip_socket_handed_in_cannot_connect_from_outside()
+{
+	es_tools
+	cp "$ROOT/tests/lib/handin.py" "$T/bin/" && chmod 755 "$T/bin/handin.py"
+	base=$(counts)
+	for m in $ES_MODES; do
+		next_name
+		OUT=$T/out.$NAME
+		ERR=$T/err.$NAME
+		log=$T/out/handin.$m
+		inner="$PY $T/bin/handin.py escape {port}"
+		case $m in
+		root-none | root-veth)
+			timeout -k 3 30 nsenter --net=/run/netns/$W "$PY" "$T/bin/handin.py" launch "$log" -- \
+				"$SLUICE" run --name "$NAME" --link "${m#root-}" --proxy "$PROXY_URL" \
+				--user nobody -- $inner >"$OUT" 2>"$ERR" ;;
+		nobody)
+			timeout -k 3 30 nsenter --net=/run/netns/$W runuser -u nobody -- \
+				"$PY" "$T/bin/handin.py" launch "$log" -- "$(nobody_sluice)" run \
+				--name "$NAME" --proxy "$PROXY_URL" -- $inner >"$OUT" 2>"$ERR" ;;
+		esac
+		RC=$?
+		grep -qx "read hello" "$OUT" || fail "$m: the socket cannot be read: $(said)"
+		grep -qx "connect ok" "$OUT" && fail "$m: connected from outside the cage: $(said)"
+		grep -qx "sendto ok" "$OUT" && fail "$m: sent from outside the cage: $(said)"
+		grep -qx "connect EPERM" "$OUT" || fail "$m: connect: $(said)"
+		grep -qx "extra 0" "$log" || fail "$m: the listener outside was reached: $(cat "$log")"
+		grep -q "refused .*on an IP socket handed in from outside the cage" "$ERR" ||
+			fail "$m: no denial line: $(said)"
+	done
+	same_counts "$base" "hand-in"
+}

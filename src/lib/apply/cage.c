@@ -74,6 +74,7 @@ struct cage {
 	struct dns *dns;
 	struct inward *inward; /* published ports: makes their sockets in the cage's netns */
 	struct broker *broker; /* the cage's seccomp notifications */
+	bool handed_ip;	       /* an IP socket from outside is among the command's fds */
 	enum unix_backstop backstop; /* the plan's, unless the kernel turned out not to have it */
 	struct wggo wggo;   /* link wireguard, userspace: the wireguard-go process */
 	bool wg_made;       /* link wireguard: wg_if exists here (not yet in the cage) */
@@ -892,6 +893,10 @@ static void on_unix_refused(void *ctx, pid_t tid, bool connect, const char *path
 				.pid = tid,
 				.path = path};
 
+	if (!*path) {
+		e.path = NULL;
+		e.why = "on an IP socket handed in from outside the cage";
+	}
 	snprintf(e.comm, sizeof(e.comm), "%s", comm);
 	audit_report(c->audit, &e);
 }
@@ -1145,7 +1150,7 @@ static int step_broker(struct cage *c)
 	const struct plan *p = c->plan;
 	struct broker_config cfg = {
 	    .diag_fd = c->in[IN_DIAG],
-	    .perform_all = c->backstop == UNIX_BACKSTOP_NONE,
+	    .perform_all = c->backstop == UNIX_BACKSTOP_NONE || c->handed_ip,
 	    .root = !p->userns,
 	    .uid = p->uid,
 	    .gid = p->gid,
@@ -1356,6 +1361,49 @@ static void cage_info(void *data, struct text *out)
 	text_putc(out, '}');
 }
 
+/*
+ * An IP socket made outside the cage (a TCP connection on stdin, as inetd-style services and
+ * `socat EXEC:` with sockets hand over) belongs to another network namespace: the cage's rules
+ * and hooks do not apply to it, and after connect(AF_UNSPEC) it would connect anywhere from
+ * there. The cage may still read and write it; every connect and send with an address then goes
+ * through the broker, which refuses those on such a socket (broker.c). Without the broker (no
+ * seccomp user notification) the run is refused instead.
+ */
+static int check_handed(const struct plan *p, const int *fds, size_t n, bool *ret)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0 && fd_is_ip_socket(fds[i])) {
+			if (!p->unix_broker)
+				return err_invalid(
+				    "fd %d is an IP socket of the network namespace outside the "
+				    "cage, through which the cage could connect from there; this "
+				    "kernel cannot check its calls (seccomp user notification): "
+				    "hand the cage a pipe or a unix socket instead",
+				    fds[i]);
+			*ret = true;
+		}
+	return 0;
+}
+
+static int on_exec_fds(void *data, const int fds[3])
+{
+	struct cage *c = data;
+	bool ip = false;
+	int r = check_handed(c->plan, fds, 3, &ip);
+
+	if (r < 0 || !ip || c->handed_ip)
+		return r;
+	if (!c->broker)
+		return err_invalid("an IP socket among the command's stdin, stdout and stderr: "
+				   "no broker checks its calls in this cage");
+	broker_perform_all(c->broker);
+	c->handed_ip = true;
+	log_debug("cage %s: an IP socket from outside is handed in: the broker performs every "
+		  "connect and send",
+		  c->plan->name);
+	return 0;
+}
+
 /* sluice up: the cage's netns bound at /run/netns/<name> (its inode recorded first, so gc
  * unbinds what a crash leaves, and only that), and its control socket beside its record. */
 static int step_named(struct cage *c)
@@ -1380,7 +1428,10 @@ static int step_named(struct cage *c)
 	if (r < 0)
 		return r;
 	named_ctl_path(p->name, path, sizeof(path));
-	return control_new(c->loop, path, c->sync_fd, p->env, p->uid, cage_info, c, &c->ctl);
+	r = control_new(c->loop, path, c->sync_fd, p->env, p->uid, cage_info, c, &c->ctl);
+	if (r == 0)
+		control_set_handing(c->ctl, on_exec_fds, c);
+	return r;
 }
 
 /* The layers as they were made: the plan's, with what the kernel turned out to have. */
@@ -1655,6 +1706,10 @@ static int cage_serve(const struct plan *p, bool named, void (*ready)(void *data
 	sigset_t set, oldmask;
 	int r;
 
+	r = check_handed(p, (const int[]){STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}, 3,
+			 &c.handed_ip);
+	if (r < 0)
+		return r;
 	if (!p->userns) {
 		r = cgroup_find_mount(c.cgmount, sizeof(c.cgmount));
 		if (r < 0)

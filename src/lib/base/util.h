@@ -102,6 +102,8 @@ int dir_list(const char *path, bool dirs_only, char ***ret);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t monotonic_ms(void);
+/* Whether fd is an IPv4 or IPv6 socket. */
+bool fd_is_ip_socket(int fd);
 
 /* The value of the line "KEY:\tvalue" of /proc/PID/status (what follows the colon, the
  * newline included) into buf; -ENOENT if there is no such line, -errno if it cannot be read

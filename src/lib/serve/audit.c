@@ -99,6 +99,8 @@ void audit_render_line(const struct audit_event *e, const char *allowed, uint64_
 		text_printf(out, "%s ", kind_names[e->kind]);
 		if (e->has_ep)
 			put_dest(out, &e->ep);
+		else if (e->why)
+			put_safe(out, e->why);
 		else {
 			put_safe(out, e->path ? e->path : "?");
 			text_puts(out, " (unix)");
@@ -135,6 +137,9 @@ void audit_render_line(const struct audit_event *e, const char *allowed, uint64_
 		if (e->has_ep)
 			text_printf(out, " (not an allowed endpoint; allowed: %s)",
 				    allowed && *allowed ? allowed : "loopback only");
+		else if (e->why)
+			text_puts(out, " (its network namespace is not the cage's: it would connect "
+				       "from outside)");
 		else
 			text_puts(out, " (the socket it reaches is neither the cage's own nor "
 				       "allowed)");

@@ -33,6 +33,8 @@
 #include <libmnl/libmnl.h>
 #include <seccomp.h>
 #include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 
 #include "broker.h"
 #include "caps.h"
@@ -126,6 +128,7 @@ struct broker {
 	struct unixpath_pin *pins;
 	size_t n_pins;
 	bool perform_all, root;
+	ino_t cage_netns; /* the inode of the cage's netns (its sock_diag socket's) */
 	uid_t uid;
 	gid_t gid;
 	gid_t *groups;
@@ -249,6 +252,7 @@ static void op_init(struct op *op, const struct seccomp_notif *req)
 	op->val = 0;
 	op->error = 0;
 	op->answered = false;
+	op->refused = false;
 	op->cancel = false;
 }
 
@@ -521,10 +525,49 @@ static int self_fd_target(struct op *op, struct msg *m)
 	return 0;
 }
 
+static void read_comm(pid_t tid, char comm[16]);
+
+/* The inode of the netns socket FD lives in (SIOCGSKNS), or a negative errno. */
+static int64_t socket_netns(int fd)
+{
+	_cleanup_close_ int ns = ioctl(fd, SIOCGSKNS);
+	struct stat st;
+
+	if (ns < 0)
+		return negative_errno();
+	if (fstat(ns, &st) < 0)
+		return negative_errno();
+	return (int64_t)st.st_ino;
+}
+
+/*
+ * An IP socket of another network namespace (handed into the cage from outside: a socket on
+ * its stdin, a listener the service manager passed) reaches that namespace's network, where
+ * neither the cage's nftables rules nor its eBPF hooks (which judge a socket by the cgroup
+ * that made it) apply: after connect(AF_UNSPEC), or shutdown() of a listener, it would connect
+ * anywhere from there. Its connects and sends with an address are refused; the calls go
+ * through here, on the socket taken, so no swap of the caller's fds after the check counts. A
+ * socket whose netns this process may not even ask about is not the cage's either.
+ */
+static int own_netns(struct broker *b, struct op *op)
+{
+	int64_t ns;
+
+	if (op->domain != AF_INET && op->domain != AF_INET6)
+		return 0;
+	ns = socket_netns(op->sock);
+	if (ns >= 0 && (ino_t)ns == b->cage_netns)
+		return 0;
+	op->refused = true;
+	op->refused_path[0] = '\0'; /* told as no path: a socket from outside */
+	read_comm(op->tid, op->refused_comm);
+	return -EPERM;
+}
+
 /* Phase two, for a call performed for the caller: the socket, the data, and for what is judged
  * the caller's root and working directory. Reads the caller's memory again: what phase two
  * reads is what is performed. */
-static int read_for_perform(struct op *op, const struct seccomp_notif *req,
+static int read_for_perform(struct broker *b, struct op *op, const struct seccomp_notif *req,
 			    const struct mmsghdr *vec)
 {
 	const __u64 *a = req->data.args;
@@ -545,6 +588,9 @@ static int read_for_perform(struct op *op, const struct seccomp_notif *req,
 	len = sizeof(int);
 	if (getsockopt(op->sock, SOL_SOCKET, SO_TYPE, &op->type, &len) < 0)
 		return negative_errno();
+	r = own_netns(b, op);
+	if (r < 0)
+		return r;
 
 	switch (op->nr) {
 	case SYS_connect:
@@ -1232,7 +1278,7 @@ static void on_notify(struct loop_source *s, uint32_t events)
 			answer(b, op->id, 0, 0, true);
 		return;
 	}
-	r = read_for_perform(op, b->req, vec);
+	r = read_for_perform(b, op, b->req, vec);
 	if (r < 0)
 		goto fail;
 	if (seccomp_notify_id_valid(b->listener, op->id) < 0) {
@@ -1256,7 +1302,13 @@ static void on_notify(struct loop_source *s, uint32_t events)
 	return;
 fail:
 	answer(b, op->id, 0, r, false);
+	tell_refusal(b, op);
 	op_close(op);
+}
+
+void broker_perform_all(struct broker *b)
+{
+	b->perform_all = true;
 }
 
 int broker_new(struct loop *loop, const struct broker_config *cfg, struct broker **ret)
@@ -1293,6 +1345,14 @@ int broker_new(struct loop *loop, const struct broker_config *cfg, struct broker
 		TAKE_FD(diag_fd);
 	else
 		r = err_set(-ENOMEM, "unix broker: the cage's sock_diag socket");
+	if (r == 0) {
+		int64_t ns = socket_netns(mnl_socket_get_fd(b->diag));
+
+		if (ns < 0)
+			r = err_set((int)ns, "unix broker: the cage's network namespace");
+		else
+			b->cage_netns = (ino_t)ns;
+	}
 	if (r == 0)
 		r = nl_open(NETLINK_SOCK_DIAG, &b->diag_host);
 	if (r == 0 && cfg->n_groups) {

@@ -42,7 +42,8 @@ struct broker_config {
 	const struct unix_allow *allow; /* pinned by broker_new, as this process sees them */
 	size_t n_allow;
 	/* Told on the loop of each pathname socket refused: the caller's thread (as this
-	 * process sees it) and name, connect or send, and the path it named. NULL: not told. */
+	 * process sees it) and name, connect or send, and the path it named ("" for a call on
+	 * an IP socket from outside the cage's netns). NULL: not told. */
 	void (*refused)(void *ctx, pid_t tid, bool connect, const char *path, const char *comm);
 	void *refused_ctx;
 };
@@ -57,6 +58,9 @@ int broker_new(struct loop *loop, const struct broker_config *cfg, struct broker
 /* Stop: kill and reap the performers, close the fds. Accepts NULL. */
 void broker_free(struct broker *b);
 DEFINE_CLEANUP_FUNC(struct broker, broker_free)
+/* From now on perform every call (as perform_all), so that the netns of the socket each is
+ * made on is checked: an IP socket handed into the cage is about to reach it. */
+void broker_perform_all(struct broker *b);
 void broker_get_stats(const struct broker *b, struct broker_stats *ret);
 
 /*

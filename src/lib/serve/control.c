@@ -31,6 +31,8 @@ struct control {
 	uid_t uid;
 	control_info_fn info;
 	void *info_data;
+	control_handing_fn handing;
+	void *handing_data;
 	struct session *sessions[CTL_SESSIONS_MAX];
 	unsigned next_id;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -277,6 +279,8 @@ static int start_exec(struct session *s, const char *body, size_t len, const int
 		return err_invalid("the command and its environment exceed %d bytes", CTL_MSG_MAX);
 	if (r < 0)
 		return r;
+	if (c->handing && (r = c->handing(c->handing_data, fds)) < 0)
+		return r;
 	r = control_send_packet(c->pid1.fd, t.buf, t.len, fds, 3);
 	if (r < 0)
 		return err_set(r, "hand the command to the cage");
@@ -457,6 +461,12 @@ static void on_pid1(struct loop_source *src, uint32_t events)
 		snprintf(out, sizeof(out), "F%d%.1100s", code, buf + 1 + off);
 	s->running = false;
 	session_reply(s, out); /* or only ends it, if its client is gone */
+}
+
+void control_set_handing(struct control *c, control_handing_fn fn, void *data)
+{
+	c->handing = fn;
+	c->handing_data = data;
 }
 
 int control_new(struct loop *l, const char *path, int pid1_fd, char *const *env, uid_t uid,

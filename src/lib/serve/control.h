@@ -39,6 +39,10 @@ struct control;
  * process (borrowed); env: the cage's environment (borrowed); uid: its user's. */
 int control_new(struct loop *l, const char *path, int pid1_fd, char *const *env, uid_t uid,
 		control_info_fn info, void *info_data, struct control **ret);
+/* Called with the stdin, stdout and stderr a client hands over, before they reach the cage;
+ * a negative errno refuses the command (its message recorded). */
+typedef int (*control_handing_fn)(void *data, const int fds[3]);
+void control_set_handing(struct control *c, control_handing_fn fn, void *data);
 /* Stop serving: clients still attached are told their command ended with 125... and the
  * socket file is removed. NULL is fine. */
 void control_free(struct control *c);
