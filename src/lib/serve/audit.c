@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "journal.h"
 #include "log.h"
 
 struct seen {
@@ -28,6 +29,7 @@ struct audit {
 	char cage[64];
 	char *allowed;
 	bool quiet;
+	bool journal; /* stderr is the journal: lines go there with fields of their own */
 	int json_fd;
 	bool learn;
 	void (*on_tick)(void *ctx);
@@ -257,13 +259,57 @@ static void exe_of(pid_t pid, char *buf, size_t len)
 
 /* ---- telling ---------------------------------------------------------------------------- */
 
+/* The line, as the journal's MESSAGE, with the event's fields beside it (journalctl
+ * SLUICE_CAGE=agent, -o json). */
+static void journal_line(const struct audit *a, const struct seen *s, const char *line,
+			 uint64_t count)
+{
+	const struct audit_event *e = &s->e;
+	char f[12][320], ip[INET6_ADDRSTRLEN];
+	const char *fields[12];
+	size_t n = 0;
+
+#define FIELD(...)                                                                             \
+	do {                                                                                   \
+		(void)snprintf(f[n], sizeof(f[n]), __VA_ARGS__);                               \
+		fields[n] = f[n];                                                              \
+		n++;                                                                           \
+	} while (0)
+	FIELD("MESSAGE=sluice: %s", line);
+	FIELD("SLUICE_CAGE=%s", a->cage);
+	FIELD("SLUICE_LAYER=%s", layer_names[e->layer]);
+	FIELD("SLUICE_KIND=%s", kind_names[e->kind]);
+	if (e->has_ep) {
+		FIELD("SLUICE_DESTINATION=%s", addr_ip_str(&e->ep, ip, sizeof(ip)));
+		FIELD("SLUICE_PORT=%u", e->ep.port);
+		FIELD("SLUICE_PROTOCOL=%s", e->ep.proto == IPPROTO_UDP ? "udp" : "tcp");
+	} else if (e->path) {
+		FIELD("SLUICE_DESTINATION=%s", e->path);
+		FIELD("SLUICE_PROTOCOL=unix");
+	} else if (e->name && e->kind == AUDIT_NAME) {
+		FIELD("SLUICE_DESTINATION=%s", e->name);
+		FIELD("SLUICE_PROTOCOL=dns");
+	}
+	if (e->pid > 0)
+		FIELD("SLUICE_PID=%d", (int)e->pid);
+	if (e->comm[0])
+		FIELD("SLUICE_COMM=%s", e->comm);
+	if (s->exe[0])
+		FIELD("SLUICE_EXE=%s", s->exe);
+	FIELD("SLUICE_COUNT=%llu", (unsigned long long)(count ? count : 1));
+#undef FIELD
+	(void)journal_send(JOURNAL_WARNING, fields, n);
+}
+
 static void emit(struct audit *a, const struct seen *s, uint64_t repeats, uint64_t count)
 {
 	_cleanup_text_ struct text t = TEXT_INIT;
 
 	if (!a->quiet) {
 		audit_render_line(&s->e, a->allowed, repeats, &t);
-		if (!text_error(&t))
+		if (!text_error(&t) && a->journal)
+			journal_line(a, s, text_str(&t), count);
+		else if (!text_error(&t))
 			log_info("%s", text_str(&t));
 	}
 	if (a->json_fd >= 0) {
@@ -478,6 +524,7 @@ int audit_new(struct loop *l, const struct audit_config *cfg, struct audit **ret
 		return -ENOMEM;
 	snprintf(a->cage, sizeof(a->cage), "%s", cfg->cage);
 	a->quiet = cfg->quiet;
+	a->journal = journal_is_stderr();
 	a->learn = cfg->learn;
 	a->on_tick = cfg->on_tick;
 	a->tick_ctx = cfg->tick_ctx;
