@@ -41,7 +41,7 @@ int cmd_down(int argc, char **argv)
 		log_error("%s; removing what it left", err_message(r));
 	if (r == -ESRCH || r == -ETIMEDOUT) {
 		/* Its supervisor died without undoing anything: what it left is gc's. */
-		if (gc_run(false, say_removed, NULL) < 0)
+		if (gc_run(false, argv[1], say_removed, NULL) < 0)
 			return EXIT_SLUICE; /* what failed, gc said */
 		if (state_read(argv[1], &s) == 0)
 			r = err_set(-EBUSY, "cage \"%s\": gc could not remove it", argv[1]);

@@ -4,6 +4,7 @@
 #include "cmds.h"
 #include "gc.h"
 #include "log.h"
+#include "policy.h"
 #include "util.h"
 
 static void print_removed(const char *line, void *data)
@@ -14,6 +15,7 @@ static void print_removed(const char *line, void *data)
 int cmd_gc(int argc, char **argv)
 {
 	bool unload = false;
+	const char *only = NULL;
 	int r;
 
 	if (argc > 1 && streq(argv[1], "--unload")) {
@@ -21,17 +23,22 @@ int cmd_gc(int argc, char **argv)
 		argc--;
 		argv++;
 	}
+	if (argc == 2 && argv[1][0] != '-' && policy_check_name(argv[1]) == 0) {
+		only = argv[1];
+		argc--;
+	}
 	if (argc > 1) {
 		bool help = streq(argv[1], "--help") || streq(argv[1], "-h");
 
 		fprintf(
 		    help ? stdout : stderr,
-		    "Usage: sluice gc [--unload]\n"
+		    "Usage: sluice gc [--unload] [NAME]\n"
 		    "Remove what runs whose supervisor is gone left behind: cgroups, links,\n"
 		    "nftables tables, state records, tunnel sockets, and their entries in the\n"
 		    "eBPF hooks' maps. The hooks themselves stay attached to the cgroup of all\n"
 		    "cages between runs; --unload takes them off too (refused while a cage "
-		    "runs).\n");
+		    "runs).\n"
+		    "With NAME, only that cage's leftovers (a unit's ExecStopPost).\n");
 		return help ? 0 : EXIT_SLUICE;
 	}
 	if (geteuid() != 0) {
@@ -39,6 +46,6 @@ int cmd_gc(int argc, char **argv)
 		return EXIT_SLUICE;
 	}
 	/* what failed is logged by gc itself, each thing once */
-	r = gc_run(unload, print_removed, NULL);
+	r = gc_run(unload, only, print_removed, NULL);
 	return r < 0 ? EXIT_SLUICE : 0;
 }

@@ -211,3 +211,66 @@ test_services_wireguard_two_hosts_both_caged()
 	sluice_w down "$A" || fail "A: down"
 	same_counts "$base" "two caged hosts over WireGuard"
 }
+
+# Socket activation: the listeners a service manager passes (LISTEN_FDS) are the caged
+# command's own, with LISTEN_PID its pid in the cage; a connection reaches it with no relay.
+# The listener belongs to the network outside: disconnecting it (shutdown) and connecting it
+# from there is refused. systemd-socket-activate stands in for systemd's socket units here;
+# tests/system/ runs the real units under systemd.
+TESTS="$TESTS services_socket_activation_hands_the_listeners_in"
+test_services_socket_activation_hands_the_listeners_in()
+{
+	command -v systemd-socket-activate >/dev/null || fail "no systemd-socket-activate"
+	cp "$ROOT/tests/lib/activated.py" "$T/bin/" && chmod 755 "$T/bin/activated.py"
+	base=$(counts)
+	for mode in root nobody; do
+		port=$((18100 + TESTNO % 50))
+		next_name
+		OUT=$T/out.$NAME
+		ERR=$T/err.$NAME
+		if [ $mode = root ]; then
+			run="$SLUICE run --name $NAME --user nobody --"
+		else
+			run="setpriv --reuid nobody --regid nogroup --clear-groups $(nobody_sluice) run --name $NAME --"
+		fi
+		bg_start "$OUT" $W systemd-socket-activate -l 127.0.0.1:$port --fdname=web \
+			$run "$PY" "$T/bin/activated.py"
+		wait_for 50 grep -q "^Listening on" "$OUT" || fail "$mode: not listening"
+		got=$(nsenter --net=/run/netns/$W socat -T5 - TCP:127.0.0.1:$port </dev/null)
+		echo "$got" | grep -q "^hello from the cage [0-9]" ||
+			fail "$mode: no answer from the cage: '$got' $(cat "$OUT")"
+		wait_for 50 grep -q "^listeners 1 names web" "$OUT" ||
+			fail "$mode: the listener was not handed in: $(cat "$OUT")"
+		# the accepting process is in the cage (its own pid namespace): not the pid outside
+		pid=${got##* }
+		[ "$pid" -lt 100 ] || fail "$mode: answered by pid $pid, not a caged process"
+
+		# a hostile service: its listener disconnected and connected out from the outside netns
+		next_name
+		OUT=$T/out.$NAME
+		bg_start "$T/hostsvc.$mode" $W "$PY" -c "
+import socket; b = socket.socket(); b.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+b.bind(('127.0.0.1', $((port + 1)))); b.listen(); b.settimeout(8); print('up', flush=True)
+try:
+    b.accept(); print('reached')
+except OSError:
+    print('nothing')"
+		wait_for 50 grep -q up "$T/hostsvc.$mode" || fail "host service not up"
+		if [ $mode = root ]; then
+			run="$SLUICE run --name $NAME --user nobody --"
+		else
+			run="setpriv --reuid nobody --regid nogroup --clear-groups $(nobody_sluice) run --name $NAME --"
+		fi
+		bg_start "$OUT" $W systemd-socket-activate -l 127.0.0.1:$((port + 2)) \
+			$run "$PY" "$T/bin/activated.py" --escape $((port + 1))
+		wait_for 50 grep -q "^Listening on" "$OUT" || fail "$mode: not listening (2)"
+		nsenter --net=/run/netns/$W socat -T2 - TCP:127.0.0.1:$((port + 2)) </dev/null >/dev/null 2>&1
+		wait_for 50 grep -q "^escape" "$OUT" || fail "$mode: the escape did not run: $(cat "$OUT")"
+		grep -qx "escape EPERM" "$OUT" || fail "$mode: $(grep escape "$OUT")"
+		grep -q "refused .*on an IP socket handed in from outside the cage" "$OUT" ||
+			fail "$mode: no denial line: $(cat "$OUT")"
+		wait_for 100 grep -q "reached\|nothing" "$T/hostsvc.$mode"
+		grep -qx nothing "$T/hostsvc.$mode" || fail "$mode: the outside service was reached"
+	done
+	same_counts "$base" "socket activation"
+}

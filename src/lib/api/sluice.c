@@ -124,5 +124,5 @@ int sluice_run(const struct sluice_plan *p, int *status)
 int sluice_gc(bool unload, void (*said)(const char *line, void *data), void *data)
 {
 	err_clear();
-	return gc_run(unload, said, data);
+	return gc_run(unload, NULL, said, data);
 }

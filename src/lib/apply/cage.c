@@ -1385,6 +1385,33 @@ static int check_handed(const struct plan *p, const int *fds, size_t n, bool *re
 	return 0;
 }
 
+/* Socket activation: the service manager's sockets (fds 3..) go to the command as they are.
+ * Stream sockets only: a datagram socket of the host's netns could only answer by sending with
+ * an address, which the broker refuses on it. They are the service's, not sluice's: no one
+ * after this run is meant to take them from the environment. */
+static int check_listen_fds(const struct plan *p, bool *ret_ip)
+{
+	for (int fd = 3; fd < 3 + p->listen_fds; fd++) {
+		int type = 0;
+		socklen_t len = sizeof(type);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+			return err_set(negative_errno(), "socket activation: fd %d", fd);
+		if (type != SOCK_STREAM && type != SOCK_SEQPACKET)
+			return err_invalid("socket activation: fd %d is not a stream socket: only "
+					   "ListenStream= and ListenSequentialPacket= sockets are "
+					   "handed into a cage (a datagram socket of the network "
+					   "outside could only answer from there)",
+					   fd);
+		if (check_handed(p, &fd, 1, ret_ip) < 0)
+			return -EINVAL;
+	}
+	(void)unsetenv("LISTEN_FDS");
+	(void)unsetenv("LISTEN_PID");
+	(void)unsetenv("LISTEN_FDNAMES");
+	return 0;
+}
+
 static int on_exec_fds(void *data, const int fds[3])
 {
 	struct cage *c = data;
@@ -1490,6 +1517,10 @@ static int apply(struct cage *c, const sigset_t *oldmask)
 	r = cage_fault("clone");
 	if (r == 0)
 		r = step_clone(c, oldmask);
+	/* The service manager's sockets are the command's now (the cage's first process holds
+	 * them until it starts it): the supervisor does not accept on them. */
+	if (r == 0 && p->listen_fds)
+		(void)syscall(SYS_close_range, 3U, 2U + (unsigned)p->listen_fds, 0U);
 	if (r == 0)
 		r = step_release(c);
 	if (r < 0)
@@ -1708,6 +1739,8 @@ static int cage_serve(const struct plan *p, bool named, void (*ready)(void *data
 
 	r = check_handed(p, (const int[]){STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}, 3,
 			 &c.handed_ip);
+	if (r == 0)
+		r = check_listen_fds(p, &c.handed_ip);
 	if (r < 0)
 		return r;
 	if (!p->userns) {

@@ -40,6 +40,28 @@ static _Noreturn void child_fail(int err_fd, int code, int r)
  * (the child shares pid 1's memory until it execs, so nothing is copied) with nothing of
  * pid 1's beyond stdio and with the signal mask the invoker gave. On failure, *code is the
  * exit status to give: 127 not found, 126 cannot execute, 125 sluice could not spawn it. */
+/* The command's environment with socket activation's variables: its own pid (as the cage's
+ * pid namespace has it), the number of sockets and their names. NULL if out of memory. */
+static char **listen_env(const struct plan *p)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (p->env[n])
+		n++;
+	env = calloc(n + 4, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!startswith(p->env[i], "LISTEN_"))
+			env[k++] = p->env[i];
+	if (asprintf(&env[k++], "LISTEN_PID=%d", (int)getpid()) < 0 ||
+	    asprintf(&env[k++], "LISTEN_FDS=%d", p->listen_fds) < 0 ||
+	    (p->listen_names && asprintf(&env[k++], "LISTEN_FDNAMES=%s", p->listen_names) < 0))
+		return NULL; /* the child that asked exits at once */
+	return env;
+}
+
 static int spawn_command(const struct plan *p, const sigset_t *mask, bool pipe_default, int err_wr,
 			 pid_t *ret, int *code)
 {
@@ -50,6 +72,9 @@ static int spawn_command(const struct plan *p, const sigset_t *mask, bool pipe_d
 	int r;
 
 	*code = 125;
+	/* Socket activation: LISTEN_PID is the command's own pid, known only once forked. */
+	if (p->listen_fds)
+		goto fork;
 	if (posix_spawn_file_actions_init(&fa) != 0)
 		return err_set(-ENOMEM, "spawn %s", p->argv[0]);
 	if (posix_spawnattr_init(&attr) != 0) {
@@ -94,16 +119,25 @@ static int spawn_command(const struct plan *p, const sigset_t *mask, bool pipe_d
 	}
 
 	/* A script without "#!": execvpe() runs it with /bin/sh, posix_spawnp() does not. */
+fork:
 	pid = fork();
 	if (pid < 0)
 		return err_set(negative_errno(), "fork");
 	if (pid == 0) {
-		(void)syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+		char **env = p->env;
+
+		for (int fd = 3; fd < 3 + p->listen_fds; fd++)
+			(void)fcntl(fd, F_SETFD, 0);
+		(void)syscall(SYS_close_range, 3U + (unsigned)p->listen_fds, ~0U,
+			      CLOSE_RANGE_CLOEXEC);
+		if (p->listen_fds && !(env = listen_env(p)))
+			child_fail(err_wr, 125, err_set(-ENOMEM, "spawn %s", p->argv[0]));
 		if (pipe_default)
 			signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, mask, NULL);
-		execvpe(p->argv[0], p->argv, p->env);
-		child_fail(err_wr, 126, err_set(negative_errno(), "cannot execute %s", p->argv[0]));
+		execvpe(p->argv[0], p->argv, env);
+		child_fail(err_wr, errno == ENOENT ? 127 : 126,
+			   err_set(negative_errno(), "cannot execute %s", p->argv[0]));
 	}
 	*ret = pid;
 	return 0;
@@ -117,14 +151,14 @@ static bool peer_gone(int sock)
 	return poll(&pfd, 1, 0) != 0 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR));
 }
 
-/* Keep stdio and the two pipes; the supervisor's netlink sockets, netns and BPF fds are no
- * business of the cage's. */
-static void close_all_but(int a, int b)
+/* Keep stdio, the service manager's sockets (3..first-1) and the two pipes; the supervisor's
+ * netlink sockets, netns and BPF fds are no business of the cage's. */
+static void close_all_but(int first, int a, int b)
 {
 	int lo = a < b ? a : b, hi = a < b ? b : a;
 
-	if (lo > 3)
-		(void)syscall(SYS_close_range, 3U, (unsigned)lo - 1, 0U);
+	if (lo > first)
+		(void)syscall(SYS_close_range, (unsigned)first, (unsigned)lo - 1, 0U);
 	if (hi > lo + 1)
 		(void)syscall(SYS_close_range, (unsigned)lo + 1, (unsigned)hi - 1, 0U);
 	(void)syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0U);
@@ -330,7 +364,7 @@ _Noreturn void cage_child_main(const struct plan *p, enum unix_backstop backstop
 		_exit(125);
 	/* A child cage's first process was cloned in its parent's mounts, where its asker was
 	 * (cage.c): it sees the parent's files, and no more. */
-	close_all_but(sock, err_wr);
+	close_all_but(3 + p->listen_fds, sock, err_wr);
 	/* Unprivileged, nothing works in the new user namespace until it is mapped. */
 	if (read(sock, &go, 1) != 1 || go != 'm')
 		_exit(125);
@@ -400,6 +434,9 @@ _Noreturn void cage_child_main(const struct plan *p, enum unix_backstop backstop
 		if (r < 0)
 			child_fail(err_wr, code, r);
 	}
+	/* The command has the service's sockets; pid 1 has no use for them. */
+	if (p->listen_fds)
+		(void)syscall(SYS_close_range, 3U, 2U + (unsigned)p->listen_fds, 0U);
 	close(err_wr);
 	cage_init_main(cmd, sock, &set);
 }

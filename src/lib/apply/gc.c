@@ -282,6 +282,24 @@ static int prune_hooks(const struct gc *g, const char *cgmount, bool unload)
 	return ret;
 }
 
+/* Whether a record's cgroup is the cage's own: OWN ("sluice/NAME"), below the cgroup2 mount
+ * or below a cgroup a service manager delegated ("system.slice/sluice@x.service/sluice/NAME"),
+ * with no "." or ".." on the way. */
+static bool cgroup_is_cages(const char *cg, const char *own)
+{
+	size_t n = strlen(cg), m = strlen(own);
+
+	if (n < m || !streq(cg + n - m, own) || (n > m && cg[n - m - 1] != '/'))
+		return false;
+	for (const char *c = cg; *c; c += strcspn(c, "/"), c += *c == '/') {
+		size_t len = strcspn(c, "/");
+
+		if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+	}
+	return true;
+}
+
 /* What a dead cage's record names, removed: its cgroup (what is in it killed), its link and
  * host table, the record. Only ever the cage's own, with the names sluice gives them. */
 static int remove_leftovers(const struct cage_state *s, const char *cgroup_mount)
@@ -295,7 +313,7 @@ static int remove_leftovers(const struct cage_state *s, const char *cgroup_mount
 	/* gc kills what is in the cgroup and deletes the link and the table: only ever the
 	 * cage's own, with the names sluice gives them, whatever the record says. */
 	snprintf(own, sizeof(own), "sluice/%s", s->name);
-	if (s->cgroup[0] && !streq(s->cgroup, own))
+	if (s->cgroup[0] && !cgroup_is_cages(s->cgroup, own))
 		return err_set(-EINVAL, "the record of cage \"%s\" names cgroup %s: left alone",
 			       s->name, s->cgroup);
 	if ((s->host_if[0] && !plan_is_host_ifname(s->host_if)) ||
@@ -360,7 +378,7 @@ static void said_unfinished(const char *file, void *data)
 	say(data, "removed the unfinished record %s/%s", STATE_DIR, file);
 }
 
-int gc_run(bool unload, gc_said_fn said, void *data)
+int gc_run(bool unload, const char *only, gc_said_fn said, void *data)
 {
 	_cleanup_strv_free_ char **names = NULL;
 	_cleanup_close_ int lock = -1;
@@ -383,6 +401,8 @@ int gc_run(bool unload, gc_said_fn said, void *data)
 	for (char **name = names; *name; name++) {
 		struct cage_state s;
 
+		if (only && !streq(*name, only))
+			continue;
 		err_clear();
 		r = state_read(*name, &s);
 		if (r == -ENOENT)
@@ -401,8 +421,11 @@ int gc_run(bool unload, gc_said_fn said, void *data)
 			ret = log_errno(r, "read the record %s/%s", STATE_DIR, *name);
 			continue;
 		}
-		if (state_alive(&s))
+		if (state_alive(&s)) {
+			if (only)
+				log_info("cage \"%s\" still runs: left alone", only);
 			continue;
+		}
 		r = remove_leftovers(&s, cgmount);
 		if (r < 0) {
 			log_error("cage \"%s\": %s", s.name, err_message(r));
@@ -410,7 +433,7 @@ int gc_run(bool unload, gc_said_fn said, void *data)
 		} else
 			say(g, "removed cage %s", s.name);
 	}
-	if (remove_orphans(g, cgmount) < 0)
+	if (!only && remove_orphans(g, cgmount) < 0)
 		ret = -1;
 	/* What is left needs no lock (the prune reads the maps before the cages, see bpf.h),
 	 * but unloading does: runs waiting for it should not wait longer. */

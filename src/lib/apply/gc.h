@@ -8,6 +8,7 @@ typedef void (*gc_said_fn)(const char *line, void *data);
 
 /* As root: the dead cages' cgroups, links, tables, records, tunnel sockets and hook
  * entries, and what no live cage owns; with unload, the resident hooks too (refused while a
- * cage runs). Each removal is told to said (if set). Returns 0, or a negative errno after
+ * cage runs). With only (a cage's name), of the records only that cage's, and no orphans
+ * (what a service's stop leaves is its own cage's). Each removal is told to said (if set). Returns 0, or a negative errno after
  * doing all it could (each failure logged here, once). */
-int gc_run(bool unload, gc_said_fn said, void *data);
+int gc_run(bool unload, const char *only, gc_said_fn said, void *data);

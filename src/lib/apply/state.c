@@ -188,7 +188,7 @@ int state_rewrite(const struct cage_state *s)
  * regular file (a FIFO there must not hang gc). */
 static int read_record(const char *path, struct cage_state *s)
 {
-	char line[256];
+	char line[CGROUP_PATH_MAX + 64];
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	FILE *f;

@@ -14,7 +14,7 @@ struct cage_state {
 	pid_t pid;                /* the supervisor */
 	unsigned long long start; /* its start time (/proc/PID/stat field 22), against pid reuse */
 	unsigned long long netns; /* inode of the netns the host side lives in */
-	char cgroup[64];
+	char cgroup[CGROUP_PATH_MAX];
 	char host_if[IFNAMSIZ];
 	char wg_if[IFNAMSIZ]; /* made in the host netns before it is moved into the cage's */
 	char host_table[PLAN_TABLE_MAX];

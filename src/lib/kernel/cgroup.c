@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 
 #include "cgroup.h"
@@ -58,6 +59,41 @@ int cgroup_find_mount(char *buf, size_t len)
 	if (r == -ENOENT)
 		return err_set(r, "no cgroup v2 mount in /proc/self/mountinfo");
 	return r;
+}
+
+int cgroup_self_delegated(const char *mount, char *buf, size_t len)
+{
+	static const char *const names[] = {"trusted.delegate", "user.delegate"};
+	_cleanup_free_ char *line = NULL;
+	char path[4096], v[4];
+	size_t cap = 0;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	bool found = false;
+
+	if (!f)
+		return err_set(negative_errno(), "read /proc/self/cgroup");
+	while (getline(&line, &cap, f) > 0)
+		if (startswith(line, "0::/")) {
+			line[strcspn(line, "\n")] = '\0';
+			found = true;
+			break;
+		}
+	fclose(f);
+	/* The root ("0::/") is no service's own. */
+	if (!found || !line[4])
+		return 0;
+	if (strlen(line + 4) >= len)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", mount, line + 4);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		ssize_t n = getxattr(path, names[i], v, sizeof(v));
+
+		if (n == 1 && v[0] == '1') {
+			snprintf(buf, len, "%s", line + 4);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 int cgroup_create(const char *mount, const char *rel, int *ret_fd)

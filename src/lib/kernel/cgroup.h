@@ -17,6 +17,13 @@ int cgroup_create(const char *mount, const char *rel, int *ret_fd);
  * now. 0 for a name that cannot be another's (the run's own; a record's, under its lock). */
 int cgroup_destroy(const char *mount, const char *rel, uint64_t id);
 
+#define CGROUP_PATH_MAX 448 /* a cage's cgroup below the mount, "sluice/NAME" or deeper */
+
+/* Whether a service manager delegated this process's own cgroup to it (systemd's Delegate=:
+ * the xattr trusted.delegate or user.delegate is "1"): 1 with its path below mount in buf
+ * (no leading '/'), 0 if not, or a negative errno. */
+int cgroup_self_delegated(const char *mount, char *buf, size_t len);
+
 /* Names of the directories below <mount>/sluice (for gc); NULL-terminated strv. */
 int cgroup_list_cages(const char *mount, char ***ret);
 

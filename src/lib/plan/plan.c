@@ -450,7 +450,12 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 				   "with forwards, which works without",
 				   p.link == LINK_VETH ? "veth" : "wireguard",
 				   p.link == LINK_VETH ? "pair and its rules" : "tunnel");
-	if (!p.userns)
+	p.listen_fds = facts->listen_fds;
+	if (facts->listen_names && !(p.listen_names = strdup(facts->listen_names)))
+		return -ENOMEM;
+	if (!p.userns && facts->delegated[0])
+		snprintf(p.cgroup, sizeof(p.cgroup), "%s/sluice/%s", facts->delegated, p.name);
+	else if (!p.userns)
 		snprintf(p.cgroup, sizeof(p.cgroup), "sluice/%s", p.name);
 	snprintf(p.cage_table, sizeof(p.cage_table), "sluice");
 
@@ -609,6 +614,7 @@ void plan_free(struct plan *p)
 	free(p->listens);
 	free(p->dns);
 	free(p->unix_allow);
+	free(p->listen_names);
 	wg_config_free(&p->wg);
 	strv_free(p->argv);
 	strv_free(p->env);
@@ -631,5 +637,6 @@ void host_facts_free(struct host_facts *f)
 	for (size_t i = 0; i < f->n_live_names; i++)
 		free(f->live_names[i]);
 	free(f->live_names);
+	free(f->listen_names);
 	memset(f, 0, sizeof(*f));
 }

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "addr.h"
+#include "cgroup.h"
 #include "policy.h"
 #include "text.h"
 #include "util.h"
@@ -43,6 +44,13 @@ struct host_facts {
 	bool unix_hooks;  /* root, and a kernel with the cgroup unix socket hooks (6.7+) */
 	int landlock_abi; /* 0: no Landlock */
 	bool ip_forward_off; /* net.ipv4.ip_forward is 0 (or could not be read) */
+	/* The cgroup a service manager delegated to this process (below the cgroup2 mount), or
+	 * "": the cage's cgroup goes below it rather than below <cgroup2>/sluice. */
+	char delegated[CGROUP_PATH_MAX - CAGE_NAME_MAX - 16];
+	/* Socket activation: the sockets the service manager passed (fds 3.., LISTEN_FDS for
+	 * this process), and their names (LISTEN_FDNAMES, ':'-separated; NULL if none given). */
+	int listen_fds;
+	char *listen_names;
 };
 
 /* What refuses a pathname unix socket to a caged process that reaches it by itself, behind
@@ -69,7 +77,7 @@ struct plan {
 	bool userns;
 
 	/* cgroup, relative to the cgroup2 mount: "sluice/<name>"; empty with userns */
-	char cgroup[64];
+	char cgroup[CGROUP_PATH_MAX];
 
 	/* links (veth only; empty with link none) */
 	char host_if[IFNAMSIZ];		  /* "sl-<8 hex>" in the host netns */
@@ -115,6 +123,10 @@ struct plan {
 	size_t n_unix_allow;
 	enum unix_mode unix_mode;
 	bool unix_broker; /* the supervisor judges them (seccomp user notification) */
+	/* Socket activation: fds 3..3+listen_fds-1 are the service's listeners, handed to the
+	 * command as its own (LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES set for it). */
+	int listen_fds;
+	char *listen_names;
 	enum unix_backstop unix_backstop;
 
 	/* the cage's system call filter (sysfilter.h) */

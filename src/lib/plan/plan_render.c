@@ -177,6 +177,12 @@ void plan_render(const struct plan *p, struct text *f)
 		text_printf(f, "  cgroup     none (unprivileged run)\n");
 	else
 		text_printf(f, "  cgroup     <cgroup2>/%s\n", p->cgroup);
+	if (p->listen_fds)
+		text_printf(f,
+			    "  sockets    %d from the service manager (%s), the command's fds 3-%d "
+			    "(LISTEN_FDS): it accepts on them itself\n",
+			    p->listen_fds, p->listen_names ? p->listen_names : "unnamed",
+			    2 + p->listen_fds);
 	text_printf(f, "  namespaces %snet mnt pid ipc uts cgroup (new)\n",
 		    p->userns ? "user " : "");
 	text_printf(f, "  lo         up: 127.0.0.1%s, ::1\n",

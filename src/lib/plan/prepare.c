@@ -10,7 +10,9 @@
 
 #include <libmnl/libmnl.h>
 
+#include "cgroup.h"
 #include "landlock.h"
+#include <systemd/sd-daemon.h>
 #include "log.h"
 #include "nl.h"
 #include "prepare.h"
@@ -137,6 +139,27 @@ static bool ip_forward_on(void)
 	return fd >= 0 && read(fd, &on, 1) == 1 && on == '1';
 }
 
+/* The sockets a service manager passed this process (sd_listen_fds: LISTEN_PID must be ours),
+ * left where they are: the run takes them (cage.c). */
+static int listen_fds(struct host_facts *f)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	_cleanup_text_ struct text t = TEXT_INIT;
+	int n = sd_listen_fds_with_names(0, &names);
+
+	if (n < 0)
+		return err_set(n, "the sockets passed by the service manager (LISTEN_FDS)");
+	f->listen_fds = n;
+	if (n == 0 || !names)
+		return 0;
+	for (char **s = names; *s; s++)
+		text_printf(&t, "%s%s", s == names ? "" : ":", *s);
+	if (text_error(&t))
+		return -ENOMEM;
+	f->listen_names = strdup(text_str(&t));
+	return f->listen_names ? 0 : -ENOMEM;
+}
+
 static int gather_facts(const struct policy *pol, struct host_facts *f)
 {
 	char **names = NULL;
@@ -146,6 +169,18 @@ static int gather_facts(const struct policy *pol, struct host_facts *f)
 	f->unotify = sysfilter_probe_notify() == 0;
 	f->unix_hooks = !f->unprivileged && kernel_at_least(6, 7);
 	f->landlock_abi = landlock_abi();
+	r = listen_fds(f);
+	if (r < 0)
+		return r;
+	if (!f->unprivileged) {
+		char mount[4096];
+
+		r = cgroup_find_mount(mount, sizeof(mount));
+		if (r == 0)
+			r = cgroup_self_delegated(mount, f->delegated, sizeof(f->delegated));
+		if (r < 0)
+			return r;
+	}
 	/* Only a veth link needs a subnet, and so the host's addresses and routes. */
 	if (pol->link == LINK_VETH) {
 		_cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
