@@ -145,6 +145,18 @@ static bool nested_allows(int c)
 	}
 }
 
+/* The proxy URL's credentials, overwritten where the argument lies: ps, and /proc/1/cmdline
+ * of the cage (its first process is a copy of this one), show the URL with stars for them. What a
+ * process reads of another's command line before this runs cannot be taken back: a profile
+ * (mode 0600) keeps them off every command line. */
+static void hide_userinfo(char *url)
+{
+	size_t at, len;
+
+	if (policy_proxy_userinfo(url, &at, &len) == 0)
+		memset(url + at, '*', len - 1);
+}
+
 int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 {
 	int c, r = 0;
@@ -195,6 +207,7 @@ int options_parse(int argc, char **argv, struct policy *p, char ***ret_cmd)
 		case OPT_PROXY:
 			what = "--proxy";
 			r = policy_set_proxy(p, optarg);
+			hide_userinfo(optarg);
 			break;
 		case 'a':
 			what = "--allow";

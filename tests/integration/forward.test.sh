@@ -335,3 +335,100 @@ test_forward_bad_specs_exit_125_before_anything()
 	done
 	same_counts "$base" "refused forwards"
 }
+
+# fw_cage_secrets PATTERNS: every process of the running cage (its pid namespace, found from
+# the one running "sleep 7.$TESTNO"), read from outside as root: how many of their command
+# lines, and how many of their environments, hold a line of the file PATTERNS.
+fw_cage_secrets() {
+	wait_for 100 pgrep -f "^sleep 7.$TESTNO\$" || fail "the cage's sleep is not running: $(said)"
+	sl=$(pgrep -f "^sleep 7.$TESTNO\$" | head -1)
+	pidns=$(readlink /proc/$sl/ns/pid)
+	FW_IN_CMDLINE=0
+	FW_IN_ENVIRON=0
+	FW_PROCS=0
+	for d in /proc/[0-9]*; do
+		[ "$(readlink $d/ns/pid 2>/dev/null)" = "$pidns" ] || continue
+		FW_PROCS=$((FW_PROCS + 1))
+		tr '\0' '\n' <$d/cmdline 2>/dev/null | grep -q -F -f "$1" &&
+			FW_IN_CMDLINE=$((FW_IN_CMDLINE + 1))
+		tr '\0' '\n' <$d/environ 2>/dev/null | grep -q -F -f "$1" &&
+			FW_IN_ENVIRON=$((FW_IN_ENVIRON + 1))
+	done
+	[ $FW_PROCS -ge 2 ] || fail "found $FW_PROCS process(es) of the cage"
+}
+
+# A proxy URL with credentials: the supervisor adds them on the way out (Basic for HTTP,
+# RFC 1929 for SOCKS5). The proxies get them (tinyproxy requires them, the SOCKS server logs
+# them); no process of the cage has them on its command line or in its environment, nor does
+# a secret passed with --env NAME appear on any command line; ps shows sluice's own command
+# line with stars where they were. In link none, veth (a proxy routed to, now forwarded) and
+# without root.
+TESTS="$TESTS forward_proxy_credentials_reach_the_proxy_never_the_cage"
+test_forward_proxy_credentials_reach_the_proxy_never_the_cage()
+{
+	fw_tools
+	http_pw=hpw$$x$TESTNO
+	socks_pw=spw$$y$TESTNO
+	env_secret=env$$z$TESTNO
+	cat >"$T/tp-auth.conf" <<-EOF2
+	Port 7490
+	Listen $WORLD_IP
+	Timeout 30
+	BasicAuth alice $http_pw
+	LogFile "$T/out/tp-auth.log"
+	PidFile "$T/out/tp-auth.pid"
+	EOF2
+	fw_serve "$T/tp-auth.out" sh -c "tinyproxy -d -c '$T/tp-auth.conf' & echo ready; wait"
+	wait_for 50 in_world "$PROBE" connect tcp $WORLD_IP 7490 || fail "tinyproxy with auth not up"
+	fw_serve "$T/socks-auth.log" $FW_PY "$T/bin/socks5.py" 127.0.0.1 7491 --log "$T/out/socks-auth.json"
+	printf '%s\n%s\n' "$http_pw" "$socks_pw" >"$T/out/pat-cred"
+	printf '%s\n' "$env_secret" >"$T/out/pat-env"
+	base=$(counts)
+	# the control: without its credentials the proxy refuses
+	run_as nobody --proxy http://$WORLD_IP:7490 -- curl -s -o /dev/null -w '%{http_code}\n' http://$NET_IP/
+	grep -qx 407 "$OUT" || fail "the proxy does not require its credentials: $(said)"
+	for mode in root-none root-veth nobody; do
+		for url in "http://alice:$http_pw@$WORLD_IP:7490" "socks5h://bob:$socks_pw@127.0.0.1:7491"; do
+			next_name
+			OUT=$T/out.$NAME
+			ERR=$T/err.$NAME
+			cmd="curl -s -m 10 http://$NET_IP/ >$T/out/got.$NAME; sleep 7.$TESTNO || true"
+			case $mode in
+			root-none | root-veth)
+				SLUICE_T_SECRET=$env_secret timeout -k 3 40 nsenter --net=/run/netns/$W \
+					"$SLUICE" run --name "$NAME" --link "${mode#root-}" --user nobody \
+					--proxy "$url" --env SLUICE_T_SECRET -- /bin/sh -c "$cmd" \
+					</dev/null >"$OUT" 2>"$ERR" & ;;
+			nobody)
+				SLUICE_T_SECRET=$env_secret timeout -k 3 40 nsenter --net=/run/netns/$W \
+					runuser -u nobody -- "$(nobody_sluice)" run --name "$NAME" \
+					--proxy "$url" --env SLUICE_T_SECRET -- /bin/sh -c "$cmd" \
+					</dev/null >"$OUT" 2>"$ERR" & ;;
+			esac
+			job=$!
+			fw_cage_secrets "$T/out/pat-cred"
+			[ $FW_IN_CMDLINE = 0 ] && [ $FW_IN_ENVIRON = 0 ] ||
+				fail "$mode $url: the proxy's credentials in the cage: $FW_IN_CMDLINE command line(s), $FW_IN_ENVIRON environment(s) of $FW_PROCS processes"
+			fw_cage_secrets "$T/out/pat-env"
+			[ $FW_IN_CMDLINE = 0 ] || fail "$mode: the --env secret on $FW_IN_CMDLINE command line(s)"
+			[ $FW_IN_ENVIRON -ge 1 ] || fail "$mode: the --env secret did not reach the command"
+			ps -C sluice -o args= | grep -q -F -f "$T/out/pat-cred" &&
+				fail "$mode: ps shows the credentials on sluice's command line"
+			pkill -f "^sleep 7.$TESTNO\$"
+			wait $job
+			RC=$?
+			[ "$RC" = 0 ] || fail "$mode $url: $(said)"
+			grep -qx "$CONTENT" "$T/out/got.$NAME" ||
+				fail "$mode $url: not fetched through the proxy: $(cat "$T/out/got.$NAME") $(said)"
+		done
+	done
+	# the SOCKS server was asked with the URL's credentials, every time
+	n=$(grep -c "\"user\": \"bob\", \"pass\": \"$socks_pw\"" "$T/out/socks-auth.json")
+	[ "$n" = 3 ] || fail "the SOCKS server saw the credentials $n times: $(cat "$T/out/socks-auth.json")"
+	# and the credentials are refused where they cannot be honoured
+	sluice_w check --proxy "socks5://u:p@127.0.0.1:1080" --isolate-streams -- true >"$T/out/iso" 2>&1 &&
+		fail "isolate_streams with credentials accepted"
+	grep -q "cannot carry credentials" "$T/out/iso" || fail "isolate: $(cat "$T/out/iso")"
+	grep -q "p@" "$T/out/iso" && fail "an error shows the credentials: $(cat "$T/out/iso")"
+	same_counts "$base" "credentials"
+}

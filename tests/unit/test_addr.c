@@ -302,7 +302,7 @@ static void url_errors(void **state)
 			   "a proxy URL takes no path, query or fragment at byte 20");
 	assert_parse_fails("http://10.0.0.1?x=1", "takes no path");
 	assert_parse_fails("socks5://user:pass@10.0.0.1:1080",
-			   "credentials in a proxy URL are not supported yet at byte 9");
+			   "credentials belong only in the proxy URL (--proxy, proxy:) at byte 9");
 	assert_parse_fails("http://", "missing address at byte 7");
 	assert_parse_fails("http://10.0.0.1:", "missing port at byte 16");
 }

@@ -104,6 +104,78 @@ static void proxy_takes_a_url_and_later_wins(void **state)
 	assert_set_fails(policy_set_proxy, "http://proxy:1", "host names are not resolved");
 }
 
+static void proxy_credentials_are_taken_out_of_the_url(void **state)
+{
+	struct policy p;
+	char url[] = "socks5h://b%40b:p%3Ass@w%25rd@10.0.0.1:1080", *s;
+	size_t at, len;
+
+	policy_init(&p);
+	set_ok(&p, policy_set_proxy, "http://alice:s3cr%2Ft@10.0.0.1:8888");
+	assert_non_null(p.proxy_auth);
+	assert_string_equal(p.proxy_auth->user, "alice");
+	assert_string_equal(p.proxy_auth->pass, "s3cr/t");
+	assert_int_equal(p.proxy.port, 8888);
+	/* the last '@' ends them; the first ':' parts user from password */
+	set_ok(&p, policy_set_proxy, url);
+	assert_string_equal(p.proxy_auth->user, "b@b");
+	assert_string_equal(p.proxy_auth->pass, "p:ss@w%rd");
+	assert_int_equal(p.proxy.scheme, SCHEME_SOCKS5H);
+	/* a later URL without credentials drops them */
+	set_ok(&p, policy_set_proxy, "http://10.0.0.1:8888");
+	assert_null(p.proxy_auth);
+	policy_free(&p);
+
+	assert_int_equal(policy_proxy_userinfo(url, &at, &len), 0);
+	assert_int_equal(at, strlen("socks5h://"));
+	assert_int_equal(len, strlen("b%40b:p%3Ass@w%25rd@"));
+	assert_int_equal(policy_proxy_userinfo("http://10.0.0.1:1", &at, &len), -ENOENT);
+
+	assert_set_fails(policy_set_proxy, "http://a:%4@10.0.0.1:1", "a bad %-escape in the password");
+	assert_set_fails(policy_set_proxy, "http://a%00:b@10.0.0.1:1", "holds a NUL byte");
+	assert_set_fails(policy_set_proxy, "http://:pw@10.0.0.1:1", "without a user name");
+	/* no error shows the password */
+	policy_init(&p);
+	err_clear();
+	assert_true(policy_set_proxy(&p, "http://a:t0ps3cret@proxy:1") < 0);
+	assert_null(strstr(err_message(-EINVAL), "t0ps3cret"));
+	policy_free(&p);
+	s = malloc(600);
+	assert_non_null(s);
+	snprintf(s, 600, "http://%0300d:x@10.0.0.1:1", 7);
+	assert_set_fails(policy_set_proxy, s, "user name is longer than 255 bytes");
+	free(s);
+}
+
+static void finish_forwards_a_proxy_with_credentials_in_any_mode(void **state)
+{
+	struct policy p;
+
+	policy_init(&p);
+	set_ok(&p, policy_set_link, "veth");
+	set_ok(&p, policy_set_proxy, "http://u:p@10.0.0.1:8888");
+	assert_int_equal(policy_finish(&p), 0);
+	assert_int_equal(p.n_forward, 1);
+	assert_true(p.forward[0].is_proxy);
+	policy_free(&p);
+
+	policy_init(&p);
+	set_ok(&p, policy_set_proxy, "socks5://u:p@10.0.0.1:1080");
+	p.isolate_streams = true;
+	assert_finish_fails(&p, "cannot carry credentials too");
+	policy_free(&p);
+
+	policy_init(&p);
+	set_ok(&p, policy_set_proxy, "socks5://u@10.0.0.1:1080");
+	assert_finish_fails(&p, "need a password (RFC 1929)");
+	policy_free(&p);
+
+	policy_init(&p);
+	set_ok(&p, policy_set_proxy, "http://u%3Av:p@10.0.0.1:1");
+	assert_finish_fails(&p, "cannot hold ':'");
+	policy_free(&p);
+}
+
 static void allow_appends_and_drops_repeats(void **state)
 {
 	struct policy p;
@@ -700,6 +772,8 @@ int main(void)
 	    cmocka_unit_test(name_refuses_bad_names),
 	    cmocka_unit_test(link_none_veth_and_wireguard_are_available),
 	    cmocka_unit_test(proxy_takes_a_url_and_later_wins),
+	    cmocka_unit_test(proxy_credentials_are_taken_out_of_the_url),
+	    cmocka_unit_test(finish_forwards_a_proxy_with_credentials_in_any_mode),
 	    cmocka_unit_test(allow_appends_and_drops_repeats),
 	    cmocka_unit_test(allow_list_has_a_limit),
 	    cmocka_unit_test(env_later_key_replaces_earlier),

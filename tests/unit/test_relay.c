@@ -473,7 +473,7 @@ static void add_forward(struct world *w, struct forward *f, int family, int rcvb
 	int lfd = listen_tcp(family, rcvbuf, &f->listen);
 
 	*ret_listen = f->listen;
-	assert_int_equal(relay_add_forward(w->relay, lfd, f), 0);
+	assert_int_equal(relay_add_forward(w->relay, lfd, f, NULL), 0);
 }
 
 static struct forward tcp_forward(const struct endpoint *target)
@@ -903,7 +903,7 @@ static void hung_up_client_waiting_on_slow_target_does_not_spin(void **state)
 	lfd = listen_tcp(AF_INET, 0, &f.listen);
 	assert_int_equal(setsockopt(lfd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)), 0);
 	in_cage = f.listen;
-	assert_int_equal(relay_add_forward(w->relay, lfd, &f), 0);
+	assert_int_equal(relay_add_forward(w->relay, lfd, &f, NULL), 0);
 	c = client_add(w, &in_cage, 6, total, 0);
 
 	assert_true(run_until(w, client_shut, c, 20000));
@@ -1096,6 +1096,104 @@ static void isolate_streams_proxy_without_userpass_resets_client(void **state)
 	assert_int_equal(w->socks.conns[0].user[0], '\0');
 }
 
+/* --- a proxy URL's credentials -------------------------------------------------------- */
+
+static const struct proxy_auth alice = {.user = "alice", .pass = "pw"};
+
+/* What the "proxy" (a plain listener: accepted here, read without waiting) was sent. */
+static ssize_t proxy_got(int lfd, int *ret_fd, char *buf, size_t size)
+{
+	ssize_t n;
+
+	*ret_fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (*ret_fd < 0)
+		return -1;
+	n = recv(*ret_fd, buf, size - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+static void credentials_are_added_to_an_http_request_head(void **state)
+{
+	static const char head[] = "GET http://x/ HTTP/1.1\r\nHost: x\r\n"
+				   "Proxy-Authorization: Basic ZXZlOmV2ZQ==\r\n"
+				   "Connection: keep-alive\r\n\r\nBODY";
+	struct world *w = *state;
+	struct endpoint proxy, in_cage;
+	struct forward f;
+	char got[1024];
+	int pfd = listen_tcp(AF_INET, 0, &proxy), a;
+	struct raw *r;
+
+	f = tcp_forward(&proxy);
+	f.target.scheme = SCHEME_HTTP;
+	assert_int_equal(relay_add_forward(w->relay, listen_tcp(AF_INET, 0, &f.listen), &f, &alice),
+			 0);
+	in_cage = f.listen;
+	r = raw_add(w, &in_cage, head, sizeof(head) - 1);
+	run_for(w, 200);
+	assert_true(proxy_got(pfd, &a, got, sizeof(got)) > 0);
+	/* the client's own credentials gone, the URL's in; one request per connection */
+	assert_string_equal(got, "GET http://x/ HTTP/1.1\r\nHost: x\r\n"
+				 "Proxy-Authorization: Basic YWxpY2U6cHc=\r\n"
+				 "Connection: close\r\n\r\nBODY");
+	/* the answer comes back as it is */
+	assert_int_equal(send(a, "HTTP/1.1 200 OK\r\n\r\nhi", 21, 0), 21);
+	close(a);
+	assert_true(run_until(w, raw_ended, r, 2000));
+	assert_int_equal(r->len, 21);
+	assert_memory_equal(r->rx, "HTTP/1.1 200 OK\r\n\r\nhi", 21);
+	close(pfd);
+}
+
+static void a_malformed_head_gets_400_and_never_reaches_the_proxy(void **state)
+{
+	struct world *w = *state;
+	struct endpoint proxy, in_cage;
+	struct forward f;
+	char got[64];
+	int pfd = listen_tcp(AF_INET, 0, &proxy), a;
+	struct raw *r;
+
+	f = tcp_forward(&proxy);
+	f.target.scheme = SCHEME_HTTP;
+	assert_int_equal(relay_add_forward(w->relay, listen_tcp(AF_INET, 0, &f.listen), &f, &alice),
+			 0);
+	in_cage = f.listen;
+	r = raw_add(w, &in_cage, "GET http://x/ HTTP/1.1\r\nHost : x\r\n\r\n", 36);
+	assert_true(run_until(w, raw_ended, r, 2000));
+	assert_true(r->len > 12);
+	assert_memory_equal(r->rx, "HTTP/1.1 400", 12);
+	assert_true(proxy_got(pfd, &a, got, sizeof(got)) < 0);
+	close(pfd);
+}
+
+static void credentials_go_to_a_socks5_proxy_by_rfc_1929(void **state)
+{
+	static const uint8_t reply_ok[] = {5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+	struct world *w = *state;
+	struct endpoint proxy, in_cage;
+	struct forward f;
+	uint8_t msg[64];
+	size_t want = sizeof(reply_ok);
+
+	w->socks.fd = listen_tcp(AF_INET, 0, &proxy);
+	f = tcp_forward(&proxy);
+	f.target.scheme = SCHEME_SOCKS5H;
+	assert_int_equal(relay_add_forward(w->relay, listen_tcp(AF_INET, 0, &f.listen), &f, &alice),
+			 0);
+	in_cage = f.listen;
+	memcpy(msg, greeting_no_auth, 3);
+	memcpy(msg + 3, connect_by_name, sizeof(connect_by_name));
+	raw_add(w, &in_cage, msg, 3 + sizeof(connect_by_name));
+	assert_true(run_until(w, raws_have, &want, 5000));
+	assert_int_equal(w->socks.n, 1);
+	assert_string_equal(w->socks.conns[0].user, "alice");
+	assert_string_equal(w->socks.conns[0].pass, "pw");
+	assert_memory_equal(w->socks.conns[0].req, connect_by_name, sizeof(connect_by_name));
+	assert_memory_equal(w->raws[0].rx, reply_ok, sizeof(reply_ok));
+}
+
 /* --- lifetime and limits --------------------------------------------------------------- */
 
 static bool all_accepted(struct world *w, void *arg)
@@ -1171,16 +1269,16 @@ static void add_forward_refuses_what_it_cannot_serve(void **state)
 
 	/* Not listening: refused, and the fd is the relay's to close all the same. */
 	assert_true(fd >= 0);
-	assert_int_equal(relay_add_forward(w->relay, fd, &f), -EINVAL);
+	assert_int_equal(relay_add_forward(w->relay, fd, &f, NULL), -EINVAL);
 	/* isolate_streams without a socks5 scheme, or to a unix socket. */
 	f.target.scheme = SCHEME_NONE;
-	assert_int_equal(relay_add_forward(w->relay, listen_tcp(AF_INET, 0, &l), &f), -EINVAL);
+	assert_int_equal(relay_add_forward(w->relay, listen_tcp(AF_INET, 0, &l), &f, NULL), -EINVAL);
 	f = (struct forward){.kind = TARGET_UNIX, .isolate_streams = true};
 	snprintf(f.path, sizeof(f.path), "/x");
-	assert_int_equal(relay_add_forward(w->relay, listen_tcp(AF_INET, 0, &l), &f), -EINVAL);
+	assert_int_equal(relay_add_forward(w->relay, listen_tcp(AF_INET, 0, &l), &f, NULL), -EINVAL);
 	f.isolate_streams = false;
 	f.path[0] = '\0';
-	assert_int_equal(relay_add_forward(w->relay, listen_tcp(AF_INET, 0, &l), &f), -EINVAL);
+	assert_int_equal(relay_add_forward(w->relay, listen_tcp(AF_INET, 0, &l), &f, NULL), -EINVAL);
 }
 
 /* A soft fd limit of 64, below the hard one, whatever this process started with; the limits
@@ -1286,6 +1384,9 @@ int main(void)
 	    RTEST(isolate_streams_bind_is_unsupported),
 	    RTEST(isolate_streams_proxy_down_resets_client),
 	    RTEST(isolate_streams_proxy_without_userpass_resets_client),
+	    RTEST(credentials_are_added_to_an_http_request_head),
+	    RTEST(a_malformed_head_gets_400_and_never_reaches_the_proxy),
+	    RTEST(credentials_go_to_a_socks5_proxy_by_rfc_1929),
 	    RTEST(free_with_open_connections_leaks_nothing),
 	    RTEST(add_forward_refuses_what_it_cannot_serve),
 	    cmocka_unit_test(fd_limit_is_raised_to_the_hard_limit),

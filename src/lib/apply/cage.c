@@ -1109,7 +1109,8 @@ static int step_serve(struct cage *c)
 	dns_set_refused(c->dns, on_name_refused, c);
 	relay_set_report(c->relay, on_target_down, c);
 	for (size_t i = 0; i < p->n_forwards; i++) {
-		r = relay_add_forward(c->relay, c->in[IN_FORWARD + i], &p->forwards[i]);
+		r = relay_add_forward(c->relay, c->in[IN_FORWARD + i], &p->forwards[i],
+				      p->forwards[i].is_proxy ? p->proxy_auth : NULL);
 		c->in[IN_FORWARD + i] = -1; /* the relay has it, whatever happened */
 		if (r < 0)
 			return r;

@@ -513,6 +513,8 @@ int plan_build(const struct policy *pol, const struct host_facts *facts, char *c
 			add_allowed(&p, facts, &pol->proxy, true);
 		}
 		addr_format_url(&in_cage, p.proxy_url, sizeof(p.proxy_url));
+		if (proxy_auth_dup(pol->proxy_auth, &p.proxy_auth) < 0)
+			return -ENOMEM;
 		snprintf(p.dns[0].name, sizeof(p.dns[0].name), "proxy.internal");
 		p.dns[0].family = in_cage.family;
 		memcpy(&p.dns[0].ip, &in_cage.ip, sizeof(p.dns[0].ip));
@@ -615,6 +617,7 @@ void plan_free(struct plan *p)
 	free(p->dns);
 	free(p->unix_allow);
 	free(p->listen_names);
+	proxy_auth_free(p->proxy_auth);
 	wg_config_free(&p->wg);
 	strv_free(p->argv);
 	strv_free(p->env);

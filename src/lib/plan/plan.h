@@ -117,6 +117,9 @@ struct plan {
 	struct dns_entry *dns;
 	size_t n_dns;
 	char proxy_url[ADDR_STR_MAX + 16]; /* as the cage reaches it; empty: no proxy */
+	/* The proxy URL's credentials, added by the proxy's forward (never in the cage); NULL
+	 * if it has none. */
+	struct proxy_auth *proxy_auth;
 
 	/* pathname unix sockets outside the cage it may reach (copied from the policy) */
 	struct unix_allow *unix_allow;

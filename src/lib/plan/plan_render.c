@@ -265,7 +265,10 @@ void plan_render(const struct plan *p, struct text *f)
 		text_printf(f, "  %-10s %s in the cage -> %s%s\n", i ? "" : "forwards",
 			    addr_format(&p->forwards[i].listen, ep, sizeof(ep)),
 			    forward_target(&p->forwards[i], tg, sizeof(tg)),
-			    p->forwards[i].is_proxy ? " (proxy)" : "");
+			    !p->forwards[i].is_proxy ? ""
+			    : p->proxy_auth	     ? " (proxy; the supervisor adds its URL's "
+						       "credentials, which the cage never sees)"
+						     : " (proxy)");
 	for (size_t i = 0; i < p->n_publish; i++)
 		text_printf(f, "  %-10s %s here -> 127.0.0.1:%u in the cage\n", i ? "" : "publish",
 			    addr_format(&p->publish[i].host, ep, sizeof(ep)), p->publish[i].cage_port);

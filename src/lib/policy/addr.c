@@ -377,7 +377,7 @@ static const struct {
     {"socks5h", SCHEME_SOCKS5H, 1080},
 };
 
-/* scheme://host[:port][/]. No credentials and no path: a proxy URL names only where. */
+/* scheme://host[:port][/]. No path; credentials are taken off by policy_set_proxy first. */
 static int parse_url(const struct parse *ps, const char *sep, struct endpoint *e)
 {
 	const char *auth = sep + 3, *end;
@@ -396,7 +396,7 @@ static int parse_url(const struct parse *ps, const char *sep, struct endpoint *e
 
 	end = auth + strcspn(auth, "/?#");
 	if (memchr(auth, '@', (size_t)(end - auth)))
-		return fail_at(ps, auth, "credentials in a proxy URL are not supported yet");
+		return fail_at(ps, auth, "credentials belong only in the proxy URL (--proxy, proxy:)");
 	if (*end && !(end[0] == '/' && end[1] == '\0'))
 		return fail_at(ps, end, "a proxy URL takes no path, query or fragment");
 	return parse_hostport(ps, auth, (size_t)(end - auth), true, e);

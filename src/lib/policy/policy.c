@@ -62,7 +62,28 @@ void policy_free(struct policy *p)
 	free(p->wg_built);
 	strv_free(p->env);
 	free(p->user);
+	proxy_auth_free(p->proxy_auth);
 	policy_init(p);
+}
+
+int proxy_auth_dup(const struct proxy_auth *a, struct proxy_auth **ret)
+{
+	*ret = NULL;
+	if (!a)
+		return 0;
+	*ret = malloc(sizeof(**ret));
+	if (!*ret)
+		return -ENOMEM;
+	**ret = *a;
+	return 0;
+}
+
+void proxy_auth_free(struct proxy_auth *a)
+{
+	if (!a)
+		return;
+	explicit_bzero(a, sizeof(*a));
+	free(a);
 }
 
 /* [A-Za-z0-9][A-Za-z0-9_.-]{0,31}: it becomes part of cgroup, table and file names. */
@@ -162,16 +183,100 @@ int policy_set_link(struct policy *p, const char *v)
 			   echo(v, e, sizeof(e)));
 }
 
+int policy_proxy_userinfo(const char *v, size_t *ret_at, size_t *ret_len)
+{
+	const char *auth = strstr(v, "://"), *end, *at;
+
+	if (!auth)
+		return -ENOENT;
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	/* The last '@' ends it: a password may hold one unencoded, a host never does. */
+	at = memrchr(auth, '@', (size_t)(end - auth));
+	if (!at)
+		return -ENOENT;
+	*ret_at = (size_t)(auth - v);
+	*ret_len = (size_t)(at + 1 - auth);
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decode the LEN bytes at S into OUT (SIZE bytes, NUL-terminated). */
+static int pct_decode(const char *s, size_t len, char *out, size_t size, const char *what)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '%') {
+			int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
+			int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
+
+			if (hi < 0 || lo < 0)
+				return err_invalid("proxy URL: a bad %%-escape in the %s", what);
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (c == 0)
+			return err_invalid("proxy URL: the %s holds a NUL byte", what);
+		if (n + 1 >= size)
+			return err_invalid("proxy URL: the %s is longer than %zu bytes", what,
+					   size - 1);
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
 int policy_set_proxy(struct policy *p, const char *v)
 {
+	_cleanup_free_ char *bare = NULL;
+	struct proxy_auth *a = NULL;
 	struct endpoint e;
+	size_t at, len;
 	int r;
 
+	if (policy_proxy_userinfo(v, &at, &len) == 0) {
+		const char *ui = v + at, *colon = memchr(ui, ':', len - 1);
+		size_t ulen = colon ? (size_t)(colon - ui) : len - 1;
+
+		bare = malloc(strlen(v) + 1);
+		a = calloc(1, sizeof(*a));
+		if (!bare || !a) {
+			free(a);
+			return -ENOMEM;
+		}
+		memcpy(bare, v, at);
+		strcpy(bare + at, v + at + len);
+		r = pct_decode(ui, ulen, a->user, sizeof(a->user), "user name");
+		if (r == 0 && colon)
+			r = pct_decode(colon + 1, len - 1 - ulen - 1, a->pass, sizeof(a->pass),
+				       "password");
+		if (r == 0 && !a->user[0])
+			r = err_invalid("proxy URL: credentials without a user name");
+		if (r < 0) {
+			proxy_auth_free(a);
+			return r;
+		}
+		v = bare;
+	}
 	r = addr_parse_proxy(v, &e);
-	if (r < 0)
+	if (r < 0) {
+		proxy_auth_free(a);
 		return r;
+	}
 	p->proxy = e;
 	p->has_proxy = true;
+	proxy_auth_free(p->proxy_auth);
+	p->proxy_auth = a;
 	return 0;
 }
 
@@ -843,8 +948,10 @@ static int check_reachable(const struct policy *p, const struct endpoint *e)
 }
 
 /* The proxy becomes a forward when the cage could not route to it: on the host's loopback
- * (any link), or anywhere in link none. The cage then reaches it at 127.0.0.1 on the same
- * port; a forward the user declared on that port already wins and must point there too. */
+ * (any link), or anywhere in link none; and always when its URL has credentials, which the
+ * supervisor adds on the way (the cage never holds them, nor reaches the proxy by itself).
+ * The cage then reaches it at 127.0.0.1 on the same port; a forward the user declared on that
+ * port already wins and must point there too. */
 static int proxy_forward(struct policy *p)
 {
 	struct forward f = {.kind = TARGET_TCP, .target = p->proxy, .is_proxy = true};
@@ -856,7 +963,19 @@ static int proxy_forward(struct policy *p)
 		return err_invalid("proxy %s: an unspecified address (0.0.0.0, ::) is not a "
 				   "destination; use a host address",
 				   u);
-	if (p->link != LINK_NONE && !addr_is_loopback(&p->proxy)) {
+	if (p->proxy_auth && p->isolate_streams)
+		return err_invalid("isolate_streams gives each connection credentials of its own: "
+				   "the proxy URL %s cannot carry credentials too",
+				   u);
+	if (p->proxy_auth && p->proxy.scheme == SCHEME_HTTP && strchr(p->proxy_auth->user, ':'))
+		return err_invalid("proxy %s: an HTTP proxy's user name cannot hold ':' (Basic "
+				   "authentication)",
+				   u);
+	if (p->proxy_auth && p->proxy.scheme != SCHEME_HTTP && !p->proxy_auth->pass[0])
+		return err_invalid("proxy %s: a SOCKS5 proxy's credentials need a password "
+				   "(RFC 1929)",
+				   u);
+	if (p->link != LINK_NONE && !addr_is_loopback(&p->proxy) && !p->proxy_auth) {
 		if (p->isolate_streams)
 			return err_invalid("isolate_streams: the proxy %s is reached by routing; "
 					   "stream isolation needs it forwarded (a loopback proxy, "
@@ -984,6 +1103,9 @@ void policy_render_profile(const struct policy *p, struct profile_parts *parts)
 	text_printf(out, "link: %s\n", policy_link_name(p->link));
 	if (p->has_proxy)
 		text_printf(out, "proxy: %s\n", addr_format_url(&p->proxy, url, sizeof(url)));
+	if (p->proxy_auth)
+		text_puts(out, "# the proxy's credentials are not written here: add them to its "
+			       "URL (user:password@)\n");
 	if (p->wg_config)
 		text_printf(out, "wg_config: %s\n", p->wg_config);
 	if (p->user)

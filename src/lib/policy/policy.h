@@ -103,11 +103,26 @@ enum check_targets {
 	CHECK_TARGETS_OFF,
 };
 
+/* The credentials of a proxy URL (http://user:pass@host:port): only the supervisor holds
+ * them, and adds them on the way out (Proxy-Authorization: Basic for HTTP, RFC 1929 for
+ * SOCKS5). Percent-decoded; user 1..255 bytes, pass 0..255 (1..255 for SOCKS5). */
+#define PROXY_CRED_MAX 255
+struct proxy_auth {
+	char user[PROXY_CRED_MAX + 1];
+	char pass[PROXY_CRED_MAX + 1];
+};
+
+/* A copy of A (NULL for none) in memory of its own, or NULL with *ret -ENOMEM; zeroed when
+ * freed by proxy_auth_free. */
+int proxy_auth_dup(const struct proxy_auth *a, struct proxy_auth **ret);
+void proxy_auth_free(struct proxy_auth *a);
+
 struct policy {
 	char name[CAGE_NAME_MAX + 1]; /* empty: derived from the command */
 	enum link_mode link;
 	bool has_proxy;
 	struct endpoint proxy;
+	struct proxy_auth *proxy_auth; /* the proxy URL's credentials, if it has any */
 	struct endpoint *allow; /* extra allowed endpoints (--allow, allow:) */
 	size_t n_allow;
 	char **env;		 /* NULL-terminated "K=V" list (--env, env:); later entries win */
@@ -173,7 +188,11 @@ void policy_render_profile(const struct policy *p, struct profile_parts *out);
 /* Whether v is a valid cage name (as policy_set_name takes it); says why not. */
 int policy_check_name(const char *v);
 int policy_set_link(struct policy *p, const char *v);
+/* A proxy URL, credentials allowed (scheme://user:pass@host:port, percent-encoded). */
 int policy_set_proxy(struct policy *p, const char *v);
+/* Where the credentials of proxy URL V lie in it (the "user:pass@" part), for hiding them
+ * from a command line: 0 with *ret_at and *ret_len, or -ENOENT if it has none. */
+int policy_proxy_userinfo(const char *v, size_t *ret_at, size_t *ret_len);
 int policy_add_allow(struct policy *p, const char *v);
 int policy_add_env(struct policy *p, const char *k_eq_v);
 int policy_set_user(struct policy *p, const char *v);

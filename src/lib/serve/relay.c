@@ -15,7 +15,10 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 
+#include <sodium.h>
+
 #include "addr.h"
+#include "httphead.h"
 #include "inward.h"
 #include "log.h"
 #include "relay.h"
@@ -52,12 +55,15 @@ struct listener {
 	bool paused;
 	struct forward fwd;
 	struct inward *inward; /* a published port: its targets' sockets are made in the cage */
+	struct proxy_auth *auth; /* the proxy's credentials, added on the way; NULL: none */
+	char *basic;		 /* an http:// target's: "Basic <base64 of user:pass>" */
 	struct sockaddr_storage sa; /* the target, ready for connect() */
 	socklen_t salen;
 	char label[LABEL_MAX]; /* "tcp 127.0.0.1:8888 -> tcp 10.0.0.1:80", for -v */
 };
 
 enum conn_state {
+	CONN_HTTP_HEAD,	     /* reading the client's request head, to add the credentials */
 	CONN_SOCKS_GREETING, /* reading the client's method offer */
 	CONN_SOCKS_REQUEST,  /* reading the client's CONNECT */
 	CONN_CONNECTING,     /* connect() to the target in progress */
@@ -103,6 +109,13 @@ struct conn {
 	struct side client, target;
 	struct flow up, down; /* client → target, target → client */
 	struct handshake *hs;
+	struct http_head *http; /* CONN_HTTP_HEAD only */
+};
+
+/* What the client sent of its request head so far. */
+struct http_head {
+	size_t len;
+	char buf[HTTP_HEAD_MAX];
 };
 
 static void on_client(struct loop_source *s, uint32_t events);
@@ -189,6 +202,8 @@ static void conn_end(struct conn *c, bool reset)
 				close(flows[i]->pipe[j]);
 	free(c->hs);
 	c->hs = NULL;
+	free(c->http);
+	c->http = NULL;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -263,6 +278,7 @@ static void conn_sync(struct conn *c)
 	int r;
 
 	switch (c->state) {
+	case CONN_HTTP_HEAD:
 	case CONN_SOCKS_GREETING:
 	case CONN_SOCKS_REQUEST:
 		cw = EPOLLIN;
@@ -436,8 +452,8 @@ static int conn_connected(struct conn *c)
 	return r < 0 ? r : conn_ready(c);
 }
 
-/* Fresh credentials for every connection: Tor's IsolateSOCKSAuth gives each distinct
- * username/password its own circuit. */
+/* The proxy URL's credentials; for isolate_streams fresh ones for every connection: Tor's
+ * IsolateSOCKSAuth gives each distinct username/password its own circuit. */
 static int socks_send_auth(struct conn *c)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -459,10 +475,85 @@ static int socks_send_auth(struct conn *c)
 		pass[2 * i + 1] = hex[rnd[CRED_BYTES + i] & 15];
 	}
 	user[2 * CRED_BYTES] = pass[2 * CRED_BYTES] = '\0';
-	r = socks5_build_auth(user, pass, msg, sizeof(msg));
+	if (c->lst->auth)
+		r = socks5_build_auth(c->lst->auth->user, c->lst->auth->pass, msg, sizeof(msg));
+	else
+		r = socks5_build_auth(user, pass, msg, sizeof(msg));
+	explicit_bzero(user, sizeof(user));
+	explicit_bzero(pass, sizeof(pass));
 	if (r < 0)
 		return r;
-	return send_all(c->target.fd, msg, (size_t)r);
+	r = send_all(c->target.fd, msg, (size_t)r);
+	explicit_bzero(msg, sizeof(msg));
+	return r;
+}
+
+/* An answer to a client whose request never reaches the proxy: the relay's own, closing. */
+static void http_refuse(struct conn *c, const char *status, const char *why)
+{
+	char msg[256];
+	int n = snprintf(msg, sizeof(msg),
+			 "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n%s\n",
+			 status, strlen(why) + 1, why);
+
+	c->why = why;
+	if (n > 0 && (size_t)n < sizeof(msg))
+		(void)send_all(c->client.fd, msg, (size_t)n);
+}
+
+/* The client's request head, as it arrives: once whole, it goes into the flow's pipe with
+ * the credentials added, what followed it behind it, and the target is connected. */
+static int http_from_client(struct conn *c)
+{
+	struct http_head *h = c->http;
+	_cleanup_free_ char *out = NULL;
+	size_t room = HTTP_HEAD_MAX + 1024, head, rest;
+	bool connect;
+	ssize_t n, w;
+	int len, r;
+
+	n = recv(c->client.fd, h->buf + h->len, sizeof(h->buf) - h->len, 0);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
+	if (n == 0)
+		return -ECONNABORTED; /* the client left before its request was whole */
+	h->len += (size_t)n;
+	len = http_head_len(h->buf, h->len);
+	if (len == -EMSGSIZE) {
+		http_refuse(c, "431 Request Header Fields Too Large",
+			    "sluice: the request head is longer than the proxy's forward reads");
+		return len;
+	}
+	if (len == 0)
+		return 0;
+	out = malloc(room);
+	if (!out)
+		return -ENOMEM;
+	r = http_head_rewrite(h->buf, (size_t)len, c->lst->basic, out, room, &connect);
+	if (r < 0) {
+		http_refuse(c, "400 Bad Request",
+			    "sluice: not an HTTP/1.x request the proxy's forward can pass on");
+		return r == -ENOBUFS ? r : -EBADMSG;
+	}
+	head = (size_t)r;
+	rest = h->len - (size_t)len;
+	r = flow_pipe(&c->up);
+	if (r < 0)
+		return r;
+	if (head + rest > c->up.room)
+		return -ENOBUFS; /* cannot be: the pipe holds at least 64 KiB */
+	w = write(c->up.pipe[1], out, head);
+	if (w == (ssize_t)head && rest)
+		w += write(c->up.pipe[1], h->buf + len, rest);
+	if (w != (ssize_t)(head + rest))
+		return w < 0 ? negative_errno() : -EIO;
+	c->up.pending = (size_t)w;
+	explicit_bzero(out, room);
+	log_debug("%s: connection %" PRIu64 " %s, credentials added", c->lst->label, c->id,
+		  connect ? "CONNECT" : "a request");
+	free(TAKE_PTR(c->http));
+	return conn_connect(c);
 }
 
 /* The client's greeting and request, as they arrive. */
@@ -581,6 +672,8 @@ static int conn_step(struct conn *c, bool client, uint32_t events)
 	int r = 0;
 
 	switch (c->state) {
+	case CONN_HTTP_HEAD:
+		return client && in ? http_from_client(c) : 0;
 	case CONN_SOCKS_GREETING:
 	case CONN_SOCKS_REQUEST:
 		return client && in ? socks_from_client(c) : 0;
@@ -662,7 +755,14 @@ static void conn_start(struct listener *lst, int fd)
 	r->stats.open++;
 	log_debug("%s: connection %" PRIu64 " accepted", lst->label, c->id);
 
-	if (lst->fwd.isolate_streams) {
+	if (lst->basic) {
+		c->http = malloc(sizeof(*c->http));
+		if (c->http)
+			c->http->len = 0;
+		else
+			ret = -ENOMEM;
+		c->state = CONN_HTTP_HEAD;
+	} else if (lst->fwd.isolate_streams || lst->auth) {
 		c->hs = calloc(1, sizeof(*c->hs));
 		if (!c->hs)
 			ret = -ENOMEM;
@@ -809,11 +909,53 @@ static int listener_target(struct listener *lst, const struct forward *f)
 	return 0;
 }
 
+/* The listener's copy of AUTH, and for an http:// target the Basic credentials. */
+static int listener_auth(struct listener *lst, const struct proxy_auth *auth)
+{
+	char pair[2 * PROXY_CRED_MAX + 2];
+	size_t b64;
+	int n;
+
+	if (!auth)
+		return 0;
+	if (lst->fwd.kind != TARGET_TCP || lst->fwd.target.scheme == SCHEME_NONE ||
+	    lst->fwd.isolate_streams)
+		return err_invalid("forward: credentials need an http:// or socks5:// target, "
+				   "without isolate_streams");
+	if (proxy_auth_dup(auth, &lst->auth) < 0)
+		return -ENOMEM;
+	if (lst->fwd.target.scheme != SCHEME_HTTP)
+		return 0;
+	n = snprintf(pair, sizeof(pair), "%s:%s", auth->user, auth->pass);
+	b64 = sodium_base64_ENCODED_LEN((size_t)n, sodium_base64_VARIANT_ORIGINAL);
+	lst->basic = malloc(6 + b64);
+	if (lst->basic) {
+		memcpy(lst->basic, "Basic ", 6);
+		sodium_bin2base64(lst->basic + 6, b64, (const unsigned char *)pair, (size_t)n,
+				  sodium_base64_VARIANT_ORIGINAL);
+	}
+	explicit_bzero(pair, sizeof(pair));
+	return lst->basic ? 0 : -ENOMEM;
+}
+
+static void listener_free(struct listener *lst)
+{
+	if (!lst)
+		return;
+	proxy_auth_free(lst->auth);
+	if (lst->basic) {
+		explicit_bzero(lst->basic, strlen(lst->basic));
+		free(lst->basic);
+	}
+	free(lst);
+}
+DEFINE_CLEANUP_FUNC(struct listener, listener_free)
+
 static int add_listener(struct relay *r, int listen_fd, const struct forward *f,
-			struct inward *inward, const char *what)
+			const struct proxy_auth *auth, struct inward *inward, const char *what)
 {
 	_cleanup_close_ int fd = listen_fd;
-	_cleanup_free_ struct listener *lst = NULL;
+	_cleanup_(listener_freep) struct listener *lst = NULL;
 	int listening = 0, flags, e;
 	socklen_t len = sizeof(listening);
 
@@ -834,8 +976,15 @@ static int add_listener(struct relay *r, int listen_fd, const struct forward *f,
 	lst->inward = inward;
 	lst->src.fd = -1;
 	e = listener_target(lst, f);
+	if (e == 0)
+		e = listener_auth(lst, auth);
 	if (e < 0)
 		return e;
+	if (lst->auth) {
+		size_t n = strlen(lst->label);
+
+		snprintf(lst->label + n, sizeof(lst->label) - n, " (credentials added)");
+	}
 	if (inward) {
 		char label[LABEL_MAX];
 
@@ -852,9 +1001,10 @@ static int add_listener(struct relay *r, int listen_fd, const struct forward *f,
 	return 0;
 }
 
-int relay_add_forward(struct relay *r, int listen_fd, const struct forward *f)
+int relay_add_forward(struct relay *r, int listen_fd, const struct forward *f,
+		      const struct proxy_auth *auth)
 {
-	return add_listener(r, listen_fd, f, NULL, "forward");
+	return add_listener(r, listen_fd, f, auth, NULL, "forward");
 }
 
 int relay_add_publish(struct relay *r, int listen_fd, const struct publish *pub,
@@ -866,7 +1016,7 @@ int relay_add_publish(struct relay *r, int listen_fd, const struct publish *pub,
 	f.target.proto = IPPROTO_TCP;
 	f.target.port = pub->cage_port;
 	f.target.ip.v4.s_addr = htonl(INADDR_LOOPBACK);
-	return add_listener(r, listen_fd, &f, inward, "publish");
+	return add_listener(r, listen_fd, &f, NULL, inward, "publish");
 }
 
 void relay_free(struct relay *r)
@@ -885,7 +1035,7 @@ void relay_free(struct relay *r)
 		r->listeners = lst->next;
 		loop_del(r->loop, &lst->src);
 		close(lst->fd);
-		free(lst);
+		listener_free(lst);
 	}
 	loop_del(r->loop, &r->timer);
 	close(r->timer_fd);

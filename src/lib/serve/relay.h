@@ -36,8 +36,16 @@ void relay_raise_fd_limit(void);
  * forward does, the in-cage client's connection is reset at once; there is no other path.
  * Returns 0 or a negative errno (err_set): -EINVAL for a socket that is not listening or a
  * forward the relay cannot serve (isolate_streams needs a TCP socks5/socks5h target).
+ *
+ * With AUTH (copied; the proxy URL's credentials), the forward adds them on the way: for an
+ * http:// target it reads each connection's request head and sends it on with
+ * Proxy-Authorization: Basic (the client's own dropped; a request other than CONNECT also
+ * gets Connection: close, so that every request carries them); for socks5:// and socks5h://
+ * it answers the client's greeting itself and does RFC 1929 with the proxy. A head that is
+ * not an HTTP request gets 400, one over HTTP_HEAD_MAX 431, and a reset.
  */
-int relay_add_forward(struct relay *r, int listen_fd, const struct forward *f);
+int relay_add_forward(struct relay *r, int listen_fd, const struct forward *f,
+		      const struct proxy_auth *auth);
 
 /*
  * Serve LISTEN_FD (a listening TCP socket made by the supervisor, where it runs) as the
