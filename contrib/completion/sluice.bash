@@ -67,7 +67,7 @@ _sluice()
 			return
 		fi ;;
 	ls) COMPREPLY=($(compgen -W "--json --help" -- "$cur")); return ;;
-	gc) COMPREPLY=($(compgen -W "--unload --help" -- "$cur")); return ;;
+	gc) COMPREPLY=($(compgen -W "--unload --help $(_sluice_cages)" -- "$cur")); return ;;
 	maddr) [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "parse key verify" -- "$cur")); return ;;
 	esac
 	if [[ $cur == -* ]]; then
