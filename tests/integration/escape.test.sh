@@ -541,5 +541,16 @@ test_ip_socket_handed_in_cannot_connect_from_outside()
 		grep -q "refused .*on an IP socket handed in from outside the cage" "$ERR" ||
 			fail "$m: no denial line: $(said)"
 	done
+	# sluice exec hands its caller's stdio into a running named cage: the same holds there
+	next_name
+	OUT=$T/out.$NAME
+	ERR=$T/err.$NAME
+	sluice_w up "$NAME" --user nobody >"$T/up.$NAME" 2>&1 || fail "up: $(cat "$T/up.$NAME")"
+	timeout -k 3 30 nsenter --net=/run/netns/$W "$PY" "$T/bin/handin.py" launch "$T/out/handin.exec" -- \
+		"$SLUICE" exec "$NAME" -- $PY $T/bin/handin.py escape {port} >"$OUT" 2>"$ERR"
+	sluice_w down "$NAME" >/dev/null 2>&1
+	grep -qx "read hello" "$OUT" || fail "exec: the socket cannot be read: $(said)"
+	grep -qx "connect EPERM" "$OUT" || fail "exec: connect: $(said)"
+	grep -qx "extra 0" "$T/out/handin.exec" || fail "exec: the listener outside was reached"
 	same_counts "$base" "hand-in"
 }
