@@ -1113,23 +1113,32 @@ static ssize_t proxy_got(int lfd, int *ret_fd, char *buf, size_t size)
 	return n;
 }
 
+/* A forward to an http:// "proxy" (a plain listener, returned) that adds alice's
+ * credentials; the forward's address in the cage in *in_cage. */
+static int http_auth_forward(struct world *w, struct endpoint *in_cage)
+{
+	struct endpoint proxy;
+	int pfd = listen_tcp(AF_INET, 0, &proxy);
+	struct forward f = tcp_forward(&proxy);
+
+	f.target.scheme = SCHEME_HTTP;
+	assert_int_equal(relay_add_forward(w->relay, listen_tcp(AF_INET, 0, &f.listen), &f, &alice),
+			 0);
+	*in_cage = f.listen;
+	return pfd;
+}
+
 static void credentials_are_added_to_an_http_request_head(void **state)
 {
 	static const char head[] = "GET http://x/ HTTP/1.1\r\nHost: x\r\n"
 				   "Proxy-Authorization: Basic ZXZlOmV2ZQ==\r\n"
 				   "Connection: keep-alive\r\n\r\nBODY";
 	struct world *w = *state;
-	struct endpoint proxy, in_cage;
-	struct forward f;
+	struct endpoint in_cage;
 	char got[1024];
-	int pfd = listen_tcp(AF_INET, 0, &proxy), a;
+	int pfd = http_auth_forward(w, &in_cage), a;
 	struct raw *r;
 
-	f = tcp_forward(&proxy);
-	f.target.scheme = SCHEME_HTTP;
-	assert_int_equal(relay_add_forward(w->relay, listen_tcp(AF_INET, 0, &f.listen), &f, &alice),
-			 0);
-	in_cage = f.listen;
 	r = raw_add(w, &in_cage, head, sizeof(head) - 1);
 	run_for(w, 200);
 	assert_true(proxy_got(pfd, &a, got, sizeof(got)) > 0);
@@ -1149,17 +1158,11 @@ static void credentials_are_added_to_an_http_request_head(void **state)
 static void a_malformed_head_gets_400_and_never_reaches_the_proxy(void **state)
 {
 	struct world *w = *state;
-	struct endpoint proxy, in_cage;
-	struct forward f;
+	struct endpoint in_cage;
 	char got[64];
-	int pfd = listen_tcp(AF_INET, 0, &proxy), a;
+	int pfd = http_auth_forward(w, &in_cage), a;
 	struct raw *r;
 
-	f = tcp_forward(&proxy);
-	f.target.scheme = SCHEME_HTTP;
-	assert_int_equal(relay_add_forward(w->relay, listen_tcp(AF_INET, 0, &f.listen), &f, &alice),
-			 0);
-	in_cage = f.listen;
 	r = raw_add(w, &in_cage, "GET http://x/ HTTP/1.1\r\nHost : x\r\n\r\n", 36);
 	assert_true(run_until(w, raw_ended, r, 2000));
 	assert_true(r->len > 12);
