@@ -6,6 +6,7 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 
 CC ?= cc
@@ -59,7 +60,8 @@ UNIT_LIB := tests/unit/hookworld.c tests/unit/nlassert.c
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOLS := $(B)/tests/probe $(B)/tests/escape
 
-.PHONY: all deps check unit integration bench demo fuzz install uninstall clean format lint \
+.PHONY: all deps check unit integration system package bench demo fuzz install uninstall clean \
+	format lint deb \
 	lib-boundary
 .DELETE_ON_ERROR:
 # Keep the sanitizer objects and BPF objects between runs (they are intermediates).
@@ -149,7 +151,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c
 # The parsers are pure: each harness links them all (and nothing that touches the kernel).
 FUZZ_SRC := $(addprefix src/lib/,policy/addr.c policy/policy.c policy/profile.c \
 	    policy/wgconf.c base/log.c base/util.c base/text.c serve/dns.c serve/dns_wire.c \
-	    serve/socks5.c \
+	    serve/socks5.c serve/httphead.c \
 	    serve/loop.c serve/broker.c serve/unixpath.c serve/control.c kernel/nl.c)
 # fuzz_wgconf includes wgconf.c itself (for its static helpers)
 $(B)/fuzz/fuzz_wgconf: FUZZ_SRC := $(filter-out %/wgconf.c,$(FUZZ_SRC))
@@ -175,7 +177,15 @@ integration: sluice $(TOOLS)
 # Installs what it needs first: a fresh machine has none of it.
 check:
 	sh contrib/deps.sh
-	$(MAKE) lib-boundary unit integration
+	$(MAKE) lib-boundary unit integration system package
+
+# The units under a real systemd (a container booted from this machine's OS), and the
+# Debian package installed and removed.
+system: sluice
+	sh tests/system/systemd.test.sh
+
+package:
+	sh tests/package/deb.sh
 
 demo: sluice
 	sh contrib/demo.sh
@@ -223,12 +233,37 @@ install: sluice
 	install -d $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions
 	sed 's|/usr/share/bash-completion/completions/sluice|$(COMPLETIONDIR)/sluice|' \
 		contrib/completion/_sluice >$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_sluice
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in contrib/systemd/*.in; do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
+			>$(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u .in) && \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u .in); done
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sluice $(DESTDIR)$(MANDIR)/man1/sluice.1 \
 		$(DESTDIR)$(MANDIR)/man5/sluice.yaml.5 \
 		$(DESTDIR)$(PREFIX)/lib/libsluice.a $(DESTDIR)$(PREFIX)/include/sluice.h \
 		$(DESTDIR)$(COMPLETIONDIR)/sluice $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_sluice
+	for u in contrib/systemd/*.in; do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u .in); done
+
+# The Debian package, built by dpkg-buildpackage from a copy of the tracked files in
+# build/deb (so neither ./build nor anything outside the tree is touched): build/deb/
+# sluice_VERSION_amd64.deb, copied to build/. Installs what packaging needs first.
+DEB := $(B)/sluice_$(VERSION)_amd64.deb
+deb:
+	sh contrib/deps.sh deb
+	@test "$$(dpkg-parsechangelog -l debian/changelog -S Version)" = "$(VERSION)" || \
+		{ echo "debian/changelog's version is not VERSION ($(VERSION))" >&2; exit 1; }
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/sluice-$(VERSION)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z | xargs -0 cp --parents -t $(B)/deb/sluice-$(VERSION); \
+	else \
+		tar --exclude=./build --exclude=./sluice -cf - . | tar -xf - -C $(B)/deb/sluice-$(VERSION); \
+	fi
+	cd $(B)/deb/sluice-$(VERSION) && dpkg-buildpackage -us -uc -b
+	cp $(B)/deb/sluice_$(VERSION)_amd64.deb $(DEB)
+	lintian --fail-on error $(DEB)
+	@echo "deb: $(DEB)"
 
 format:
 	clang-format -i include/*.h src/*/*.[ch] src/lib/*/*.[ch] bpf/*.c tests/unit/*.c tests/lib/*.c

@@ -1,9 +1,12 @@
 #!/bin/sh
-# Install every Debian package sluice's build, tests and demo need. Idempotent.
+# Install every Debian package sluice's build, tests and demo need (with "deb": packaging
+# too). Idempotent.
 set -e
 PKGS="make gcc clang llvm bpftool pkg-config libmnl-dev libnftnl-dev libbpf-dev libcap-dev
 libyaml-dev libseccomp-dev libsodium-dev libsystemd-dev libelf-dev zlib1g-dev libcmocka-dev iproute2 nftables tinyproxy curl python3 socat
-procps util-linux wireguard-go wireguard-tools tmux git"
+procps util-linux wireguard-go wireguard-tools tmux git systemd-container"
+# `make deb`: packaging too; its test installs the package and reads its man page
+[ "${1:-}" = deb ] && PKGS="$PKGS debhelper dpkg-dev fakeroot lintian man-db"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
