@@ -378,7 +378,7 @@ test_forward_proxy_credentials_reach_the_proxy_never_the_cage()
 	LogFile "$T/out/tp-auth.log"
 	PidFile "$T/out/tp-auth.pid"
 	EOF2
-	fw_serve "$T/tp-auth.out" sh -c "tinyproxy -d -c '$T/tp-auth.conf' & echo ready; wait"
+	fw_serve "$T/tp-auth.out" sh -c "echo ready; exec tinyproxy -d -c '$T/tp-auth.conf'"
 	wait_for 50 in_world "$PROBE" connect tcp $WORLD_IP 7490 || fail "tinyproxy with auth not up"
 	fw_serve "$T/socks-auth.log" $FW_PY "$T/bin/socks5.py" 127.0.0.1 7491 --log "$T/out/socks-auth.json"
 	printf '%s\n%s\n' "$http_pw" "$socks_pw" >"$T/out/pat-cred"
